@@ -1,18 +1,20 @@
 /* Guest-physical memory layout of an isle VM, and the e820 map that
  * describes it. One place decides where everything lives:
  *
- *   0x00000000  low RAM (slot 0, memfd offset 0) ........ up to 2.75 GiB
+ *   0x00000000  low RAM (memfd offset = address) ........ up to 2.75 GiB
  *      0x00500    GDT used by the 64-bit Linux boot path
  *      0x01000    hvm_start_info (PVH)            0x07000 zero page (bzImage)
  *      0x02000    PVH memory map / module list
  *      0x09000    boot page tables (PML4, PDPT, 4 PDs: identity 0-4 GiB)
  *      0x20000    kernel command line (≤ 64 KiB)
- *      0x9fc00    EBDA (reserved)         0xe0000  ACPI tables, RSDP first (reserved)
+ *      0x9fc00    EBDA (reserved)
+ *   0x000a0000  hole: no memory slot, nothing in e820 (legacy VGA/ROM area)
+ *      0xe0000    ACPI tables, RSDP first (reserved)
  *      0x100000   kernel
  *   0xb0000000  PCI ECAM, 256 buses (reserved in e820, described by MCFG)
  *   0xc0000000  32-bit PCI MMIO window ............... up to the IOAPIC
  *   0xfec00000  IOAPIC          0xfee00000 LAPIC
- *   0x100000000 high RAM (slot 1, memfd offset = low RAM size), if any
+ *   0x100000000 high RAM (memfd offset = low RAM size), if any
  *   after high RAM, 1 GiB aligned: 64-bit PCI MMIO window (64 GiB)
  *
  * PIO: 0x3f8 COM1, 0x60/0x64 i8042 (reset), 0xcf8-0xcff PCI config,
@@ -32,6 +34,7 @@
 #define LAYOUT_CMDLINE        0x20000ULL
 #define LAYOUT_CMDLINE_MAX    0x10000ULL
 #define LAYOUT_EBDA           0x9fc00ULL
+#define LAYOUT_VGA_HOLE       0xa0000ULL
 #define LAYOUT_ACPI           0xe0000ULL
 #define LAYOUT_ACPI_SIZE      0x20000ULL
 #define LAYOUT_HIGH_MEM       0x100000ULL   /* 1 MiB: where kernels go */
@@ -48,7 +51,7 @@
 #define LAYOUT_PIO_WINDOW_END 0x10000
 
 #define LAYOUT_LOWMEM_MAX     LAYOUT_ECAM   /* low RAM ends at ECAM at most */
-#define LAYOUT_MIN_RAM        (2ULL << 20)
+#define LAYOUT_MIN_RAM        (8ULL << 20)
 
 /* e820 types (also the PVH hvm_memmap_table_entry types). */
 #define E820_RAM      1
@@ -73,8 +76,19 @@ struct layout {
 	unsigned int e820_nr;
 };
 
-/* Fills *l for ram_size bytes of RAM; -EINVAL if too small. */
+/* Fills *l for ram_size bytes of RAM; -EINVAL if below LAYOUT_MIN_RAM or
+ * not a multiple of 4 KiB. */
 int layout_init(struct layout *l, uint64_t ram_size);
+
+/* A KVM memory slot: [gpa, gpa+size) backed by the RAM memfd at offset. */
+struct layout_slot {
+	uint64_t gpa;
+	uint64_t size;
+	uint64_t offset;
+};
+
+/* The memory slots of l (at most 3); returns how many, or -ENOSPC. */
+int layout_slots(const struct layout *l, struct layout_slot *slots, unsigned int max);
 
 /* Highest address + 1 of RAM below 4 GiB usable for boot data
  * (initrd placement): the end of low RAM. */

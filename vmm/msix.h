@@ -25,6 +25,7 @@ struct msix_vector {
 	uint32_t addr_lo, addr_hi, data, ctrl;  /* the guest-visible table entry */
 	int gsi;        /* -1 until routed */
 	int efd;        /* irqfd eventfd, -1 until routed */
+	bool bound;     /* irqfd attached: only while the vector is unmasked */
 };
 
 struct msix {
@@ -37,6 +38,9 @@ struct msix {
 	uint32_t table_off, pba_off;
 	struct msix_vector *vec;
 	uint64_t *pba;
+	/* Shadow of the control word's ENABLE / MASKALL bits, so notify and
+	 * table accesses never read config space (that is bus->lock's). */
+	bool enabled, fn_masked;
 };
 
 /* Adds the capability to dev (table and PBA in BAR bar at the given offsets,

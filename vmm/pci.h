@@ -86,6 +86,13 @@ struct pci_bus {
 	uint32_t cf8;                      /* last value written to 0xcf8 */
 	uint64_t next_mmio32, next_mmio64; /* allocation cursors */
 	uint32_t next_pio;
+	/* Port 0xcf9 (reset control) sits inside the 0xcf8-0xcff range that
+	 * pci_cf8_handler is registered for, and bus ranges cannot overlap, so
+	 * the handler passes byte writes to 0xcf9 here (set it after pci_bus_init,
+	 * before any vCPU runs; it is called without bus->lock). NULL: dropped.
+	 * Byte reads of 0xcf9 return 0. */
+	void (*cf9_write)(void *opaque, uint8_t val);
+	void *cf9_opaque;
 };
 
 /* Creates bus 0 with the host bridge at 00:00.0. */

@@ -1,0 +1,50 @@
+# Sourced by ./demo and ./check: installs the Debian packages the project
+# needs when they are missing (as root), or prints the exact apt-get line.
+ISLE_PACKAGES=(
+	gcc make meson ninja-build pkg-config   # build
+	libcunit1-dev                           # host unit tests
+	acpica-tools                            # iasl compiles the DSDT
+	clang libclang-rt-14-dev                # libFuzzer targets, sanitizers
+	qemu-system-x86                         # the reference VMM in tests and benches
+	python3 procps                          # bench helpers
+)
+
+deps_missing() {
+	local p
+	for p in "${ISLE_PACKAGES[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+			printf '%s\n' "$p"
+	done
+}
+
+deps_ensure() {
+	local missing
+	missing=$(deps_missing | tr '\n' ' ')
+	[ -z "${missing// /}" ] && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "missing packages; run as root:" >&2
+		echo "  apt-get update && apt-get install -y $missing" >&2
+		exit 1
+	fi
+	echo "installing: $missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+# Configures DIR with the given options once, then builds it.
+build_dir() {
+	local dir=$1
+	shift
+	if [ ! -f "$dir/build.ninja" ]; then
+		meson setup "$dir" "$@" >"$dir.setup.log" 2>&1 || {
+			cat "$dir.setup.log"
+			return 1
+		}
+	fi
+	ninja -C "$dir" >"$dir.ninja.log" 2>&1 || {
+		cat "$dir.ninja.log"
+		return 1
+	}
+}

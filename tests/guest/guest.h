@@ -1,0 +1,249 @@
+/* Interfaces between the test guest's modules: boot information and command
+ * line (main.c), COM1 (serial.c), TSC timing (timer.c), interrupts and the
+ * LAPIC (irq.c), ACPI tables (acpi.c), PCI configuration space (pci.c), and
+ * the scenario table entries (test_*.c). */
+#ifndef GUEST_GUEST_H
+#define GUEST_GUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "isle/pvh.h"
+#include "isle/util.h"
+
+#include "arch.h"
+#include "libc.h"
+#include "report.h"
+
+/* ---- boot information (main.c) ------------------------------------ */
+
+#define BOOT_MEMMAP_MAX  64
+#define BOOT_CMDLINE_MAX 1024
+
+/* Copies of what the loader handed us, taken before anything (the SMP
+ * trampoline, for one) can overwrite low memory. */
+struct boot_info {
+	struct hvm_start_info start;        /* as found at boot_start_info */
+	uint64_t start_paddr;
+	struct hvm_memmap_table_entry memmap[BOOT_MEMMAP_MAX];
+	uint32_t memmap_nr;                 /* entries copied */
+	char cmdline[BOOT_CMDLINE_MAX];
+	bool cmdline_truncated;
+};
+
+extern struct boot_info boot;
+/* Physical address of hvm_start_info, stored by crt0.S from %ebx. */
+extern uint64_t boot_start_info;
+/* Image bounds from the linker script. */
+extern char __image_start[], __image_end[];
+
+/* Value of key=value on the command line (in a static buffer, valid until
+ * the next call), or NULL. A bare word `key` yields "". */
+const char *cmdline_get(const char *key);
+uint64_t cmdline_get_u64(const char *key, uint64_t dflt);
+
+/* Writes the exit code to the test device (QEMU: isa-debug-exit) and never
+ * returns. 0 pass, 1 fail, 77 skipped. */
+__attribute__((noreturn)) void guest_exit(int code);
+
+#define EXIT_PASS 0
+#define EXIT_FAIL 1
+#define EXIT_SKIP 77
+
+/* True if CPUID leaf 0x40000000 carries isle's signature. */
+bool cpu_on_isle(void);
+
+/* ---- serial console (serial.c) ------------------------------------ */
+
+void serial_init(void);
+void serial_putc(char c);
+void serial_write(const char *s, size_t n);
+
+/* ---- timing (timer.c) --------------------------------------------- */
+
+/* Measures the TSC against PIT channel 2 (falls back to CPUID leaves). */
+void timer_calibrate(void);
+uint64_t timer_tsc_khz(void);
+const char *timer_source(void);      /* how the frequency was found */
+uint64_t timer_deadline_us(uint64_t us);
+bool timer_expired(uint64_t deadline);
+void timer_delay_us(uint64_t us);
+uint64_t timer_elapsed_us(uint64_t tsc_start);
+
+/* ---- interrupts and LAPIC (irq.c) --------------------------------- */
+
+/* Moves the legacy PICs off the exception vectors and masks them. */
+void irq_init(void);
+
+/* Interrupts taken per vector (>= 32); bumped by the ring-0 handler. */
+extern volatile uint32_t irq_counts[256];
+/* Vector and error code of the last exception recovered via .extable
+ * (-1 when none). */
+extern volatile int exc_vector;
+extern volatile uint64_t exc_error;
+
+/* Executes ud2 / a ring-0-only instruction (rdmsr) in ring 3 and returns
+ * the vector that was caught and fixed up (-1 if nothing trapped). */
+int exc_probe_ud(void);
+int exc_probe_gp(uint64_t *error);
+
+#define APIC_BASE      0xfee00000u
+#define APIC_ID        0x20
+#define APIC_VERSION   0x30
+#define APIC_TPR       0x80
+#define APIC_EOI       0xb0
+#define APIC_SVR       0xf0
+#define APIC_ESR       0x280
+#define APIC_ICR_LO    0x300
+#define APIC_ICR_HI    0x310
+#define APIC_SPURIOUS_VECTOR 0xff
+
+#define APIC_ICR_INIT      0x00000500
+#define APIC_ICR_STARTUP   0x00000600
+#define APIC_ICR_PENDING   0x00001000
+#define APIC_ICR_ASSERT    0x00004000
+#define APIC_ICR_LEVEL     0x00008000
+
+uint32_t apic_read(uint32_t reg);
+void apic_write(uint32_t reg, uint32_t v);
+void apic_enable(void);
+uint32_t apic_id(void);
+/* Sends an IPI and waits (bounded) for the ICR to go idle. */
+bool apic_send_ipi(uint32_t dest, uint32_t icr_lo);
+
+/* ---- ACPI (acpi.c) ------------------------------------------------- */
+
+struct acpi_header {
+	char signature[4];
+	uint32_t length;
+	uint8_t revision;
+	uint8_t checksum;
+	char oem_id[6];
+	char oem_table_id[8];
+	uint32_t oem_revision;
+	uint32_t creator_id;
+	uint32_t creator_revision;
+} __attribute__((packed));
+
+struct acpi_rsdp {
+	char signature[8];
+	uint8_t checksum;
+	char oem_id[6];
+	uint8_t revision;
+	uint32_t rsdt;
+	uint32_t length;          /* revision >= 2 from here on */
+	uint64_t xsdt;
+	uint8_t ext_checksum;
+	uint8_t reserved[3];
+} __attribute__((packed));
+
+bool acpi_checksum_ok(const void *p, size_t len);
+/* Locates the RSDP (start_info first, then the BIOS area). NULL if none. */
+const struct acpi_rsdp *acpi_rsdp(void);
+/* The root table in use (XSDT if the RSDP offers one, else RSDT). */
+const struct acpi_header *acpi_root(void);
+unsigned int acpi_table_count(void);
+const struct acpi_header *acpi_table(unsigned int i);
+const struct acpi_header *acpi_find(const char *sig);
+
+struct acpi_ecam {
+	uint64_t base;
+	uint16_t segment;
+	uint8_t bus_start, bus_end;
+};
+bool acpi_mcfg_ecam(struct acpi_ecam *out);
+
+struct acpi_cpu {
+	uint32_t apic_id;
+	uint32_t uid;
+	bool enabled;
+	bool x2apic;              /* from a type-9 entry */
+};
+/* Fills up to max CPUs from the MADT; returns how many exist (-1 if no
+ * MADT). *lapic_addr gets the MADT's local APIC address. */
+int acpi_madt_cpus(struct acpi_cpu *out, int max, uint32_t *lapic_addr);
+
+/* ---- PCI (pci.c) -------------------------------------------------- */
+
+#define PCI_BDF(b, d, f)  ((uint16_t)((b) << 8 | (d) << 3 | (f)))
+#define PCI_BUS(bdf)      ((bdf) >> 8)
+#define PCI_DEV(bdf)      (((bdf) >> 3) & 0x1f)
+#define PCI_FN(bdf)       ((bdf) & 7)
+
+#define PCI_VENDOR_ID     0x00
+#define PCI_DEVICE_ID     0x02
+#define PCI_COMMAND       0x04
+#define PCI_STATUS        0x06
+#define PCI_CLASS_REV     0x08
+#define PCI_HEADER_TYPE   0x0e
+#define PCI_BAR0          0x10
+#define PCI_SUBSYSTEM     0x2c
+#define PCI_CAP_PTR       0x34
+
+#define PCI_CMD_IO        0x0001
+#define PCI_CMD_MEM       0x0002
+#define PCI_CMD_MASTER    0x0004
+#define PCI_CMD_INTX_OFF  0x0400
+#define PCI_STATUS_CAPS   0x0010
+
+#define PCI_CAP_MSIX      0x11
+
+/* Uses the MCFG table; false when there is none. */
+bool pci_init(void);
+const struct acpi_ecam *pci_ecam(void);
+
+uint32_t pci_read32(uint16_t bdf, uint16_t off);
+uint16_t pci_read16(uint16_t bdf, uint16_t off);
+uint8_t pci_read8(uint16_t bdf, uint16_t off);
+void pci_write32(uint16_t bdf, uint16_t off, uint32_t v);
+void pci_write16(uint16_t bdf, uint16_t off, uint16_t v);
+/* The legacy 0xcf8/0xcfc mechanism, to cross-check ECAM. */
+uint32_t pci_cf8_read32(uint16_t bdf, uint16_t off);
+void pci_cf8_write32(uint16_t bdf, uint16_t off, uint32_t v);
+
+struct pci_dev {
+	uint16_t bdf;
+	uint16_t vendor, device;
+	uint32_t class_rev;       /* class << 8 | revision */
+	uint8_t header_type;      /* without the multifunction bit */
+};
+/* Enumerates bus 0 (functions of multifunction devices included). */
+int pci_scan_bus0(struct pci_dev *out, int max);
+/* Finds vendor:device on bus 0; -1 if absent. */
+int pci_find(uint16_t vendor, uint16_t device);
+
+struct pci_bar {
+	bool present;
+	bool io;
+	bool is64;
+	bool prefetch;
+	uint64_t addr;            /* as programmed */
+	uint64_t size;
+	uint64_t readback;        /* raw all-ones readback (both halves) */
+};
+#define PCI_BAR_MAX 6
+unsigned int pci_bar_count(uint16_t bdf);
+/* Sizes BAR idx with decode disabled and restores it; returns how many
+ * BAR slots it used (2 for a 64-bit BAR, else 1). */
+int pci_bar_probe(uint16_t bdf, unsigned int idx, struct pci_bar *bar);
+/* Returns the address of memory BAR idx, giving it one from the 32-bit
+ * window first if it has none, and enables memory decode. 0 on failure. */
+uint64_t pci_bar_map(uint16_t bdf, unsigned int idx);
+/* Offset of capability id in the list, 0 if absent. */
+uint8_t pci_cap_find(uint16_t bdf, uint8_t id);
+
+/* ---- scenarios (test_*.c, registered in main.c) -------------------- */
+
+void test_selftest_run(void);
+void test_pci_run(void);
+void test_msix_run(void);
+void test_smp_run(void);
+void test_idle_run(void);
+
+/* crt0.S: AP bookkeeping and the real-mode trampoline. */
+extern volatile uint32_t smp_ap_next, smp_ap_count;
+extern volatile uint32_t smp_ap_apic_ids[SMP_MAX_APS];
+extern const char smp_tramp_start[], smp_tramp_end[];
+
+#endif

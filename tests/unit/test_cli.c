@@ -1,0 +1,105 @@
+/* Unit tests for vmm/cli.c: a golden table of command lines, good and bad. */
+#include <string.h>
+
+#include "cunit.h"
+#include "isle/util.h"
+#include "vmm/cli.h"
+
+#define MAXARGS 12
+
+struct cli_case {
+	const char *argv[MAXARGS];
+	int ok;
+	const char *err_has;   /* substring expected in the message when !ok */
+};
+
+static const struct cli_case cases[] = {
+	{ { "isle", "run", "--kernel", "k" }, 1, NULL },
+	{ { "isle", "run", "--kernel=k", "--memory=2G", "--vcpus", "4" }, 1, NULL },
+	{ { "isle", "run", "--kernel", "k", "--serial", "file:/tmp/x" }, 1, NULL },
+	{ { "isle", "--help" }, 1, NULL },
+	{ { "isle", "run", "--help" }, 1, NULL },
+	{ { "isle", "--version" }, 1, NULL },
+	{ { "isle" }, 0, "no command" },
+	{ { "isle", "fly" }, 0, "unknown command" },
+	{ { "isle", "run" }, 0, "--kernel FILE is required" },
+	{ { "isle", "run", "--kernel" }, 0, "needs a value" },
+	{ { "isle", "run", "--kernel", "" }, 0, "empty file name" },
+	{ { "isle", "run", "--kernel", "k", "--bogus", "1" }, 0, "unknown option '--bogus'" },
+	{ { "isle", "run", "--kernel", "k", "stray" }, 0, "unexpected argument" },
+	{ { "isle", "run", "--kernel", "k", "--memory", "12Q" }, 0, "not a size" },
+	{ { "isle", "run", "--kernel", "k", "--memory", "1M" }, 0, "between" },
+	{ { "isle", "run", "--kernel", "k", "--memory", "4T" }, 0, "between" },
+	{ { "isle", "run", "--kernel", "k", "--memory", "99999999999999999999G" }, 0, "not a size" },
+	{ { "isle", "run", "--kernel", "k", "--memory", "10000001K" }, 0, "multiple of 4K" },
+	{ { "isle", "run", "--kernel", "k", "--vcpus", "0" }, 0, "from 1 to 255" },
+	{ { "isle", "run", "--kernel", "k", "--vcpus", "256" }, 0, "from 1 to 255" },
+	{ { "isle", "run", "--kernel", "k", "--vcpus", "-1" }, 0, "from 1 to 255" },
+	{ { "isle", "run", "--kernel", "k", "--vcpus", "4x" }, 0, "from 1 to 255" },
+	{ { "isle", "run", "--kernel", "k", "--serial", "tcp:1" }, 0, "neither" },
+	{ { "isle", "run", "--kernel", "k", "--serial", "file:" }, 0, "neither" },
+};
+
+static void test_golden_table(void)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char *argv[MAXARGS];
+		char err[256];
+		struct cli cli;
+		int argc = 0, r;
+
+		while (argc < MAXARGS && cases[i].argv[argc]) {
+			argv[argc] = (char *)cases[i].argv[argc];
+			argc++;
+		}
+		r = cli_parse(argc, argv, &cli, err, sizeof(err));
+		if (cases[i].ok) {
+			CU_ASSERT_EQUAL(r, 0);
+			if (r)
+				fprintf(stderr, "case %zu: unexpected error '%s'\n", i, err);
+		} else {
+			CU_ASSERT_NOT_EQUAL(r, 0);
+			CU_ASSERT_PTR_NOT_NULL(strstr(err, cases[i].err_has));
+			if (!strstr(err, cases[i].err_has))
+				fprintf(stderr, "case %zu: got '%s'\n", i, err);
+		}
+	}
+}
+
+static void test_values(void)
+{
+	char *argv[] = { "isle", "run", "--kernel=vmlinux", "--memory", "3G", "--vcpus=8",
+			 "--cmdline", "console=ttyS0", "--serial", "file:out.log" };
+	char err[128];
+	struct cli cli;
+
+	CU_ASSERT_EQUAL_FATAL(cli_parse(ARRAY_SIZE(argv), argv, &cli, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cli.action, CLI_RUN);
+	CU_ASSERT_STRING_EQUAL(cli.vm.kernel, "vmlinux");
+	CU_ASSERT_EQUAL(cli.vm.memory, 3 * GiB);
+	CU_ASSERT_EQUAL(cli.vm.vcpus, 8);
+	CU_ASSERT_STRING_EQUAL(cli.vm.cmdline, "console=ttyS0");
+	CU_ASSERT_STRING_EQUAL(cli.vm.serial_file, "out.log");
+}
+
+static void test_sizes(void)
+{
+	uint64_t v;
+
+	CU_ASSERT(cli_parse_size("512", &v) == 0 && v == 512 * MiB);
+	CU_ASSERT(cli_parse_size("512M", &v) == 0 && v == 512 * MiB);
+	CU_ASSERT(cli_parse_size("2GiB", &v) == 0 && v == 2 * GiB);
+	CU_ASSERT(cli_parse_size("2gb", &v) != 0 || v == 2 * GiB);
+	CU_ASSERT(cli_parse_size("64k", &v) == 0 && v == 64 * KiB);
+	CU_ASSERT(cli_parse_size("1T", &v) == 0 && v == 1024 * GiB);
+	CU_ASSERT(cli_parse_size("", &v) != 0);
+	CU_ASSERT(cli_parse_size("M", &v) != 0);
+	CU_ASSERT(cli_parse_size("1MM", &v) != 0);
+	CU_ASSERT(cli_parse_size("18446744073709551615T", &v) != 0);
+}
+
+void unit_register(void)
+{
+	UNIT_SUITE("cli", UNIT_TEST(test_golden_table), UNIT_TEST(test_values),
+		   UNIT_TEST(test_sizes));
+}

@@ -1,0 +1,598 @@
+/* Unit tests for vmm/pci.c and vmm/pci_cfg.c: host bridge identity, BAR
+ * sizing and assignment, decode gating, masks (read-only, W1C), the
+ * capability list, hostile offsets/widths, CF8/CFC vs ECAM, and bar_moved.
+ * A fake device records what reaches it. */
+#include <errno.h>
+#include <string.h>
+
+#include "cunit.h"
+#include "isle/util.h"
+#include "vmm/layout.h"
+#include "vmm/pci.h"
+
+#define MOVES_MAX 32
+
+struct fake {
+	struct pci_dev pci;
+	unsigned int accesses, last_bar, last_len;
+	uint64_t last_off;
+	bool last_write;
+	unsigned int cfg_writes;
+	unsigned int moves;
+	unsigned int moved_bar[MOVES_MAX];
+	uint64_t moved_addr[MOVES_MAX];
+};
+
+static void fake_bar_access(struct pci_dev *dev, unsigned int bar, uint64_t offset, void *data,
+			    unsigned int len, bool is_write)
+{
+	struct fake *f = dev->opaque;
+
+	f->accesses++;
+	f->last_bar = bar;
+	f->last_off = offset;
+	f->last_len = len;
+	f->last_write = is_write;
+	if (!is_write)
+		memset(data, 0xa0 + (int)bar, len);
+}
+
+static void fake_config_write(struct pci_dev *dev, unsigned int offset, unsigned int len,
+			      uint32_t old)
+{
+	struct fake *f = dev->opaque;
+
+	f->cfg_writes++;
+}
+
+static void fake_bar_moved(struct pci_dev *dev, unsigned int bar, uint64_t addr)
+{
+	struct fake *f = dev->opaque;
+
+	if (f->moves < MOVES_MAX) {
+		f->moved_bar[f->moves] = bar;
+		f->moved_addr[f->moves] = addr;
+	}
+	f->moves++;
+}
+
+static const struct pci_dev_ops fake_ops = {
+	.name = "fake",
+	.bar_access = fake_bar_access,
+	.config_write = fake_config_write,
+	.bar_moved = fake_bar_moved,
+};
+
+static const struct pci_windows test_win = {
+	.ecam_base = LAYOUT_ECAM,
+	.mmio32_base = LAYOUT_MMIO32,
+	.mmio32_size = LAYOUT_MMIO32_END - LAYOUT_MMIO32,
+	.mmio64_base = 8 * GiB,
+	.mmio64_size = 64 * GiB,
+	.pio_base = LAYOUT_PIO_WINDOW,
+	.pio_size = LAYOUT_PIO_WINDOW_END - LAYOUT_PIO_WINDOW,
+};
+
+static struct pci_bus bus;
+static struct fake fa, fb, many[PCI_MAX_DEVS];
+
+/* BAR0 32-bit 4 KiB, BAR1 I/O 32 bytes, BAR2-3 64-bit prefetchable 1 MiB,
+ * BAR4-5 64-bit prefetchable 8 GiB. */
+static void fake_init(struct fake *f)
+{
+	pci_dev_init(&f->pci, 0x1234, 0xabcd, 0xff0000, 3, &fake_ops, f);
+	CU_ASSERT_EQUAL(pci_dev_set_bar(&f->pci, 0, PCI_BAR_MEM32, 0x1000, false), 0);
+	CU_ASSERT_EQUAL(pci_dev_set_bar(&f->pci, 1, PCI_BAR_IO, 0x20, false), 0);
+	CU_ASSERT_EQUAL(pci_dev_set_bar(&f->pci, 2, PCI_BAR_MEM64, 1 * MiB, true), 0);
+	CU_ASSERT_EQUAL(pci_dev_set_bar(&f->pci, 4, PCI_BAR_MEM64, 8 * GiB, true), 0);
+}
+
+static void setup(void)
+{
+	memset(&fa, 0, sizeof(fa));
+	memset(&fb, 0, sizeof(fb));
+	CU_ASSERT_EQUAL_FATAL(pci_bus_init(&bus, &test_win), 0);
+	fake_init(&fa);
+	CU_ASSERT_EQUAL_FATAL(pci_register(&bus, &fa.pci), 0);
+}
+
+static uint32_t rd(unsigned int slot, unsigned int off, unsigned int len)
+{
+	uint8_t b[4] = { 0 };
+
+	pci_cfg_access(&bus, 0, slot << 3, off, b, len, false);
+	return len == 1 ? b[0] : len == 2 ? get_le16(b) : get_le32(b);
+}
+
+static void wr(unsigned int slot, unsigned int off, unsigned int len, uint32_t v)
+{
+	uint8_t b[4];
+
+	put_le32(b, v);
+	pci_cfg_access(&bus, 0, slot << 3, off, b, len, true);
+}
+
+static uint64_t bar64(unsigned int slot, unsigned int bar)
+{
+	unsigned int reg = PCI_BASE_ADDRESS_0 + 4 * bar;
+
+	return (rd(slot, reg, 4) & ~0xfULL) | (uint64_t)rd(slot, reg + 4, 4) << 32;
+}
+
+static void test_pci_host_bridge(void)
+{
+	setup();
+	CU_ASSERT_EQUAL(rd(0, PCI_VENDOR_ID, 2), PCI_HOST_VENDOR);
+	CU_ASSERT_EQUAL(rd(0, PCI_DEVICE_ID, 2), PCI_HOST_DEVICE);
+	CU_ASSERT_EQUAL(rd(0, PCI_CLASS_REVISION, 4) >> 8, 0x060000u);
+	CU_ASSERT_EQUAL(rd(0, PCI_HEADER_TYPE, 1), PCI_HEADER_TYPE_NORMAL);
+	CU_ASSERT_EQUAL(rd(0, PCI_BASE_ADDRESS_0, 4), 0);
+	/* The fake went to slot 1; slot 2, function 1 and bus 1 are absent. */
+	CU_ASSERT_EQUAL(fa.pci.slot, 1);
+	CU_ASSERT_EQUAL(rd(1, PCI_VENDOR_ID, 4), 0xabcd1234u);
+	CU_ASSERT_EQUAL(rd(2, PCI_VENDOR_ID, 4), 0xffffffffu);
+	{
+		uint8_t b[4];
+
+		pci_cfg_access(&bus, 0, (1 << 3) | 1, 0, b, 4, false);
+		CU_ASSERT_EQUAL(get_le32(b), 0xffffffffu);
+		pci_cfg_access(&bus, 1, 0, 0, b, 4, false);
+		CU_ASSERT_EQUAL(get_le32(b), 0xffffffffu);
+	}
+	CU_ASSERT_EQUAL(pci_register(&bus, &fa.pci), -EEXIST);
+	pci_bus_destroy(&bus);
+}
+
+static uint32_t size_bar(unsigned int slot, unsigned int reg)
+{
+	uint32_t old = rd(slot, reg, 4), sz;
+
+	wr(slot, reg, 4, 0xffffffff);
+	sz = rd(slot, reg, 4);
+	wr(slot, reg, 4, old);
+	CU_ASSERT_EQUAL(rd(slot, reg, 4), old);
+	return sz;
+}
+
+static void test_pci_bar_sizing(void)
+{
+	setup();
+	CU_ASSERT_EQUAL(size_bar(1, PCI_BASE_ADDRESS_0), 0xfffff000u);
+	CU_ASSERT_EQUAL(size_bar(1, PCI_BASE_ADDRESS_1), 0xffffffe0u | PCI_BASE_ADDRESS_SPACE_IO);
+	CU_ASSERT_EQUAL(size_bar(1, PCI_BASE_ADDRESS_2),
+			0xfff00000u | PCI_BASE_ADDRESS_MEM_TYPE_64 | PCI_BASE_ADDRESS_MEM_PREFETCH);
+	CU_ASSERT_EQUAL(size_bar(1, PCI_BASE_ADDRESS_3), 0xffffffffu);
+	/* 8 GiB: nothing writable in the low dword, bit 0 of the high one fixed. */
+	CU_ASSERT_EQUAL(size_bar(1, PCI_BASE_ADDRESS_4),
+			PCI_BASE_ADDRESS_MEM_TYPE_64 | PCI_BASE_ADDRESS_MEM_PREFETCH);
+	CU_ASSERT_EQUAL(size_bar(1, PCI_BASE_ADDRESS_5), 0xfffffffeu);
+	/* No ROM: sizing the expansion ROM BAR reads 0. */
+	CU_ASSERT_EQUAL(size_bar(1, PCI_ROM_ADDRESS), 0);
+
+	/* Bad declarations. */
+	{
+		struct pci_dev *d = &fb.pci;
+
+		pci_dev_init(d, 1, 2, 0, 0, &fake_ops, &fb);
+		CU_ASSERT_EQUAL(pci_dev_set_bar(d, 6, PCI_BAR_MEM32, 0x1000, false), -EINVAL);
+		CU_ASSERT_EQUAL(pci_dev_set_bar(d, 0, PCI_BAR_MEM32, 0x1800, false), -EINVAL);
+		CU_ASSERT_EQUAL(pci_dev_set_bar(d, 0, PCI_BAR_MEM32, 8, false), -EINVAL);
+		CU_ASSERT_EQUAL(pci_dev_set_bar(d, 0, PCI_BAR_IO, 2, false), -EINVAL);
+		CU_ASSERT_EQUAL(pci_dev_set_bar(d, 5, PCI_BAR_MEM64, 0x1000, false), -EINVAL);
+		CU_ASSERT_EQUAL(pci_dev_set_bar(d, 0, PCI_BAR_MEM64, 0x1000, false), 0);
+		CU_ASSERT_EQUAL(pci_dev_set_bar(d, 1, PCI_BAR_MEM32, 0x1000, false), -EBUSY);
+		CU_ASSERT_EQUAL(pci_dev_set_bar(d, 0, PCI_BAR_MEM32, 0x1000, false), -EBUSY);
+	}
+	pci_bus_destroy(&bus);
+}
+
+static void test_pci_bar_assignment(void)
+{
+	const struct pci_windows *w = &test_win;
+	uint64_t a0, a2, a4, b0;
+	uint32_t io;
+
+	setup();
+	fake_init(&fb);
+	CU_ASSERT_EQUAL_FATAL(pci_register(&bus, &fb.pci), 0);
+	CU_ASSERT_EQUAL(fb.pci.slot, 2);
+
+	a0 = rd(1, PCI_BASE_ADDRESS_0, 4) & ~0xfu;
+	io = rd(1, PCI_BASE_ADDRESS_1, 4);
+	a2 = bar64(1, 2);
+	a4 = bar64(1, 4);
+	CU_ASSERT(a0 >= w->mmio32_base && a0 + 0x1000 <= w->mmio32_base + w->mmio32_size);
+	CU_ASSERT_EQUAL(a0 % 0x1000, 0);
+	CU_ASSERT_EQUAL(io & 3, PCI_BASE_ADDRESS_SPACE_IO);
+	io &= ~3u;
+	CU_ASSERT(io >= w->pio_base && io + 0x20 <= w->pio_base + w->pio_size);
+	CU_ASSERT_EQUAL(io % 0x20, 0);
+	/* Prefetchable 64-bit BARs go to the 64-bit window. */
+	CU_ASSERT(a2 >= w->mmio64_base && a2 + MiB <= w->mmio64_base + w->mmio64_size);
+	CU_ASSERT_EQUAL(a2 % MiB, 0);
+	CU_ASSERT(a4 >= w->mmio64_base && a4 + 8 * GiB <= w->mmio64_base + w->mmio64_size);
+	CU_ASSERT_EQUAL(a4 % (8 * GiB), 0);
+	/* The second device does not overlap the first. */
+	b0 = rd(2, PCI_BASE_ADDRESS_0, 4) & ~0xfu;
+	CU_ASSERT(b0 >= a0 + 0x1000 || b0 + 0x1000 <= a0);
+	CU_ASSERT_NOT_EQUAL(rd(2, PCI_BASE_ADDRESS_1, 4) & ~3u, io);
+	CU_ASSERT(bar64(2, 4) >= a4 + 8 * GiB || bar64(2, 4) + 8 * GiB <= a4);
+	/* Assigned, but not decoding until the guest enables it. */
+	CU_ASSERT_EQUAL(rd(1, PCI_COMMAND, 2), 0);
+	CU_ASSERT_EQUAL(pci_bar_address(&fa.pci, 0), 0);
+	pci_bus_destroy(&bus);
+
+	/* A tight bus: no 64-bit window, 8 KiB of MMIO. */
+	{
+		struct pci_windows small = test_win;
+
+		small.mmio32_size = 0x2000;
+		small.mmio64_size = 0;
+		CU_ASSERT_EQUAL_FATAL(pci_bus_init(&bus, &small), 0);
+		pci_dev_init(&fa.pci, 1, 2, 0, 0, &fake_ops, &fa);
+		pci_dev_set_bar(&fa.pci, 0, PCI_BAR_MEM32, 0x1000, false);
+		pci_dev_set_bar(&fa.pci, 2, PCI_BAR_MEM64, 0x1000, true);  /* falls back low */
+		CU_ASSERT_EQUAL(pci_register(&bus, &fa.pci), 0);
+		CU_ASSERT_EQUAL(bar64(1, 2), small.mmio32_base + 0x1000);
+		pci_dev_init(&fb.pci, 1, 2, 0, 0, &fake_ops, &fb);
+		pci_dev_set_bar(&fb.pci, 0, PCI_BAR_IO, 0x10, false);
+		pci_dev_set_bar(&fb.pci, 1, PCI_BAR_MEM32, 0x1000, false);
+		CU_ASSERT_EQUAL(pci_register(&bus, &fb.pci), -ENOSPC);
+		CU_ASSERT_EQUAL(rd(2, PCI_VENDOR_ID, 2), 0xffff);
+		/* Nothing was consumed by the failed attempt. */
+		CU_ASSERT_EQUAL(bus.next_pio, small.pio_base);
+		pci_bus_destroy(&bus);
+	}
+}
+
+static void test_pci_slots_full(void)
+{
+	unsigned int i;
+
+	CU_ASSERT_EQUAL_FATAL(pci_bus_init(&bus, &test_win), 0);
+	for (i = 1; i < PCI_MAX_DEVS; i++) {
+		pci_dev_init(&many[i].pci, 1, (uint16_t)i, 0, 0, &fake_ops, &many[i]);
+		CU_ASSERT_EQUAL(pci_register(&bus, &many[i].pci), 0);
+		CU_ASSERT_EQUAL(many[i].pci.slot, i);
+	}
+	pci_dev_init(&many[0].pci, 1, 0, 0, 0, &fake_ops, &many[0]);
+	CU_ASSERT_EQUAL(pci_register(&bus, &many[0].pci), -ENOSPC);
+	pci_bus_destroy(&bus);
+}
+
+static void mmio(uint64_t addr, void *data, unsigned int len, bool is_write)
+{
+	if (addr >= test_win.mmio64_base)
+		pci_mmio64_handler(&bus, addr - test_win.mmio64_base, data, len, is_write);
+	else
+		pci_mmio32_handler(&bus, addr - test_win.mmio32_base, data, len, is_write);
+}
+
+static void test_pci_decode_gating(void)
+{
+	uint64_t a0, a2;
+	uint32_t io, v;
+
+	setup();
+	a0 = rd(1, PCI_BASE_ADDRESS_0, 4) & ~0xfu;
+	a2 = bar64(1, 2);
+	io = rd(1, PCI_BASE_ADDRESS_1, 4) & ~3u;
+
+	/* Decoding off: nothing reaches the device. */
+	v = 0;
+	mmio(a0 + 8, &v, 4, false);
+	CU_ASSERT_EQUAL(v, 0xffffffffu);
+	mmio(a0 + 8, &v, 4, true);
+	pci_pio_handler(&bus, io - test_win.pio_base, &v, 4, false);
+	CU_ASSERT_EQUAL(fa.accesses, 0);
+
+	/* Memory on: memory BARs decode, the I/O BAR still does not. */
+	wr(1, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	mmio(a0 + 8, &v, 4, false);
+	CU_ASSERT_EQUAL(v, 0xa0a0a0a0u);
+	CU_ASSERT_EQUAL(fa.accesses, 1);
+	CU_ASSERT_EQUAL(fa.last_bar, 0);
+	CU_ASSERT_EQUAL(fa.last_off, 8);
+	mmio(a2 + 0x100, &v, 2, true);
+	CU_ASSERT_EQUAL(fa.accesses, 2);
+	CU_ASSERT_EQUAL(fa.last_bar, 2);
+	CU_ASSERT_EQUAL(fa.last_off, 0x100);
+	CU_ASSERT(fa.last_write);
+	v = 0;
+	pci_pio_handler(&bus, io - test_win.pio_base, &v, 4, false);
+	CU_ASSERT_EQUAL(v, 0xffffffffu);
+	CU_ASSERT_EQUAL(fa.accesses, 2);
+	/* Straddling the end of a BAR, or hitting no BAR: all-ones. */
+	mmio(a0 + 0xffe, &v, 4, false);
+	CU_ASSERT_EQUAL(v, 0xffffffffu);
+	mmio(test_win.mmio32_base + test_win.mmio32_size - 4, &v, 4, false);
+	CU_ASSERT_EQUAL(v, 0xffffffffu);
+	CU_ASSERT_EQUAL(fa.accesses, 2);
+
+	/* I/O on. */
+	wr(1, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_IO);
+	pci_pio_handler(&bus, io + 4 - test_win.pio_base, &v, 1, false);
+	CU_ASSERT_EQUAL(v & 0xff, 0xa1);
+	CU_ASSERT_EQUAL(fa.last_bar, 1);
+	CU_ASSERT_EQUAL(fa.last_off, 4);
+
+	/* Memory off again. */
+	wr(1, PCI_COMMAND, 2, PCI_COMMAND_IO);
+	mmio(a0, &v, 4, false);
+	CU_ASSERT_EQUAL(v, 0xffffffffu);
+	CU_ASSERT_EQUAL(fa.accesses, 3);
+	pci_bus_destroy(&bus);
+}
+
+static void test_pci_masks(void)
+{
+	setup();
+	/* Identity, header type, subsystem, capability pointer, interrupt pin
+	 * and BIST are read-only. */
+	wr(1, PCI_VENDOR_ID, 4, 0);
+	wr(1, PCI_CLASS_REVISION, 4, 0);
+	wr(1, PCI_CACHE_LINE_SIZE, 4, 0xffffffff);
+	wr(1, PCI_SUBSYSTEM_VENDOR_ID, 4, 0xffffffff);
+	wr(1, PCI_CAPABILITY_LIST, 1, 0x80);
+	wr(1, PCI_INTERRUPT_LINE, 2, 0xffff);
+	CU_ASSERT_EQUAL(rd(1, PCI_VENDOR_ID, 4), 0xabcd1234u);
+	CU_ASSERT_EQUAL(rd(1, PCI_CLASS_REVISION, 4), 0xff000003u);
+	CU_ASSERT_EQUAL(rd(1, PCI_CACHE_LINE_SIZE, 4), 0x0000ffffu);  /* line, latency */
+	CU_ASSERT_EQUAL(rd(1, PCI_SUBSYSTEM_VENDOR_ID, 4), 0);
+	CU_ASSERT_EQUAL(rd(1, PCI_CAPABILITY_LIST, 1), 0);
+	CU_ASSERT_EQUAL(rd(1, PCI_INTERRUPT_LINE, 2), 0x00ff);
+	/* Command: only the documented bits stick. */
+	wr(1, PCI_COMMAND, 2, 0xffff);
+	CU_ASSERT_EQUAL(rd(1, PCI_COMMAND, 2),
+			PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER |
+			PCI_COMMAND_PARITY | PCI_COMMAND_SERR | PCI_COMMAND_INTX_DISABLE);
+	wr(1, PCI_COMMAND, 2, 0);
+
+	/* W1C status: the device latched two errors (tests are single-threaded,
+	 * so poking cfg directly is fine here). */
+	put_le16(fa.pci.cfg + PCI_STATUS, PCI_STATUS_REC_MASTER_ABORT | PCI_STATUS_SIG_SYSTEM_ERROR |
+		 PCI_STATUS_CAP_LIST);
+	wr(1, PCI_STATUS, 2, 0);
+	CU_ASSERT_EQUAL(rd(1, PCI_STATUS, 2), PCI_STATUS_REC_MASTER_ABORT |
+			PCI_STATUS_SIG_SYSTEM_ERROR | PCI_STATUS_CAP_LIST);
+	wr(1, PCI_STATUS, 2, PCI_STATUS_REC_MASTER_ABORT);
+	CU_ASSERT_EQUAL(rd(1, PCI_STATUS, 2), PCI_STATUS_SIG_SYSTEM_ERROR | PCI_STATUS_CAP_LIST);
+	/* A dword write to 0x04 writes command and clears status together. */
+	wr(1, PCI_COMMAND, 4, 0xffff0000u | PCI_COMMAND_MASTER);
+	CU_ASSERT_EQUAL(rd(1, PCI_COMMAND, 4), (uint32_t)PCI_STATUS_CAP_LIST << 16 |
+			PCI_COMMAND_MASTER);
+	pci_bus_destroy(&bus);
+}
+
+static void test_pci_caps(void)
+{
+	static const uint8_t ids[] = { PCI_CAP_ID_VNDR, PCI_CAP_ID_MSI, PCI_CAP_ID_EXP };
+	static const unsigned int lens[] = { 5, 14, 60 };
+	unsigned int p, i, prev_end = PCI_STD_HEADER_SIZEOF;
+	struct pci_dev *d = &fb.pci;
+	int off, n;
+
+	CU_ASSERT_EQUAL_FATAL(pci_bus_init(&bus, &test_win), 0);
+	pci_dev_init(d, 1, 2, 0, 0, &fake_ops, &fb);
+	CU_ASSERT_EQUAL(pci_dev_add_cap(d, 1, 1), -EINVAL);
+	for (i = 0; i < ARRAY_SIZE(ids); i++)
+		CU_ASSERT(pci_dev_add_cap(d, ids[i], lens[i]) >= PCI_STD_HEADER_SIZEOF);
+	CU_ASSERT_EQUAL_FATAL(pci_register(&bus, d), 0);
+
+	CU_ASSERT(rd(1, PCI_STATUS, 2) & PCI_STATUS_CAP_LIST);
+	p = rd(1, PCI_CAPABILITY_LIST, 1);
+	for (i = 0; p && i < 64; i++) {
+		CU_ASSERT_FATAL(i < ARRAY_SIZE(ids));
+		CU_ASSERT_EQUAL(p % 4, 0);
+		CU_ASSERT(p >= prev_end);
+		CU_ASSERT_EQUAL(rd(1, p, 1), ids[i]);
+		prev_end = p + lens[i];
+		p = rd(1, p + PCI_CAP_LIST_NEXT, 1);
+	}
+	CU_ASSERT_EQUAL(i, ARRAY_SIZE(ids));
+	CU_ASSERT(prev_end <= PCI_CFG_SPACE_SIZE);
+	pci_bus_destroy(&bus);
+
+	/* Fill the standard space exactly, then one more fails. */
+	pci_dev_init(d, 1, 2, 0, 0, &fake_ops, &fb);
+	for (n = 0; (off = pci_dev_add_cap(d, 0x09, 64)) >= 0; n++)
+		CU_ASSERT(off + 64 <= PCI_CFG_SPACE_SIZE);
+	CU_ASSERT_EQUAL(off, -ENOSPC);
+	CU_ASSERT_EQUAL(n, 3);
+	CU_ASSERT_EQUAL(pci_dev_add_cap(d, 0x09, 4), -ENOSPC);
+	pci_dev_init(d, 1, 2, 0, 0, &fake_ops, &fb);
+	CU_ASSERT_EQUAL(pci_dev_add_cap(d, 0x09, 190), 0x40);
+	CU_ASSERT_EQUAL(pci_dev_add_cap(d, 0x09, 4), -ENOSPC);
+}
+
+static void test_pci_bad_access(void)
+{
+	static const struct { unsigned int off, len; } bad[] = {
+		{ 1, 2 }, { 2, 4 }, { 0, 3 }, { 4, 3 }, { 4095, 4 }, { 4094, 4 },
+		{ 4096, 1 }, { 4096, 4 }, { 0x7fffffff, 1 }, { 0xffffffff, 4 }, { 0, 8 },
+		{ 0, 0 }, { 0, 16 }, { 0x3f, 2 },
+	};
+	struct pci_dev snap;
+	uint8_t buf[16];
+
+	setup();
+	memcpy(&snap, &fa.pci, sizeof(snap));
+	for (unsigned int i = 0; i < ARRAY_SIZE(bad); i++) {
+		memset(buf, 0, sizeof(buf));
+		pci_cfg_access(&bus, 0, 1 << 3, bad[i].off, buf, bad[i].len, false);
+		for (unsigned int j = 0; j < bad[i].len; j++)
+			CU_ASSERT_EQUAL(buf[j], 0xff);
+		memset(buf, 0xff, sizeof(buf));
+		pci_cfg_access(&bus, 0, 1 << 3, bad[i].off, buf, bad[i].len, true);
+		if (bad[i].off < PCI_CFG_SIZE)
+			pci_ecam_handler(&bus, (1 << 15) | bad[i].off, buf, bad[i].len, true);
+	}
+	/* Odd devfn values: functions, slots past 31. */
+	pci_cfg_access(&bus, 0, (1 << 3) | 7, PCI_COMMAND, buf, 2, true);
+	pci_cfg_access(&bus, 0, 0x100 | (1 << 3), PCI_COMMAND, buf, 2, true);
+	pci_cfg_access(&bus, 0x100, 1 << 3, PCI_COMMAND, buf, 2, true);
+	CU_ASSERT_EQUAL(memcmp(&snap, &fa.pci, sizeof(snap)), 0);
+	CU_ASSERT_EQUAL(fa.cfg_writes, 0);
+	/* Extended space exists and reads 0; the last dword is reachable. */
+	CU_ASSERT_EQUAL(rd(1, 4092, 4), 0);
+	CU_ASSERT_EQUAL(rd(1, 4095, 1), 0);
+	/* ECAM beyond 256 buses. */
+	memset(buf, 0, sizeof(buf));
+	pci_ecam_handler(&bus, 256ULL << 20, buf, 4, false);
+	CU_ASSERT_EQUAL(get_le32(buf), 0xffffffffu);
+	pci_bus_destroy(&bus);
+}
+
+static uint32_t via_ecam(unsigned int slot, unsigned int off, unsigned int len)
+{
+	uint8_t b[4] = { 0 };
+
+	pci_ecam_handler(&bus, (uint64_t)slot << 15 | off, b, len, false);
+	return len == 1 ? b[0] : len == 2 ? get_le16(b) : get_le32(b);
+}
+
+static void cf8_set(uint32_t v)
+{
+	uint8_t b[4];
+
+	put_le32(b, v);
+	pci_cf8_handler(&bus, 0, b, 4, true);
+}
+
+static uint32_t via_cf8(unsigned int slot, unsigned int off, unsigned int len)
+{
+	uint8_t b[4] = { 0 };
+
+	cf8_set(0x80000000u | slot << 11 | (off & 0xfc));
+	pci_cf8_handler(&bus, 4 + (off & 3), b, len, false);
+	return len == 1 ? b[0] : len == 2 ? get_le16(b) : get_le32(b);
+}
+
+static unsigned int cf9_calls;
+static uint8_t cf9_val;
+
+static void cf9_hook(void *opaque, uint8_t val)
+{
+	cf9_calls++;
+	cf9_val = val;
+}
+
+static void test_pci_cf8_ecam(void)
+{
+	uint8_t b[4];
+
+	setup();
+	wr(1, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	for (unsigned int slot = 0; slot < 3; slot++)
+		for (unsigned int len = 1; len <= 4; len *= 2)
+			for (unsigned int off = 0; off < PCI_CFG_SPACE_SIZE; off += len)
+				CU_ASSERT_EQUAL(via_cf8(slot, off, len), via_ecam(slot, off, len));
+
+	/* A byte write through 0xcfd lands where ECAM sees it. */
+	cf8_set(0x80000000u | 1 << 11 | PCI_INTERRUPT_LINE);
+	b[0] = 0x0b;
+	pci_cf8_handler(&bus, 4, b, 1, true);
+	CU_ASSERT_EQUAL(via_ecam(1, PCI_INTERRUPT_LINE, 1), 0x0b);
+	/* CONFIG_ADDRESS reads back (reserved bits dropped). */
+	cf8_set(0xff00ff03u);
+	pci_cf8_handler(&bus, 0, b, 4, false);
+	CU_ASSERT_EQUAL(get_le32(b), 0x8000ff00u);
+	/* Enable bit clear, bus 1, function 1, misaligned data: all-ones. */
+	cf8_set(1 << 11);
+	pci_cf8_handler(&bus, 4, b, 4, false);
+	CU_ASSERT_EQUAL(get_le32(b), 0xffffffffu);
+	cf8_set(0x80000000u | 1 << 16 | 1 << 11);
+	pci_cf8_handler(&bus, 4, b, 4, false);
+	CU_ASSERT_EQUAL(get_le32(b), 0xffffffffu);
+	cf8_set(0x80000000u | 1 << 11 | 1 << 8);
+	pci_cf8_handler(&bus, 4, b, 4, false);
+	CU_ASSERT_EQUAL(get_le32(b), 0xffffffffu);
+	cf8_set(0x80000000u | 1 << 11);
+	pci_cf8_handler(&bus, 5, b, 2, false);
+	CU_ASSERT_EQUAL(get_le16(b), 0xffff);
+	pci_cf8_handler(&bus, 6, b, 4, false);
+	CU_ASSERT_EQUAL(get_le32(b), 0xffffffffu);
+	/* Narrow accesses at 0xcf8/0xcfa do not touch CONFIG_ADDRESS. */
+	b[0] = 0;
+	pci_cf8_handler(&bus, 0, b, 1, true);
+	pci_cf8_handler(&bus, 2, b, 2, true);
+	CU_ASSERT_EQUAL(bus.cf8, 0x80000000u | 1 << 11);
+
+	/* 0xcf9 goes to the reset hook, or nowhere. */
+	b[0] = 0x06;
+	pci_cf8_handler(&bus, 1, b, 1, true);
+	CU_ASSERT_EQUAL(cf9_calls, 0);
+	bus.cf9_write = cf9_hook;
+	pci_cf8_handler(&bus, 1, b, 1, true);
+	CU_ASSERT_EQUAL(cf9_calls, 1);
+	CU_ASSERT_EQUAL(cf9_val, 0x06);
+	pci_cf8_handler(&bus, 1, b, 1, false);
+	CU_ASSERT_EQUAL(b[0], 0);
+	CU_ASSERT_EQUAL(bus.cf8, 0x80000000u | 1 << 11);
+	pci_bus_destroy(&bus);
+}
+
+static void test_pci_bar_moved(void)
+{
+	uint64_t a0, a2;
+
+	setup();
+	a0 = rd(1, PCI_BASE_ADDRESS_0, 4) & ~0xfu;
+	a2 = bar64(1, 2);
+	CU_ASSERT_EQUAL(fa.moves, 0);
+
+	wr(1, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	CU_ASSERT_EQUAL(fa.moves, 3);   /* BARs 0, 2, 4 */
+	CU_ASSERT_EQUAL(fa.moved_bar[0], 0);
+	CU_ASSERT_EQUAL(fa.moved_addr[0], a0);
+	CU_ASSERT_EQUAL(fa.moved_bar[1], 2);
+	CU_ASSERT_EQUAL(fa.moved_addr[1], a2);
+	CU_ASSERT_EQUAL(pci_bar_address(&fa.pci, 0), a0);
+	CU_ASSERT_EQUAL(pci_bar_address(&fa.pci, 1), 0);
+
+	/* The guest moves BAR0 inside the window. */
+	fa.moves = 0;
+	wr(1, PCI_BASE_ADDRESS_0, 4, (uint32_t)a0 + 0x100000);
+	CU_ASSERT_EQUAL(fa.moves, 1);
+	CU_ASSERT_EQUAL(fa.moved_addr[0], a0 + 0x100000);
+	CU_ASSERT_EQUAL(pci_bar_address(&fa.pci, 0), a0 + 0x100000);
+	/* Sizing while decoding: leaves the window (addr 0), then comes back. */
+	fa.moves = 0;
+	CU_ASSERT_EQUAL(size_bar(1, PCI_BASE_ADDRESS_0), 0xfffff000u);
+	CU_ASSERT_EQUAL(fa.moves, 2);
+	CU_ASSERT_EQUAL(fa.moved_addr[0], 0);
+	CU_ASSERT_EQUAL(fa.moved_addr[1], a0 + 0x100000);
+	/* Outside every window: not decoded, so not reported as an address. */
+	fa.moves = 0;
+	wr(1, PCI_BASE_ADDRESS_0, 4, 0x1000);
+	CU_ASSERT_EQUAL(fa.moves, 1);
+	CU_ASSERT_EQUAL(fa.moved_addr[0], 0);
+	CU_ASSERT_EQUAL(pci_bar_address(&fa.pci, 0), 0);
+	/* A write that changes nothing moves nothing. */
+	fa.moves = 0;
+	wr(1, PCI_BASE_ADDRESS_0, 4, 0x1000);
+	wr(1, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	CU_ASSERT_EQUAL(fa.moves, 0);
+	/* Decode off: every decoded BAR reports 0. */
+	wr(1, PCI_COMMAND, 2, 0);
+	CU_ASSERT_EQUAL(fa.moves, 2);
+	CU_ASSERT_EQUAL(fa.moved_addr[0], 0);
+	CU_ASSERT_EQUAL(fa.moved_addr[1], 0);
+	CU_ASSERT(fa.cfg_writes > 0);
+	pci_bus_destroy(&bus);
+}
+
+void unit_register(void)
+{
+	UNIT_SUITE("pci",
+		   UNIT_TEST(test_pci_host_bridge),
+		   UNIT_TEST(test_pci_bar_sizing),
+		   UNIT_TEST(test_pci_bar_assignment),
+		   UNIT_TEST(test_pci_slots_full),
+		   UNIT_TEST(test_pci_decode_gating),
+		   UNIT_TEST(test_pci_masks),
+		   UNIT_TEST(test_pci_caps),
+		   UNIT_TEST(test_pci_bad_access),
+		   UNIT_TEST(test_pci_cf8_ecam),
+		   UNIT_TEST(test_pci_bar_moved));
+}
