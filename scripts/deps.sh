@@ -3,6 +3,7 @@
 ISLE_PACKAGES=(
 	gcc make meson ninja-build pkg-config   # build
 	libcunit1-dev                           # host unit tests
+	libaio-dev liburing-dev                 # isle-tapdisk I/O engines
 	acpica-tools                            # iasl compiles the DSDT
 	clang libclang-rt-14-dev                # libFuzzer targets, sanitizers
 	qemu-system-x86                         # the reference VMM in tests and benches

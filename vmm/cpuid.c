@@ -5,7 +5,10 @@
  * - 0x40000000 is isle's own hypervisor leaf ("isleisleisle"), and KVM's
  *   paravirt leaves move to 0x40000100, where both Linux and KVM look for
  *   them (hypervisor bases are scanned in steps of 0x100), so guests keep
- *   kvm-clock and friends while test guests can tell they run on isle. */
+ *   kvm-clock and friends while test guests can tell they run on isle.
+ * - 0x40000010 is the timing leaf other hypervisors also offer: EAX = TSC
+ *   kHz, EBX = LAPIC timer kHz, so a guest needs no PIT calibration (slow
+ *   here: every port read is a VM exit). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +19,9 @@
 
 #define CPUID_MAX_ENTRIES 256
 #define CPUID_ISLE_BASE   0x40000000u
+#define CPUID_ISLE_TIMING 0x40000010u
 #define CPUID_KVM_BASE    0x40000100u
+#define KVM_LAPIC_KHZ     1000000u   /* KVM's APIC timer runs at 1 GHz */
 
 static unsigned int cpuid_order(unsigned int n)
 {
@@ -81,7 +86,7 @@ int cpuid_setup(struct vm *vm, struct vcpu *vcpu)
 	struct kvm_cpuid2 *c = cpuid_get_supported(vm->kvm_fd);
 	static const char sig[12] = "isleisleisle";
 	struct kvm_cpuid_entry2 *isle;
-	int ret = 0;
+	int ret = 0, tsc_khz;
 
 	if (!c)
 		return -EIO;
@@ -96,14 +101,21 @@ int cpuid_setup(struct vm *vm, struct vcpu *vcpu)
 		}
 		cpuid_fix_entry(e, vcpu->id, vm->nr_vcpus);
 	}
-	if (c->nent >= CPUID_MAX_ENTRIES) {
+	if (c->nent + 2 > CPUID_MAX_ENTRIES) {
 		free(c);
 		return -ENOSPC;
 	}
 	isle = &c->entries[c->nent++];
 	memset(isle, 0, sizeof(*isle));
+	isle->function = CPUID_ISLE_TIMING;
+	tsc_khz = ioctl(vcpu->fd, KVM_GET_TSC_KHZ, 0);
+	isle->eax = tsc_khz > 0 ? (uint32_t)tsc_khz : 0;
+	isle->ebx = KVM_LAPIC_KHZ;
+
+	isle = &c->entries[c->nent++];
+	memset(isle, 0, sizeof(*isle));
 	isle->function = CPUID_ISLE_BASE;
-	isle->eax = CPUID_ISLE_BASE;   /* no further isle leaves yet */
+	isle->eax = CPUID_ISLE_TIMING;   /* highest isle leaf */
 	memcpy(&isle->ebx, &sig[0], 4);
 	memcpy(&isle->ecx, &sig[4], 4);
 	memcpy(&isle->edx, &sig[8], 4);

@@ -225,12 +225,37 @@ void vcpu_kick(struct vcpu *vcpu)
 	pthread_kill(vcpu->thread, SIGUSR1);
 }
 
-void vcpu_destroy(struct vcpu *vcpu)
+void vcpu_join(struct vcpu *vcpu)
 {
 	if (vcpu->started) {
 		pthread_join(vcpu->thread, NULL);
 		vcpu->started = false;
 	}
+}
+
+void vcpu_dump(struct vcpu *vcpu, int level)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	struct kvm_mp_state mp = { 0 };
+
+	if (log_get_level() > (enum log_level)level || vcpu->fd < 0 ||
+	    ioctl(vcpu->fd, KVM_GET_REGS, &r) < 0 || ioctl(vcpu->fd, KVM_GET_SREGS, &s) < 0)
+		return;
+	ioctl(vcpu->fd, KVM_GET_MP_STATE, &mp);
+	log_msg((enum log_level)level,
+		"vCPU %u: mp_state %u rip 0x%llx rsp 0x%llx rflags 0x%llx cs 0x%x cr0 0x%llx "
+		"cr3 0x%llx cr4 0x%llx efer 0x%llx rax 0x%llx rbx 0x%llx rcx 0x%llx rdx 0x%llx",
+		vcpu->id, mp.mp_state, (unsigned long long)r.rip, (unsigned long long)r.rsp,
+		(unsigned long long)r.rflags, s.cs.selector, (unsigned long long)s.cr0,
+		(unsigned long long)s.cr3, (unsigned long long)s.cr4,
+		(unsigned long long)s.efer, (unsigned long long)r.rax,
+		(unsigned long long)r.rbx, (unsigned long long)r.rcx, (unsigned long long)r.rdx);
+}
+
+void vcpu_destroy(struct vcpu *vcpu)
+{
+	vcpu_join(vcpu);
 	if (vcpu->run)
 		munmap(vcpu->run, vcpu->vm->run_size);
 	if (vcpu->fd >= 0)

@@ -380,13 +380,17 @@ int vm_run(struct vm *vm)
 
 			if (read(sfd, &si, sizeof(si)) == sizeof(si))
 				vm_stop(vm, ISLE_EXIT_SIGNAL + (int)si.ssi_signo,
-					"terminated by %s", strsignal((int)si.ssi_signo));
+					"terminated by SIG%s",
+					sigabbrev_np((int)si.ssi_signo) ?: "?");
 		}
 	}
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
-	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		vcpu_join(&vm->vcpus[i]);
+		vcpu_dump(&vm->vcpus[i], LOG_DEBUG);
 		vcpu_destroy(&vm->vcpus[i]);
+	}
 	close(sfd);
 	return vm->exit_status;
 }

@@ -101,6 +101,10 @@ int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int id);
 int vcpu_boot_setup(struct vcpu *vcpu, const struct boot_info *bi);
 int vcpu_start(struct vcpu *vcpu);
 void vcpu_kick(struct vcpu *vcpu);
+/* Waits for a kicked vCPU thread to end. */
+void vcpu_join(struct vcpu *vcpu);
+/* Logs the vCPU's registers at the given level (for hangs and crashes). */
+void vcpu_dump(struct vcpu *vcpu, int level);
 void vcpu_destroy(struct vcpu *vcpu);
 
 /* cpuid.c: installs the adjusted CPUID table on one vCPU. */

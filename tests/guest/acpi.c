@@ -1,6 +1,7 @@
 /* ACPI table access for the test guest: finds the RSDP, walks the XSDT (or
- * RSDT), and decodes the two tables the scenarios need, MCFG (where ECAM is)
- * and MADT (which CPUs exist). Tables are read in place: everything below
+ * RSDT), and decodes what the scenarios need: MCFG (where ECAM is), MADT
+ * (which CPUs exist) and the FADT's power-off and reset registers (with
+ * \_S5 from the DSDT). Tables are read in place: everything below
  * 4 GiB is identity mapped. Pointers from tables are not trusted beyond
  * 4 GiB or past their stated lengths. */
 #include "guest.h"
@@ -202,4 +203,98 @@ int acpi_madt_cpus(struct acpi_cpu *out, int max, uint32_t *lapic_addr)
 		p += p[1];
 	}
 	return n;
+}
+
+/* FADT offsets (ACPI 6.x, 5.2.9). */
+#define FADT_DSDT           40
+#define FADT_PM1A_CNT_BLK   64
+#define FADT_FLAGS          112
+#define FADT_RESET_REG      116
+#define FADT_RESET_VALUE    128
+#define FADT_X_DSDT         140
+#define FADT_SLEEP_CONTROL  244
+#define FADT_F_RESET_REG    (1u << 10)
+#define FADT_F_HW_REDUCED   (1u << 20)
+#define GAS_SPACE_IO        1
+
+/* An I/O-space Generic Address Structure's port; 0 if it is not one. */
+static uint16_t gas_io_port(const uint8_t *gas)
+{
+	uint64_t addr = get_le64(gas + 4);
+
+	if (gas[0] != GAS_SPACE_IO || !addr || addr > 0xffff)
+		return 0;
+	return (uint16_t)addr;
+}
+
+/* SLP_TYPa of \_S5 from the DSDT's AML: NameOp "_S5_" PackageOp PkgLength
+ * NumElements, then the first element as a ZeroOp, OneOp or BytePrefix
+ * constant. A byte scan rather than an AML interpreter: enough for the
+ * DSDTs of isle and QEMU, and it fails closed. */
+static bool dsdt_s5(const struct acpi_header *dsdt, uint8_t *typ)
+{
+	const uint8_t *p = (const uint8_t *)dsdt + sizeof(*dsdt);
+	const uint8_t *end = (const uint8_t *)dsdt + dsdt->length;
+
+	for (; p + 8 <= end; p++) {
+		const uint8_t *q;
+
+		if (memcmp(p, "_S5_", 4) || p == (const uint8_t *)dsdt + sizeof(*dsdt))
+			continue;
+		if (p[-1] != 0x08 && !(p[-1] == '\\' && p[-2] == 0x08))
+			continue;
+		if (p[4] != 0x12)                       /* PackageOp */
+			continue;
+		q = p + 5 + 1 + (p[5] >> 6);            /* skip PkgLength */
+		q++;                                    /* NumElements */
+		if (q + 2 > end)
+			return false;
+		if (q[0] == 0x00 || q[0] == 0x01) {     /* ZeroOp, OneOp */
+			*typ = q[0];
+			return true;
+		}
+		if (q[0] == 0x0a) {                     /* BytePrefix */
+			*typ = q[1];
+			return true;
+		}
+		return false;
+	}
+	return false;
+}
+
+bool acpi_sleep_s5(struct acpi_s5 *out)
+{
+	const struct acpi_header *fadt = acpi_find("FACP"), *dsdt = NULL;
+	const uint8_t *f = (const uint8_t *)fadt;
+
+	if (!fadt || fadt->length < FADT_FLAGS + 4)
+		return false;
+	if (fadt->length >= FADT_X_DSDT + 8 && get_le64(f + FADT_X_DSDT))
+		dsdt = table_at(get_le64(f + FADT_X_DSDT));
+	if (!dsdt)
+		dsdt = table_at(get_le32(f + FADT_DSDT));
+	if (!dsdt || !dsdt_s5(dsdt, &out->slp_typ))
+		return false;
+	out->hw_reduced = get_le32(f + FADT_FLAGS) & FADT_F_HW_REDUCED;
+	if (out->hw_reduced) {
+		if (fadt->length < FADT_SLEEP_CONTROL + 12)
+			return false;
+		out->port = gas_io_port(f + FADT_SLEEP_CONTROL);
+	} else {
+		out->port = (uint16_t)get_le32(f + FADT_PM1A_CNT_BLK);
+	}
+	return out->port != 0;
+}
+
+bool acpi_reset_reg(uint16_t *port, uint8_t *value)
+{
+	const struct acpi_header *fadt = acpi_find("FACP");
+	const uint8_t *f = (const uint8_t *)fadt;
+
+	if (!fadt || fadt->length < FADT_RESET_VALUE + 1 ||
+	    !(get_le32(f + FADT_FLAGS) & FADT_F_RESET_REG))
+		return false;
+	*port = gas_io_port(f + FADT_RESET_REG);
+	*value = f[FADT_RESET_VALUE];
+	return *port != 0;
 }

@@ -2,8 +2,9 @@
  * control-register bits (shared with crt0.S), and the inline wrappers for the
  * few instructions C code needs (port I/O, MMIO, CPUID, RDTSC, flags).
  *
- * Everything here that C code calls runs in ring 3 with IOPL=3 unless noted:
- * port I/O, CLI/STI, CPUID, RDTSC and PAUSE are all legal there. */
+ * Everything here runs in ring 3 unless noted: port I/O (IOPL=3, or the TSS
+ * I/O bitmap under PVM), RDTSC and PAUSE are legal there. CPUID is too, but
+ * may not be virtualized in ring 3, so guest.h's cpuid() runs it in ring 0. */
 #ifndef GUEST_ARCH_H
 #define GUEST_ARCH_H
 
@@ -119,7 +120,10 @@ struct cpuid_regs {
 	uint32_t eax, ebx, ecx, edx;
 };
 
-static inline struct cpuid_regs cpuid_count(uint32_t leaf, uint32_t sub)
+/* CPUID as executed where we are. In ring 3 under a PVM-style hypervisor
+ * without CPUID faulting this is the *host's* CPUID; cpuid()/cpuid_count()
+ * (irq.c) run it in ring 0, where it is virtualized. */
+static inline struct cpuid_regs cpuid_native(uint32_t leaf, uint32_t sub)
 {
 	struct cpuid_regs r;
 	__asm__ volatile("cpuid"
@@ -127,10 +131,11 @@ static inline struct cpuid_regs cpuid_count(uint32_t leaf, uint32_t sub)
 			 : "a"(leaf), "c"(sub));
 	return r;
 }
-static inline struct cpuid_regs cpuid(uint32_t leaf)
-{
-	return cpuid_count(leaf, 0);
-}
+
+/* Runs fn(arg) in ring 0 and returns its result (see crt0.S). fn must be
+ * short: ring 0 may be emulated instruction by instruction. */
+typedef uint64_t (*r0call_fn)(uint64_t arg);
+uint64_t r0call(r0call_fn fn, uint64_t arg);
 
 static inline uint64_t rdtsc(void)
 {
@@ -166,23 +171,12 @@ static inline uint16_t read_cs(void)
 /* Whether ring 3 sees the IOPL=3 that crt0.S asked for. A PVM-style
  * hypervisor (the development host's KVM) runs ring 3 on the hardware with
  * IOPL 0 and IF forced on: there port I/O is emulated (see the TSS I/O
- * bitmap in crt0.S) and CLI/STI would raise #GP. */
+ * bitmap in crt0.S), CLI/STI would raise #GP, and interrupts are only ever
+ * injected while the guest is in ring 0. Hence the test body never enables
+ * interrupts itself; it waits for them in ring 0 (irq_wait_us()). */
 static inline bool cpu_iopl3(void)
 {
 	return ((read_rflags() >> 12) & 3) == 3;
-}
-
-/* CLI/STI are legal in ring 3 because of IOPL=3. Without it interrupts
- * are always on in ring 3 and these do nothing. */
-static inline void irq_enable(void)
-{
-	if (cpu_iopl3())
-		__asm__ volatile("sti" ::: "memory");
-}
-static inline void irq_disable(void)
-{
-	if (cpu_iopl3())
-		__asm__ volatile("cli" ::: "memory");
 }
 
 /* Register frame built by the interrupt stubs in crt0.S (lowest address

@@ -2,8 +2,8 @@
  *
  * Owns the PVH ELF note, the 32-bit PVH entry, the boot page tables, GDT,
  * TSS and IDT, the switch to long mode and the drop to ring 3, the interrupt
- * entry stubs, and the AP (secondary CPU) path including the real-mode
- * trampoline.
+ * entry stubs, the ring-3 -> ring-0 service gate (r0call), and the AP
+ * (secondary CPU) path including the real-mode trampoline.
  *
  * Why so little here: on the development host KVM runs guest ring 0 under
  * slow instruction emulation while ring 3 runs natively. So all tables that
@@ -110,8 +110,8 @@ bsp_entry64:
 	call idt_fill
 	lidt idt_desc
 
-	/* Drop to ring 3 with IOPL=3 and interrupts off; the test body
-	 * enables them itself when it wants them. */
+	/* Drop to ring 3 with IOPL=3 and interrupts off. The test body
+	 * takes interrupts only while waiting in ring 0 (irq.c). */
 	pushq $(GDT_UDATA | 3)
 	pushq $bsp_ustack_top
 	pushq $(RFLAGS_IOPL3 | RFLAGS_RSVD1)
@@ -177,6 +177,17 @@ user_entry:
 	call guest_main
 	movl $1, %edi
 	call guest_exit
+
+/* Ring-3 entry into ring 0 for short services: r0call(fn, arg) executes
+ * ud2 here; irq_handle() recognizes this address, runs fn(arg) in ring 0,
+ * returns its result in %rax and resumes after the ud2. An exception is
+ * used as the gate because #UD from ring 3 is delivered faithfully by every
+ * hypervisor we run on, which `int n` and `syscall` are not. */
+	.globl r0call, r0call_ud2
+r0call:
+r0call_ud2:
+	ud2
+	ret
 
 /* ------------------------------------------------------------------ */
 /* Interrupt stubs, IRQ_STUB_SIZE bytes apart so idt_fill can compute them.

@@ -62,8 +62,13 @@ void serial_write(const char *s, size_t n);
 
 /* ---- timing (timer.c) --------------------------------------------- */
 
-/* Measures the TSC against PIT channel 2 (falls back to CPUID leaves). */
+/* Finds the TSC frequency: hypervisor timing leaf, else PIT channel 2,
+ * else CPUID 0x15/0x16, else a guess. */
 void timer_calibrate(void);
+/* The individual sources (0 if unavailable), for cross-checks. */
+uint64_t timer_hv_tsc_khz(void);
+uint64_t timer_pit_tsc_khz(void);
+const char *timer_pit_problem(void);
 uint64_t timer_tsc_khz(void);
 const char *timer_source(void);      /* how the frequency was found */
 uint64_t timer_deadline_us(uint64_t us);
@@ -73,8 +78,26 @@ uint64_t timer_elapsed_us(uint64_t tsc_start);
 
 /* ---- interrupts and LAPIC (irq.c) --------------------------------- */
 
+/* CPUID executed in ring 0 (via r0call), the vCPU's view everywhere. */
+struct cpuid_regs cpuid_count(uint32_t leaf, uint32_t sub);
+struct cpuid_regs cpuid(uint32_t leaf);
+
 /* Moves the legacy PICs off the exception vectors and masks them. */
 void irq_init(void);
+
+/* Interrupts are taken only inside these: ring 0 arms a LAPIC timer
+ * one-shot as a bound, executes sti; hlt; cli, and returns to ring 3 after
+ * the first interrupt (or the timer); if the LAPIC timer does not count,
+ * a short sti/pause/cli window replaces the hlt. irq_wait_count() repeats that until
+ * irq_counts[vector] moves past `before` or us elapse; it returns the final
+ * count. Works the same natively, under TCG and under PVM (which injects
+ * interrupts only into ring 0). */
+void irq_wait_us(uint64_t us);
+uint32_t irq_wait_count(unsigned int vector, uint32_t before, uint64_t us);
+/* Waits us, taking any interrupt that arrives meanwhile. */
+void irq_idle_us(uint64_t us);
+
+#define IRQ_WAKEUP_VECTOR 0xee
 
 /* Interrupts taken per vector (>= 32); bumped by the ring-0 handler. */
 extern volatile uint32_t irq_counts[256];
@@ -94,9 +117,15 @@ int exc_probe_gp(uint64_t *error);
 #define APIC_TPR       0x80
 #define APIC_EOI       0xb0
 #define APIC_SVR       0xf0
+#define APIC_ISR       0x100   /* 8 registers, 0x10 apart */
 #define APIC_ESR       0x280
 #define APIC_ICR_LO    0x300
 #define APIC_ICR_HI    0x310
+#define APIC_LVT_TIMER 0x320
+#define APIC_TIMER_ICR 0x380
+#define APIC_TIMER_CCR 0x390
+#define APIC_TIMER_DCR 0x3e0
+#define APIC_LVT_MASKED 0x10000
 #define APIC_SPURIOUS_VECTOR 0xff
 
 #define APIC_ICR_INIT      0x00000500
@@ -104,6 +133,7 @@ int exc_probe_gp(uint64_t *error);
 #define APIC_ICR_PENDING   0x00001000
 #define APIC_ICR_ASSERT    0x00004000
 #define APIC_ICR_LEVEL     0x00008000
+#define APIC_ICR_SELF      0x00040000   /* destination shorthand */
 
 uint32_t apic_read(uint32_t reg);
 void apic_write(uint32_t reg, uint32_t v);
@@ -163,6 +193,18 @@ struct acpi_cpu {
 /* Fills up to max CPUs from the MADT; returns how many exist (-1 if no
  * MADT). *lapic_addr gets the MADT's local APIC address. */
 int acpi_madt_cpus(struct acpi_cpu *out, int max, uint32_t *lapic_addr);
+
+/* How to enter S5: SLP_TYP | SLP_EN written to the hardware-reduced
+ * sleep control register (8-bit), or SLP_TYP << 10 | SLP_EN << 13 to
+ * PM1a_CNT (16-bit) on a full-ACPI machine. I/O-space registers only. */
+struct acpi_s5 {
+	bool hw_reduced;
+	uint16_t port;
+	uint8_t slp_typ;
+};
+bool acpi_sleep_s5(struct acpi_s5 *out);
+/* The FADT's RESET_REG (I/O space) and RESET_VALUE, if it has one. */
+bool acpi_reset_reg(uint16_t *port, uint8_t *value);
 
 /* ---- PCI (pci.c) -------------------------------------------------- */
 
@@ -240,6 +282,9 @@ void test_pci_run(void);
 void test_msix_run(void);
 void test_smp_run(void);
 void test_idle_run(void);
+void test_poweroff_run(void);
+void test_reset_run(void);
+void test_triplefault_run(void);
 
 /* crt0.S: AP bookkeeping and the real-mode trampoline. */
 extern volatile uint32_t smp_ap_next, smp_ap_count;

@@ -3,7 +3,8 @@
  * enumeration, BAR sizing and a last-resort BAR allocator.
  *
  * ECAM is plain MMIO that ring 3 reaches through the user-mapped, uncached
- * page tables; the legacy ports work there because IOPL=3. */
+ * page tables; the legacy ports work there because of IOPL=3 (or, under
+ * PVM, the TSS I/O bitmap; see crt0.S). */
 #include "guest.h"
 
 #define PCI_CF8        0xcf8

@@ -1,8 +1,7 @@
 /* Scenario "idle": reports readiness, then spins for idle_ms milliseconds
  * (default 1000) on the calibrated TSC so a benchmark can sample the VMM's
- * memory while the guest does nothing. A PAUSE loop rather than HLT: ring
- * 3 cannot halt, and a halted vCPU would not be the "idle guest" the
- * benchmark wants to compare against anyway. */
+ * memory while the guest does nothing. A PAUSE loop in ring 3, as ring 3
+ * must not HLT; the vCPU stays busy, but touches no new memory. */
 #include "guest.h"
 
 void test_idle_run(void)

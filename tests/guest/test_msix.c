@@ -1,7 +1,8 @@
 /* Scenario "msix" (isle only): MSI-X delivery from the isle test device.
  * Checks the capability layout against include/isle/testdev.h, then rings
- * the BAR0 doorbell for each of the four vectors and waits for the
- * interrupt in the ring-0 handler (irq.c counts it and EOIs the LAPIC).
+ * the BAR0 doorbell for each of the four vectors and waits in ring 0 for
+ * the interrupt (irq_wait_count(); the handler in irq.c counts it and EOIs
+ * the LAPIC).
  * Masked vectors must stay silent but latch their PBA bit, and fire once
  * when unmasked; the function mask must do the same for all vectors.
  * Without the test device (QEMU) the whole scenario is skipped (exit 77). */
@@ -66,21 +67,17 @@ static void doorbell(const struct msix *m, unsigned int i)
 	mmio_write32(m->regs + TESTDEV_REG_DOORBELL, i);
 }
 
-/* Waits until vector i has been taken more than `before` times or us
- * pass; returns the count seen. */
+/* Waits (taking interrupts, see irq.c) until vector i has been taken
+ * more than `before` times or us pass; returns the count seen. */
 static uint32_t wait_count(unsigned int i, uint32_t before, uint64_t us)
 {
-	uint64_t deadline = timer_deadline_us(us);
-
-	while (irq_counts[VECTOR_BASE + i] == before && !timer_expired(deadline))
-		cpu_relax();
-	return irq_counts[VECTOR_BASE + i];
+	return irq_wait_count(VECTOR_BASE + i, before, us);
 }
 
 /* Counts interrupts of vector i that arrive within us (no early exit). */
 static uint32_t settle_count(unsigned int i, uint64_t us)
 {
-	timer_delay_us(us);
+	irq_idle_us(us);
 	return irq_counts[VECTOR_BASE + i];
 }
 
@@ -227,11 +224,9 @@ void test_msix_run(void)
 	report(pci_read16(m.bdf, (uint16_t)(m.cap + MSIX_CTRL)) & MSIX_CTRL_ENABLE,
 	       "MSI-X enabled");
 
-	irq_enable();
 	check_vectors(&m);
 	check_masked(&m);
 	check_function_mask(&m);
-	irq_disable();
 
 	for (unsigned int i = 0; i < TESTDEV_MSIX_VECTORS; i++)
 		vector_mask(&m, i, true);

@@ -1,9 +1,14 @@
-/* Time for the test guest: the TSC, calibrated once against PIT channel 2.
+/* Time for the test guest: the TSC, calibrated once at startup.
  *
  * RDTSC is legal in ring 3, so every delay and timeout is a TSC spin with
- * PAUSE; ring 3 must never HLT, and there is no timer interrupt. Channel 2
- * (gated through port 0x61, its output readable there) is used because both
- * KVM's in-kernel PIT and QEMU emulate it and it needs no interrupt. */
+ * PAUSE; ring 3 must never HLT, and there is no timer interrupt. The TSC
+ * frequency comes from the hypervisor's timing leaf (CPUID 0x40000010,
+ * which isle offers) when there is one, else from PIT channel 2 (gated
+ * through port 0x61, its output readable there; KVM's in-kernel PIT with
+ * the speaker port and QEMU both emulate it; no interrupt needed), else
+ * from CPUID 0x15/0x16. The leaf comes first because under a PVM-style
+ * hypervisor every ring-3 port read is a trap costing tens of
+ * microseconds, which makes PIT polling slow and coarse. */
 #include "guest.h"
 
 #define PIT_HZ        1193182u
@@ -15,15 +20,16 @@
 #define PORTB_OUT2    0x20
 #define CAL_MS        10
 #define CAL_ROUNDS    3
-/* Bounds the OUT2 poll: a port read costs well over 10 ns even when it
- * does not exit, so this is far more than a 10 ms window, yet finite. */
-#define CAL_MAX_POLLS 5000000u
+/* Bounds the OUT2 poll in TSC ticks: 0.1 s even at 10 GHz, far more than
+ * the 10 ms window at any plausible frequency. */
+#define CAL_MAX_TICKS 1000000000ull
 
 static uint64_t tsc_khz;
 static const char *tsc_source = "uncalibrated";
+static const char *pit_problem;
 
 /* TSC ticks across one CAL_MS countdown of channel 2, 0 if the PIT does
- * not behave. */
+ * not behave (pit_problem says why). */
 static uint64_t pit_measure(void)
 {
 	uint32_t latch = PIT_HZ * CAL_MS / 1000;
@@ -31,23 +37,34 @@ static uint64_t pit_measure(void)
 	uint64_t t0, t1;
 	unsigned int polls = 0;
 
-	if (portb == 0xff)
-		return 0;       /* nothing decodes port 0x61 */
+	if (portb == 0xff) {
+		pit_problem = "port 0x61 floats (0xff)";
+		return 0;
+	}
 	/* Gate on, speaker off; mode 0 drives OUT2 low until the count
 	 * reaches zero. */
 	outb(PIT_PORT_B, (uint8_t)((portb & ~PORTB_SPEAKER) | PORTB_GATE2));
+	if (!(inb(PIT_PORT_B) & PORTB_GATE2)) {
+		pit_problem = "port 0x61 does not keep the channel 2 gate bit";
+		return 0;
+	}
 	outb(PIT_CMD, 0xb0);    /* channel 2, lo/hi byte, mode 0, binary */
 	outb(PIT_CH2, (uint8_t)latch);
 	outb(PIT_CH2, (uint8_t)(latch >> 8));
 	t0 = rdtsc();
 	while (!(inb(PIT_PORT_B) & PORTB_OUT2)) {
-		if (++polls > CAL_MAX_POLLS)
+		polls++;
+		if (rdtsc() - t0 > CAL_MAX_TICKS) {
+			pit_problem = "channel 2 OUT never went high";
 			return 0;
+		}
 	}
 	t1 = rdtsc();
 	/* OUT2 high right away means it never went low: not a real PIT. */
-	if (polls == 0)
+	if (polls == 0) {
+		pit_problem = "channel 2 OUT did not go low in mode 0";
 		return 0;
+	}
 	return t1 - t0;
 }
 
@@ -56,20 +73,24 @@ static bool khz_plausible(uint64_t khz)
 	return khz >= 100000 && khz <= 20000000;   /* 100 MHz .. 20 GHz */
 }
 
-static uint64_t cpuid_tsc_khz(const char **src)
+uint64_t timer_hv_tsc_khz(void)
 {
 	struct cpuid_regs r = cpuid(0x40000000);
 
-	/* Hypervisor timing leaf (KVM/VMware convention): EAX = TSC kHz. */
+	/* Hypervisor timing leaf (VMware convention, isle): EAX = TSC kHz. */
 	if (r.eax >= 0x40000010 && r.eax < 0x40010000) {
 		struct cpuid_regs t = cpuid(0x40000010);
 
-		if (khz_plausible(t.eax)) {
-			*src = "cpuid 0x40000010";
+		if (khz_plausible(t.eax))
 			return t.eax;
-		}
 	}
-	r = cpuid(0);
+	return 0;
+}
+
+static uint64_t cpuid_tsc_khz(const char **src)
+{
+	struct cpuid_regs r = cpuid(0);
+
 	if (r.eax >= 0x15) {
 		struct cpuid_regs t = cpuid(0x15);
 
@@ -93,24 +114,42 @@ static uint64_t cpuid_tsc_khz(const char **src)
 	return 0;
 }
 
-void timer_calibrate(void)
+uint64_t timer_pit_tsc_khz(void)
 {
 	uint64_t best = 0;
 
+	pit_problem = NULL;
 	/* The shortest window is the least disturbed by preemption of the
 	 * vCPU or slow port exits. */
 	for (int i = 0; i < CAL_ROUNDS; i++) {
 		uint64_t ticks = pit_measure();
 
-		if (!ticks) {
-			best = 0;
-			break;
-		}
+		if (!ticks)
+			return 0;
 		if (!best || ticks < best)
 			best = ticks;
 	}
-	tsc_khz = best / CAL_MS;
-	if (khz_plausible(tsc_khz)) {
+	if (!khz_plausible(best / CAL_MS)) {
+		pit_problem = "implausible frequency";
+		return 0;
+	}
+	return best / CAL_MS;
+}
+
+const char *timer_pit_problem(void)
+{
+	return pit_problem ? pit_problem : "none";
+}
+
+void timer_calibrate(void)
+{
+	tsc_khz = timer_hv_tsc_khz();
+	if (tsc_khz) {
+		tsc_source = "cpuid 0x40000010";
+		return;
+	}
+	tsc_khz = timer_pit_tsc_khz();
+	if (tsc_khz) {
 		tsc_source = "pit channel 2";
 		return;
 	}
