@@ -21,7 +21,6 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <linux/virtio_config.h>
 
@@ -37,39 +36,6 @@
 #define VU_REPLY   1   /* rq->msg holds a reply */
 #define VU_UNKNOWN 2   /* not a request this back-end implements */
 
-/* What each implemented request carries: fds, or a reply body. */
-#define VU_K_NOFD 1
-#define VU_K_FDS  2
-#define VU_K_BODY 4
-static const uint8_t vu_req_kind[] = {
-	[VHOST_USER_GET_FEATURES] = VU_K_NOFD | VU_K_BODY,
-	[VHOST_USER_SET_FEATURES] = VU_K_NOFD,
-	[VHOST_USER_SET_OWNER] = VU_K_NOFD,
-	[VHOST_USER_RESET_OWNER] = VU_K_NOFD,
-	[VHOST_USER_SET_MEM_TABLE] = VU_K_FDS,
-	[VHOST_USER_SET_VRING_NUM] = VU_K_NOFD,
-	[VHOST_USER_SET_VRING_ADDR] = VU_K_NOFD,
-	[VHOST_USER_SET_VRING_BASE] = VU_K_NOFD,
-	[VHOST_USER_GET_VRING_BASE] = VU_K_NOFD | VU_K_BODY,
-	[VHOST_USER_SET_VRING_KICK] = VU_K_FDS,
-	[VHOST_USER_SET_VRING_CALL] = VU_K_FDS,
-	[VHOST_USER_SET_VRING_ERR] = VU_K_FDS,
-	[VHOST_USER_GET_PROTOCOL_FEATURES] = VU_K_NOFD | VU_K_BODY,
-	[VHOST_USER_SET_PROTOCOL_FEATURES] = VU_K_NOFD,
-	[VHOST_USER_GET_QUEUE_NUM] = VU_K_NOFD | VU_K_BODY,
-	[VHOST_USER_SET_VRING_ENABLE] = VU_K_NOFD,
-	[VHOST_USER_GET_CONFIG] = VU_K_NOFD | VU_K_BODY,
-	[VHOST_USER_SET_CONFIG] = VU_K_NOFD,
-	[VHOST_USER_GET_INFLIGHT_FD] = VU_K_NOFD | VU_K_BODY,
-	[VHOST_USER_SET_INFLIGHT_FD] = VU_K_FDS,
-	[VHOST_USER_GET_MAX_MEM_SLOTS] = VU_K_NOFD | VU_K_BODY,
-};
-
-static unsigned int vu_kind(uint32_t req)
-{
-	return req < ARRAY_SIZE(vu_req_kind) ? vu_req_kind[req] : 0;
-}
-
 struct vu_req {
 	struct vhost_user_msg msg;   /* request in, reply out */
 	int fds[VHOST_USER_MAX_FDS];
@@ -81,64 +47,6 @@ struct vu_req {
 static bool is_pow2(uint64_t x)
 {
 	return x && !(x & (x - 1));
-}
-
-uint64_t vu_inflight_queue_size(uint16_t queue_size)
-{
-	return ALIGN_UP(16 + 16 * (uint64_t)queue_size, (uint64_t)VU_INFLIGHT_ALIGN);
-}
-
-/* Maps len bytes of fd at offset (any alignment) after checking they lie
- * inside the file. *hva gets the address of offset itself. */
-static int vu_map_fd(int fd, uint64_t offset, uint64_t len, void **base, size_t *maplen,
-		     void **hva)
-{
-	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), align, start;
-	struct stat st;
-	void *p;
-
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (!len || st.st_size < 0 || !range_ok(offset, len, (uint64_t)st.st_size))
-		return -EINVAL;
-	/* hugetlbfs wants huge-page-aligned offsets and reports that size. */
-	align = is_pow2((uint64_t)st.st_blksize) && (uint64_t)st.st_blksize > page ?
-		(uint64_t)st.st_blksize : page;
-	start = ALIGN_DOWN(offset, align);
-	if (offset - start + len > SIZE_MAX)
-		return -ENOMEM;
-	p = mmap(NULL, offset - start + len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
-		 fd, (off_t)start);
-	if (p == MAP_FAILED)
-		return -errno;
-	*base = p;
-	*maplen = offset - start + len;
-	*hva = (uint8_t *)p + (offset - start);
-	return 0;
-}
-
-/* Unmaps a region table and closes its fds. */
-static void vu_unmap_table(struct gmem *gm, struct vu_map *maps)
-{
-	for (unsigned int i = 0; i < gm->nr; i++) {
-		munmap(maps[i].base, maps[i].len);
-		if (gm->regions[i].fd >= 0)
-			close(gm->regions[i].fd);
-	}
-	gm->nr = 0;
-}
-
-static int vu_uva_to_gpa(const struct vu_dev *dev, uint64_t uva, uint64_t *gpa)
-{
-	for (unsigned int i = 0; i < dev->gm.nr; i++) {
-		uint64_t off = uva - dev->maps[i].uva;
-
-		if (uva >= dev->maps[i].uva && off < dev->gm.regions[i].size) {
-			*gpa = dev->gm.regions[i].gpa + off;
-			return 0;
-		}
-	}
-	return -EFAULT;
 }
 
 /* A ring part must be aligned and lie in one region, so a device can use
@@ -164,6 +72,9 @@ static int vu_vring_start(struct vu_dev *dev, unsigned int i)
 		log_warn("vhost-user: ring %u not inside guest memory", i);
 		return -EFAULT;
 	}
+	/* Descriptor heads index the inflight array: it must cover them. */
+	if (vr->inflight && vr->inflight_size < 16 + 16 * num)
+		return -EINVAL;
 	if (dev->ops->queue_start) {
 		r = dev->ops->queue_start(dev, i, vr);
 		if (r)
@@ -198,76 +109,35 @@ static int vu_vring_update(struct vu_dev *dev, unsigned int i)
 	return 0;
 }
 
-static void vu_vring_reset(struct vu_dev *dev, unsigned int i)
+/* Stops ring i until the next SET_VRING_KICK (spec: GET_VRING_BASE). */
+static void vu_vring_halt(struct vu_dev *dev, unsigned int i)
 {
-	struct vu_vring *vr = &dev->vrings[i];
-
 	vu_vring_stop(dev, i);
-	vu_close_fds(&vr->kick_fd, 1);
-	vu_close_fds(&vr->call_fd, 1);
-	vu_close_fds(&vr->err_fd, 1);
-	*vr = (struct vu_vring){ .gm = &dev->gm, .kick_fd = -1, .call_fd = -1, .err_fd = -1 };
+	vu_close_fds(&dev->vrings[i].kick_fd, 1);
+	dev->vrings[i].has_kick = false;
 }
 
 static int vu_set_mem_table(struct vu_dev *dev, struct vu_req *rq)
 {
 	const struct vhost_user_memory *m = &rq->msg.payload.memory;
-	struct gmem ngm = { .nr = 0 }, old;
+	struct gmem ngm, old = dev->gm;
 	struct vu_map nmaps[GMEM_MAX_REGIONS], old_maps[GMEM_MAX_REGIONS];
-	uint32_t n = m->nregions;
-	int r = 0;
+	int r;
 
-	if (rq->msg.hdr.size < 8 || n > VHOST_USER_MAX_RAM_SLOTS ||
-	    rq->msg.hdr.size < 8 + n * sizeof(m->regions[0]) || rq->nfds != n)
+	if (rq->msg.hdr.size < 8 || m->nregions > VHOST_USER_MAX_RAM_SLOTS ||
+	    rq->msg.hdr.size < 8 + m->nregions * sizeof(m->regions[0]))
 		return -EINVAL;
-	for (uint32_t i = 0; i < n; i++) {
-		const struct vhost_user_mem_region *a = &m->regions[i];
-
-		if (!a->memory_size || a->guest_phys_addr + a->memory_size < a->guest_phys_addr ||
-		    a->userspace_addr + a->memory_size < a->userspace_addr)
-			return -EINVAL;
-		for (uint32_t j = 0; j < i; j++) {
-			const struct vhost_user_mem_region *b = &m->regions[j];
-
-			/* Overlapping guest ranges are ambiguous, and so are
-			 * user ranges: both are used to translate. */
-			if (a->guest_phys_addr < b->guest_phys_addr + b->memory_size &&
-			    b->guest_phys_addr < a->guest_phys_addr + a->memory_size)
-				return -EINVAL;
-			if (a->userspace_addr < b->userspace_addr + b->memory_size &&
-			    b->userspace_addr < a->userspace_addr + a->memory_size)
-				return -EINVAL;
-		}
-	}
-	for (uint32_t i = 0; i < n && !r; i++) {
-		const struct vhost_user_mem_region *a = &m->regions[i];
-		void *hva;
-
-		r = vu_map_fd(rq->fds[i], a->mmap_offset, a->memory_size, &nmaps[i].base,
-			      &nmaps[i].len, &hva);
-		if (r)
-			break;
-		nmaps[i].uva = a->userspace_addr;
-		r = gmem_add(&ngm, a->guest_phys_addr, a->memory_size, hva, rq->fds[i],
-			     a->mmap_offset);
-		if (r)
-			munmap(nmaps[i].base, nmaps[i].len);
-	}
-	if (r) {
-		/* The fds stay in rq->fds for vu_dispatch to close. */
-		for (unsigned int i = 0; i < ngm.nr; i++)
-			munmap(nmaps[i].base, nmaps[i].len);
-		return r;
-	}
-	for (uint32_t i = 0; i < n; i++)
-		rq->fds[i] = -1;
-	old = dev->gm;
+	r = vu_mem_map(m, rq->fds, rq->nfds, &ngm, nmaps);
+	if (r)
+		return r;   /* the old table stays; vu_dispatch closes the fds */
+	for (unsigned int i = 0; i < rq->nfds; i++)
+		rq->fds[i] = -1;   /* owned by the table now */
 	memcpy(old_maps, dev->maps, sizeof(old_maps));
 	dev->gm = ngm;
 	memcpy(dev->maps, nmaps, sizeof(nmaps));
 	if (dev->ops->mem_table_changed)
 		dev->ops->mem_table_changed(dev, &dev->gm);
-	vu_unmap_table(&old, old_maps);
+	vu_mem_unmap(&old, old_maps);
 	return 0;
 }
 
@@ -289,59 +159,46 @@ static int vu_inflight(struct vu_dev *dev, struct vu_req *rq, int fd)
 {
 	struct vhost_user_inflight *in = &rq->msg.payload.inflight;
 	bool fresh = fd < 0;
-	uint64_t qsz = vu_inflight_queue_size(in->queue_size), total, off = 0;
+	uint64_t qsz = vu_inflight_queue_size(in->queue_size), total;
 	struct vu_inflight_info info;
 	size_t len;
 	void *base, *addr;
 	int r;
 
-	if (rq->msg.hdr.size < VHOST_USER_INFLIGHT_SIZE || !dev->ops->inflight_changed)
-		return -EINVAL;
-	if (!in->num_queues || in->num_queues > dev->p.num_queues ||
+	if (rq->msg.hdr.size < VHOST_USER_INFLIGHT_SIZE || !dev->ops->inflight_changed ||
+	    !in->num_queues || in->num_queues > dev->p.num_queues ||
 	    !is_pow2(in->queue_size) || in->queue_size > dev->p.max_queue_size)
 		return -EINVAL;
 	for (unsigned int i = 0; i < dev->p.num_queues; i++)
 		if (dev->vrings[i].started)   /* they point into the old buffer */
 			return -EBUSY;
 	total = qsz * in->num_queues;
+	if (!fresh && in->mmap_size < total)
+		return -EINVAL;
 	if (fresh) {
 		fd = memfd_create("vhost-user-inflight", MFD_CLOEXEC);
 		if (fd < 0)
 			return -errno;
 		if (ftruncate(fd, (off_t)total) < 0) {
 			r = -errno;
-			close(fd);
-			return r;
+			goto out_fd;
 		}
-	} else {
-		if (in->mmap_size < total)
-			return -EINVAL;
-		off = in->mmap_offset;
 	}
 	/* Map only what the queues use; the file must hold it. */
-	r = vu_map_fd(fd, off, total, &base, &len, &addr);
-	if (r) {
-		if (fresh)
-			close(fd);
-		return r;
-	}
+	r = vu_map_fd(fd, fresh ? 0 : in->mmap_offset, total, &base, &len, &addr);
+	if (r)
+		goto out_fd;
 	for (unsigned int q = 0; q < in->num_queues; q++) {
 		uint8_t *h = (uint8_t *)addr + q * qsz;
-		uint16_t version, desc_num;
+		uint16_t hdr[2];   /* version, desc_num at offset 8 */
 
-		memcpy(&version, h + 8, 2);
-		memcpy(&desc_num, h + 10, 2);
-		if (version > 1 || (version == 1 && desc_num != in->queue_size)) {
-			munmap(base, len);   /* a layout we did not write */
-			if (fresh)
-				close(fd);
-			return -EINVAL;
-		}
-		if (!version) {
+		memcpy(hdr, h + 8, sizeof(hdr));
+		r = -EINVAL;   /* a layout we did not write */
+		if (hdr[0] > 1 || (hdr[0] == 1 && hdr[1] != in->queue_size))
+			goto out_unmap;
+		if (!hdr[0]) {
 			memset(h, 0, 16);
-			version = 1;
-			memcpy(h + 8, &version, 2);
-			memcpy(h + 10, &in->queue_size, 2);
+			memcpy(h + 8, (uint16_t[]){ 1, in->queue_size }, 2 * sizeof(uint16_t));
 		}
 	}
 	info = (struct vu_inflight_info){
@@ -351,12 +208,8 @@ static int vu_inflight(struct vu_dev *dev, struct vu_req *rq, int fd)
 	/* The device may refuse; then the old buffer stays. No ring runs, so
 	 * nothing uses either buffer meanwhile. */
 	r = dev->ops->inflight_changed(dev, &info);
-	if (r) {
-		munmap(base, len);
-		if (fresh)
-			close(fd);
-		return r;
-	}
+	if (r)
+		goto out_unmap;
 	vu_inflight_drop(dev);
 	dev->inflight.fd = fd;
 	dev->inflight.base = base;
@@ -366,15 +219,20 @@ static int vu_inflight(struct vu_dev *dev, struct vu_req *rq, int fd)
 		dev->vrings[q].inflight = (uint8_t *)addr + q * qsz;
 		dev->vrings[q].inflight_size = qsz;
 	}
-	if (!fresh)
+	if (!fresh) {
 		rq->fds[0] = -1;
-	if (fresh) {
-		*in = (struct vhost_user_inflight){ .mmap_size = total, .mmap_offset = 0,
-			.num_queues = in->num_queues, .queue_size = in->queue_size };
-		rq->reply_fd = fd;
-		return VU_REPLY;
+		return 0;
 	}
-	return 0;
+	*in = (struct vhost_user_inflight){ .mmap_size = total, .mmap_offset = 0,
+		.num_queues = in->num_queues, .queue_size = in->queue_size };
+	rq->reply_fd = fd;
+	return VU_REPLY;
+out_unmap:
+	munmap(base, len);
+out_fd:
+	if (fresh)   /* SET's fd is still in rq->fds */
+		close(fd);
+	return r;
 }
 
 static int vu_config(struct vu_dev *dev, struct vu_req *rq)
@@ -411,7 +269,8 @@ static int vu_vring_fd(struct vu_dev *dev, struct vu_req *rq)
 	bool nofd = v & VHOST_USER_VRING_NOFD_MASK;
 	uint32_t req = rq->msg.hdr.request;
 	struct vu_vring *vr;
-	int *slot, old;
+	bool had_kick, was_started;
+	int *slot, old, r;
 
 	if (rq->msg.hdr.size < 8 || v & ~(uint64_t)(VHOST_USER_VRING_IDX_MASK |
 						    VHOST_USER_VRING_NOFD_MASK) ||
@@ -421,24 +280,31 @@ static int vu_vring_fd(struct vu_dev *dev, struct vu_req *rq)
 	slot = req == VHOST_USER_SET_VRING_KICK ? &vr->kick_fd :
 	       req == VHOST_USER_SET_VRING_CALL ? &vr->call_fd : &vr->err_fd;
 	old = *slot;
-	if (req == VHOST_USER_SET_VRING_KICK) {
-		/* A new kick is a (re)start: the device picks up the fd. */
+	had_kick = vr->has_kick;
+	was_started = vr->started;
+	/* A new kick is a (re)start: the device picks up the fd. */
+	if (req == VHOST_USER_SET_VRING_KICK || !dev->ops->queue_notifiers_changed)
 		vu_vring_stop(dev, i);
-		*slot = nofd ? -1 : rq->fds[0];
+	*slot = nofd ? -1 : rq->fds[0];
+	if (req == VHOST_USER_SET_VRING_KICK)
 		vr->has_kick = true;
-	} else {
-		*slot = nofd ? -1 : rq->fds[0];
-		if (vr->started && dev->ops->queue_notifiers_changed) {
-			dev->ops->queue_notifiers_changed(dev, i, vr);
-		} else if (vr->started) {
-			vu_vring_stop(dev, i);
-		}
+	else if (vr->started)
+		dev->ops->queue_notifiers_changed(dev, i, vr);
+	r = vu_vring_update(dev, i);
+	if (r) {
+		/* The ring did not start: back to the old fd (the new one
+		 * stays in rq->fds to be closed) and, best effort, running. */
+		*slot = old;
+		vr->has_kick = had_kick;
+		if (was_started)
+			vu_vring_update(dev, i);
+		return r;
 	}
 	if (!nofd)
 		rq->fds[0] = -1;
 	if (old >= 0)
 		close(old);
-	return vu_vring_update(dev, i);
+	return 0;
 }
 
 /* Requests on one ring with a vring state/addr payload. */
@@ -448,13 +314,17 @@ static int vu_vring_req(struct vu_dev *dev, struct vu_req *rq)
 	struct vhost_vring_addr *a = &rq->msg.payload.addr;
 	uint32_t req = rq->msg.hdr.request;
 	size_t need = req == VHOST_USER_SET_VRING_ADDR ? sizeof(*a) : sizeof(*s);
-	struct vu_vring *vr;
+	struct vu_vring *vr, saved;
 	uint64_t desc, avail, used;
 	int r;
 
 	if (rq->msg.hdr.size < need || s->index >= dev->p.num_queues)
 		return -EINVAL;
 	vr = &dev->vrings[s->index];
+	/* A change that makes the ring ready but fails to start it is undone:
+	 * the ring was stopped before and is still stopped, so the snapshot
+	 * is accurate. */
+	saved = *vr;
 	switch (req) {
 	case VHOST_USER_SET_VRING_NUM:
 		if (!is_pow2(s->num) || s->num > dev->p.max_queue_size)
@@ -462,15 +332,15 @@ static int vu_vring_req(struct vu_dev *dev, struct vu_req *rq)
 		if (vr->started)
 			return -EBUSY;
 		vr->num = s->num;
-		return vu_vring_update(dev, s->index);
+		break;
 	case VHOST_USER_SET_VRING_ADDR:
 		if (a->flags & ~(uint32_t)BIT(VHOST_VRING_F_LOG))
 			return -EINVAL;
-		r = vu_uva_to_gpa(dev, a->desc_user_addr, &desc);
+		r = vu_mem_uva_to_gpa(&dev->gm, dev->maps, a->desc_user_addr, &desc);
 		if (!r)
-			r = vu_uva_to_gpa(dev, a->avail_user_addr, &avail);
+			r = vu_mem_uva_to_gpa(&dev->gm, dev->maps, a->avail_user_addr, &avail);
 		if (!r)
-			r = vu_uva_to_gpa(dev, a->used_user_addr, &used);
+			r = vu_mem_uva_to_gpa(&dev->gm, dev->maps, a->used_user_addr, &used);
 		if (r)
 			return r;
 		/* A running ring may only change its log flag (migration). */
@@ -483,7 +353,7 @@ static int vu_vring_req(struct vu_dev *dev, struct vu_req *rq)
 		vr->log_gpa = a->log_guest_addr;
 		vr->addr_flags = a->flags;
 		vr->has_addr = true;
-		return vu_vring_update(dev, s->index);
+		break;
 	case VHOST_USER_SET_VRING_BASE:
 		if (s->num > UINT16_MAX)   /* split rings only */
 			return -EINVAL;
@@ -492,9 +362,7 @@ static int vu_vring_req(struct vu_dev *dev, struct vu_req *rq)
 		vr->base = (uint16_t)s->num;
 		return 0;
 	case VHOST_USER_GET_VRING_BASE:
-		vu_vring_stop(dev, s->index);
-		vu_close_fds(&vr->kick_fd, 1);
-		vr->has_kick = false;
+		vu_vring_halt(dev, s->index);
 		s->num = vr->base;
 		rq->msg.hdr.size = sizeof(*s);
 		return VU_REPLY;
@@ -502,8 +370,12 @@ static int vu_vring_req(struct vu_dev *dev, struct vu_req *rq)
 		if (s->num > 1)
 			return -EINVAL;
 		vr->enabled = s->num;
-		return vu_vring_update(dev, s->index);
+		break;
 	}
+	r = vu_vring_update(dev, s->index);
+	if (r)
+		*vr = saved;
+	return r;
 }
 
 static uint64_t vu_offered_features(struct vu_dev *dev)
@@ -551,7 +423,7 @@ static int vu_handle(struct vu_dev *dev, struct vu_req *rq)
 	case VHOST_USER_SET_INFLIGHT_FD:
 		return rq->nfds == 1 ? vu_inflight(dev, rq, rq->fds[0]) : -EINVAL;
 	}
-	if (!vu_kind(req))
+	if (!(vu_request_kind(req) & VU_REQ_BACKEND))
 		return VU_UNKNOWN;
 	if (rq->nfds)   /* nothing below carries fds */
 		return -EINVAL;
@@ -567,11 +439,10 @@ static int vu_handle(struct vu_dev *dev, struct vu_req *rq)
 				return r;
 		}
 		dev->features = v;
-		for (unsigned int i = 0; i < dev->p.num_queues; i++) {
-			r = vu_vring_update(dev, i);
-			if (r)
-				return r;
-		}
+		/* The device took the features; a ring that cannot start
+		 * now (logged) waits for its next change. */
+		for (unsigned int i = 0; i < dev->p.num_queues; i++)
+			vu_vring_update(dev, i);
 		return 0;
 	case VHOST_USER_GET_PROTOCOL_FEATURES:
 		return vu_reply_u64(rq, vu_offered_protocol(dev));
@@ -586,9 +457,7 @@ static int vu_handle(struct vu_dev *dev, struct vu_req *rq)
 	case VHOST_USER_RESET_OWNER:
 		/* Deprecated; the spec suggests disabling all rings. */
 		for (unsigned int i = 0; i < dev->p.num_queues; i++) {
-			vu_vring_stop(dev, i);
-			vu_close_fds(&dev->vrings[i].kick_fd, 1);
-			dev->vrings[i].has_kick = false;
+			vu_vring_halt(dev, i);
 			dev->vrings[i].enabled = false;
 		}
 		return 0;
@@ -627,43 +496,43 @@ static int vu_handle(struct vu_dev *dev, struct vu_req *rq)
 int vu_dispatch(struct vu_dev *dev)
 {
 	struct vu_req rq = { .reply_fd = -1 };
-	bool need_reply, send;
-	uint32_t req;
+	unsigned int kind;
+	bool ack;
 	int r, s;
 
 	r = vu_msg_recv(dev->sock, &rq.msg, rq.fds, &rq.nfds);
 	if (r)
 		return r;
-	req = rq.msg.hdr.request;
-	need_reply = rq.msg.hdr.flags & VHOST_USER_NEED_REPLY_MASK;
-	log_debug("vhost-user: %s (%u) size %u fds %u", vu_request_name(req), req,
-		  rq.msg.hdr.size, rq.nfds);
+	kind = vu_request_kind(rq.msg.hdr.request);
+	/* REPLY_ACK: a u64 status for requests without a reply body. */
+	ack = rq.msg.hdr.flags & VHOST_USER_NEED_REPLY_MASK && !(kind & VU_REQ_REPLY);
+	log_debug("vhost-user: %s (%u) size %u fds %u", vu_request_name(rq.msg.hdr.request),
+		  rq.msg.hdr.request, rq.msg.hdr.size, rq.nfds);
 	r = vu_handle(dev, &rq);
 	vu_close_fds(rq.fds, rq.nfds);
 	if (r == VU_UNKNOWN) {
-		/* Unknown or unsupported: not an error unless it asked for
-		 * an answer, which is then a nack. */
-		log_warn("vhost-user: ignoring request %s (%u)", vu_request_name(req), req);
-		r = 0;
-		if (!need_reply)
+		/* Not implemented: ignored, unless an answer is due; then a
+		 * nack, so the front-end does not wait forever. */
+		log_warn("vhost-user: ignoring request %s (%u)",
+			 vu_request_name(rq.msg.hdr.request), rq.msg.hdr.request);
+		if (!ack && !(kind & VU_REQ_REPLY))
 			return 0;
-		rq.msg.payload.u64 = ENOSYS;
-		rq.msg.hdr.size = sizeof(uint64_t);
-		send = true;
-	} else if (r == VU_REPLY || (r < 0 && rq.err_reply)) {
-		send = true;
-	} else if (need_reply && !(vu_kind(req) & VU_K_BODY)) {
-		vu_reply_u64(&rq, r < 0 ? (uint64_t)-r : 0);   /* REPLY_ACK */
-		send = true;
-	} else {
-		send = false;
+		vu_reply_u64(&rq, ENOSYS);
+		r = 0;
+	} else if (r < 0) {
+		log_warn("vhost-user: %s rejected: %s", vu_request_name(rq.msg.hdr.request),
+			 strerror(-r));
+		if (!rq.err_reply && !ack)
+			return r;
+		if (!rq.err_reply)
+			vu_reply_u64(&rq, (uint64_t)-r);
+	} else if (r != VU_REPLY) {
+		if (!ack)
+			return 0;
+		vu_reply_u64(&rq, 0);
 	}
-	if (r < 0)
-		log_warn("vhost-user: %s rejected: %s", vu_request_name(req), strerror(-r));
-	if (!send)
-		return r < 0 ? r : 0;
 	rq.msg.hdr.flags = VHOST_USER_VERSION | VHOST_USER_REPLY_MASK;
-	s = vu_msg_send(dev->sock, &rq.msg, &rq.reply_fd, rq.reply_fd >= 0 ? 1 : 0);
+	s = vu_msg_send(dev->sock, &rq.msg, &rq.reply_fd, rq.reply_fd >= 0);
 	return r < 0 ? r : s;
 }
 
@@ -687,15 +556,22 @@ int vu_dev_init(struct vu_dev *dev, int sock, const struct vu_dev_ops *ops,
 
 void vu_dev_cleanup(struct vu_dev *dev)
 {
-	for (unsigned int i = 0; i < VU_MAX_QUEUES; i++)
-		vu_vring_reset(dev, i);
+	for (unsigned int i = 0; i < VU_MAX_QUEUES; i++) {
+		struct vu_vring *vr = &dev->vrings[i];
+
+		vu_vring_halt(dev, i);
+		vu_close_fds(&vr->call_fd, 1);
+		vu_close_fds(&vr->err_fd, 1);
+		*vr = (struct vu_vring){ .gm = &dev->gm, .kick_fd = -1, .call_fd = -1,
+					 .err_fd = -1 };
+	}
 	vu_inflight_drop(dev);
 	if (dev->gm.nr && dev->ops->mem_table_changed) {
 		struct gmem empty = { .nr = 0 };
 
 		dev->ops->mem_table_changed(dev, &empty);
 	}
-	vu_unmap_table(&dev->gm, dev->maps);
+	vu_mem_unmap(&dev->gm, dev->maps);
 	dev->features = dev->protocol_features = 0;
 	dev->owned = false;
 }

@@ -21,6 +21,7 @@ struct serial {
 	uint8_t ier, iir, lcr, mcr, scr;
 	uint16_t divisor;
 	bool thri_pending;
+	bool coalesce;      /* THR writes may be coalesced by KVM */
 	int irq_level;
 	uint8_t rx[64];
 	unsigned int rx_head, rx_len;
@@ -34,5 +35,8 @@ void serial_access(void *opaque, uint64_t offset, void *data, unsigned int len, 
 /* Queues guest input; returns how many bytes fit in the receive FIFO. */
 size_t serial_input(struct serial *s, const uint8_t *buf, size_t len);
 void serial_flush(struct serial *s);
+/* Lets KVM coalesce writes to the data port while the guest polls (no
+ * THRE interrupt wanted): a console byte then costs no exit to isle. */
+void serial_coalesce(struct serial *s);
 
 #endif

@@ -132,6 +132,9 @@ static void vcpu_handle_exit(struct vcpu *vcpu)
 	struct kvm_run *run = vcpu->run;
 	struct vm *vm = vcpu->vm;
 
+	/* Writes KVM held back happened before this exit: replay them first. */
+	vm_coalesced_drain(vm);
+
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
 		vcpu_handle_io(vcpu);

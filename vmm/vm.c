@@ -23,6 +23,7 @@
 #include "isle/util.h"
 #include "vmm/acpi.h"
 #include "vmm/power.h"
+#include "vmm/serial.h"
 #include "vmm/vm.h"
 
 /* Real-mode support pages KVM needs on Intel hosts without unrestricted
@@ -48,6 +49,43 @@ void vm_stop(struct vm *vm, int status, const char *fmt, ...)
 	pthread_mutex_unlock(&vm->stop_lock);
 	if (write(vm->stop_efd, &one, sizeof(one)) < 0)
 		log_warn("stop eventfd: %s", strerror(errno));
+}
+
+int vm_coalesce_pio(struct vm *vm, uint16_t port, uint32_t len, bool on)
+{
+	struct kvm_coalesced_mmio_zone zone = { .addr = port, .size = len, .pio = 1 };
+
+	if (!vm->coalesced)
+		return -ENOTSUP;
+	if (ioctl(vm->vm_fd, on ? KVM_REGISTER_COALESCED_MMIO : KVM_UNREGISTER_COALESCED_MMIO,
+		  &zone) < 0)
+		return -errno;
+	return 0;
+}
+
+void vm_coalesced_drain(struct vm *vm)
+{
+	/* The ring's size follows from the page it lives in. */
+	const uint32_t max = (4096 - sizeof(struct kvm_coalesced_mmio_ring)) /
+			     sizeof(struct kvm_coalesced_mmio);
+	struct kvm_coalesced_mmio_ring *ring = vm->coalesced;
+
+	if (!ring || __atomic_load_n(&ring->first, __ATOMIC_RELAXED) ==
+		     __atomic_load_n(&ring->last, __ATOMIC_ACQUIRE))
+		return;
+	pthread_mutex_lock(&vm->coalesced_lock);
+	while (ring->first != __atomic_load_n(&ring->last, __ATOMIC_ACQUIRE)) {
+		uint32_t first = ring->first;
+		struct kvm_coalesced_mmio e;
+
+		if (first >= max)
+			break;   /* the kernel owns this index; never trust it blindly */
+		e = ring->coalesced_mmio[first];
+		bus_dispatch(e.pio ? &vm->pio : &vm->mmio, e.phys_addr, e.data,
+			     MIN(e.len, (uint32_t)sizeof(e.data)), true);
+		__atomic_store_n(&ring->first, (first + 1) % max, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&vm->coalesced_lock);
 }
 
 int vm_irq_line(struct vm *vm, unsigned int irq, int level)
@@ -303,6 +341,19 @@ static int vm_load_kernel(struct vm *vm)
 	return r ? -ENOEXEC : 0;
 }
 
+/* The coalesced ring is a page of every vCPU mapping; vCPU 0's serves. */
+static void vm_setup_coalescing(struct vm *vm)
+{
+	size_t off = (size_t)KVM_COALESCED_MMIO_PAGE_OFFSET * 4096;
+
+	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_PIO) <= 0 ||
+	    vm->run_size < off + 4096)
+		return;
+	vm->coalesced = (struct kvm_coalesced_mmio_ring *)((uint8_t *)vm->vcpus[0].run + off);
+	if (vm->serial)
+		serial_coalesce(vm->serial);
+}
+
 int vm_create(struct vm *vm, const struct vm_config *cfg)
 {
 	int r;
@@ -312,6 +363,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	vm->kvm_fd = vm->vm_fd = vm->mem_fd = vm->stop_efd = -1;
 	vm->nr_vcpus = cfg->vcpus;
 	pthread_mutex_init(&vm->stop_lock, NULL);
+	pthread_mutex_init(&vm->coalesced_lock, NULL);
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
 	vm->stop_efd = eventfd(0, EFD_CLOEXEC);
@@ -334,9 +386,12 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 			return r;
 	}
 	r = vcpu_boot_setup(&vm->vcpus[0], &vm->boot);
-	if (r)
+	if (r) {
 		log_error("setting up boot registers: %s", strerror(-r));
-	return r;
+		return r;
+	}
+	vm_setup_coalescing(vm);
+	return 0;
 }
 
 static int vm_signalfd(void)
@@ -373,8 +428,11 @@ int vm_run(struct vm *vm)
 			{ .fd = sfd, .events = POLLIN },
 		};
 
-		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+		/* Coalesced console output waits in KVM's ring while the
+		 * guest makes no exits; a short tick flushes it. */
+		if (poll(pfd, 2, vm->coalesced ? 20 : -1) < 0 && errno != EINTR)
 			break;
+		vm_coalesced_drain(vm);
 		if (pfd[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
@@ -386,11 +444,14 @@ int vm_run(struct vm *vm)
 	}
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
-	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		vcpu_join(&vm->vcpus[i]);
+	vm_coalesced_drain(vm);   /* what the guest wrote before it stopped */
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
 		vcpu_dump(&vm->vcpus[i], LOG_DEBUG);
 		vcpu_destroy(&vm->vcpus[i]);
 	}
+	vm->coalesced = NULL;     /* it lived in vCPU 0's mapping */
 	close(sfd);
 	return vm->exit_status;
 }
@@ -418,4 +479,5 @@ void vm_destroy(struct vm *vm)
 	if (vm->stop_efd >= 0)
 		close(vm->stop_efd);
 	pthread_mutex_destroy(&vm->stop_lock);
+	pthread_mutex_destroy(&vm->coalesced_lock);
 }

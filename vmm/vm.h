@@ -75,6 +75,10 @@ struct vm {
 	struct serial *serial;
 	struct testdev *testdev;
 
+	/* KVM's coalesced-write ring (in vCPU 0's run mapping), or NULL. */
+	struct kvm_coalesced_mmio_ring *coalesced;
+	pthread_mutex_t coalesced_lock;
+
 	/* Stopping: first vm_stop() records status and message and wakes the
 	 * main thread through stop_efd. */
 	pthread_mutex_t stop_lock;
@@ -93,6 +97,11 @@ void vm_destroy(struct vm *vm);
 
 void vm_stop(struct vm *vm, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Turns coalescing of guest writes to [port, port+len) on or off: such
+ * writes then wait in KVM's ring instead of exiting, and isle replays them
+ * (in order, before any other exit is handled) from vm_coalesced_drain(). */
+int vm_coalesce_pio(struct vm *vm, uint16_t port, uint32_t len, bool on);
+void vm_coalesced_drain(struct vm *vm);
 /* Drives an IOAPIC/PIC input (ISA IRQs). */
 int vm_irq_line(struct vm *vm, unsigned int irq, int level);
 

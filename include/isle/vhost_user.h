@@ -3,7 +3,8 @@
  * SCM_RIGHTS. Spec: QEMU docs/interop/vhost-user.rst ("Vhost-user Protocol").
  *
  * Three parts share this header:
- *   lib/vhost_user.c           message framing (vu_msg_recv/vu_msg_send);
+ *   lib/vhost_user.c           framing (vu_msg_recv/vu_msg_send) and mapping
+ *                              what a peer sends (vu_mem_map, vu_map_fd);
  *   lib/vhost_user_backend.c   back-end: struct vu_dev, vu_dispatch() handles
  *                              exactly one message per call;
  *   lib/vhost_user_frontend.c  front-end for the VMM: vhu_front_*(), one
@@ -165,11 +166,45 @@ int vu_msg_recv(int fd, struct vhost_user_msg *msg, int *fds, unsigned int *nfds
 int vu_msg_send(int fd, const struct vhost_user_msg *msg, const int *fds,
 		unsigned int nfds);
 
+/* Maps [offset, offset+len) of an fd from the peer, shared read/write, after
+ * checking it lies inside the file (fstat); offset needs no alignment.
+ * Unmap *base, *maplen bytes; *hva is the address of offset. */
+int vu_map_fd(int fd, uint64_t offset, uint64_t len, void **base, size_t *maplen,
+	      void **hva);
+
+/* A region table from SET_MEM_TABLE, mapped: maps[i] belongs to
+ * gm->regions[i]. */
+struct vu_map {
+	void *base;       /* mapping, for munmap */
+	size_t len;
+	uint64_t uva;     /* the front-end's userspace_addr */
+};
+
+/* Validates a peer's region table (count = nfds ≤ 8, sizes non-zero, no
+ * wrap, no overlapping guest or user ranges, each inside its fd) and maps
+ * it into gm/maps, recording fds[i] in gm (not duplicated). On error
+ * nothing stays mapped and the fds are untouched. The size check is as of
+ * now: a peer can still shrink an unsealed file (then accesses SIGBUS). */
+int vu_mem_map(const struct vhost_user_memory *m, const int *fds, unsigned int nfds,
+	       struct gmem *gm, struct vu_map *maps);
+/* Unmaps the table and closes its fds. */
+void vu_mem_unmap(struct gmem *gm, struct vu_map *maps);
+/* Front-end user address → guest-physical; -EFAULT outside every region. */
+int vu_mem_uva_to_gpa(const struct gmem *gm, const struct vu_map *maps, uint64_t uva,
+		      uint64_t *gpa);
+
 /* Closes the valid fds in fds[0..n) and sets them to -1. */
 void vu_close_fds(int *fds, unsigned int n);
 
 /* Name of a request code for log lines ("?" when unknown). */
 const char *vu_request_name(uint32_t request);
+
+/* What the spec says a request carries, and whether vu_dispatch() handles
+ * it (0 for codes we do not know). */
+#define VU_REQ_FDS     1u   /* may carry fds */
+#define VU_REQ_REPLY   2u   /* always answered with a reply body */
+#define VU_REQ_BACKEND 4u   /* implemented by vu_dispatch() */
+unsigned int vu_request_kind(uint32_t request);
 
 /* ---- back-end (lib/vhost_user_backend.c) ---- */
 
@@ -248,12 +283,6 @@ struct vu_dev_params {
 	unsigned int num_queues;      /* 1..VU_MAX_QUEUES */
 	unsigned int max_queue_size;  /* power of two ≤ VU_MAX_QUEUE_SIZE */
 	uint32_t config_size;         /* bytes of device config space */
-};
-
-struct vu_map {           /* one mapped region (parallel to gm.regions) */
-	void *base;
-	size_t len;
-	uint64_t uva;     /* the front-end's userspace_addr */
 };
 
 struct vu_dev {

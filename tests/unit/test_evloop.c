@@ -104,7 +104,7 @@ static void test_errors(void)
 	CU_ASSERT_EQUAL(evloop_del(&loop, -5), -ENOENT);
 	CU_ASSERT_EQUAL(evloop_del(&loop, a.fd), 0);
 	CU_ASSERT_EQUAL(evloop_del(&loop, a.fd), -ENOENT);
-	/* Not pollable (a regular file) and not open. */
+	/* Not open. */
 	CU_ASSERT_EQUAL(evloop_add(&loop, 1000, EPOLLIN, src_cb, &a), -EBADF);
 	/* A large fd number grows the table. */
 	CU_ASSERT_EQUAL(pipe(fds), 0);
