@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cunit.h"
+#include "loader_env.h"
 #include "isle/gmem.h"
 #include "isle/util.h"
 #include "vmm/layout.h"
@@ -62,13 +63,7 @@ static void env_reset(void)
 			initrd[i] = (uint8_t)(i * 5 + 1);
 	}
 	memset(ram, POISON, RAM_SIZE);
-	lay = (struct layout){ .ram_size = RAM_SIZE, .low_size = RAM_SIZE };
-	lay.e820[0] = (struct e820_entry){ 0, LAYOUT_EBDA, E820_RAM };
-	lay.e820[1] = (struct e820_entry){ LAYOUT_EBDA, 0xa0000 - LAYOUT_EBDA, E820_RESERVED };
-	lay.e820[2] = (struct e820_entry){ LAYOUT_ACPI, LAYOUT_ACPI_SIZE, E820_RESERVED };
-	lay.e820[3] = (struct e820_entry){ LAYOUT_HIGH_MEM, RAM_SIZE - LAYOUT_HIGH_MEM,
-					   E820_RAM };
-	lay.e820_nr = 4;
+	loader_env_layout(&lay, RAM_SIZE);
 }
 
 static uint64_t koff(const struct bz_spec *s)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cunit.h"
+#include "loader_env.h"
 #include "isle/gmem.h"
 #include "isle/pvh.h"
 #include "isle/util.h"
@@ -40,13 +41,7 @@ static void env_reset(void)
 			initrd[i] = (uint8_t)(i * 13 + 7);
 	}
 	memset(ram, POISON, RAM_SIZE);
-	lay = (struct layout){ .ram_size = RAM_SIZE, .low_size = RAM_SIZE };
-	lay.e820[0] = (struct e820_entry){ 0, LAYOUT_EBDA, E820_RAM };
-	lay.e820[1] = (struct e820_entry){ LAYOUT_EBDA, 0xa0000 - LAYOUT_EBDA, E820_RESERVED };
-	lay.e820[2] = (struct e820_entry){ LAYOUT_ACPI, LAYOUT_ACPI_SIZE, E820_RESERVED };
-	lay.e820[3] = (struct e820_entry){ LAYOUT_HIGH_MEM, RAM_SIZE - LAYOUT_HIGH_MEM,
-					   E820_RAM };
-	lay.e820_nr = 4;
+	loader_env_layout(&lay, RAM_SIZE);
 }
 
 static struct boot_request req_for(size_t size)
