@@ -20,7 +20,7 @@
  *    ordered: the caller waits for completions it depends on.
  *  - disk_event_fd() is an eventfd that becomes readable when completions
  *    are waiting; the event loop then calls disk_reap(). Callbacks may
- *    submit new requests.
+ *    submit new requests but must not call disk_reap() themselves.
  *  - One thread per disk: nothing here locks.
  * Requests beyond the disk end are the caller's to reject (virtio-blk answers
  * IOERR), but disk_submit() checks again so the engines never touch bytes
@@ -120,7 +120,8 @@ int disk_open(struct disk *disk, const struct disk_spec *spec,
 	      char *err, size_t errlen);
 
 /* Detaches the engine and closes the image (dropping the lock). Requests
- * still in flight are waited for and their callbacks are not called. */
+ * still in flight are waited for and their callbacks are not called. Safe
+ * after a failed disk_open() and when called twice. */
 void disk_close(struct disk *disk);
 
 int disk_submit(struct disk *disk, struct disk_req *req);

@@ -8,6 +8,7 @@ ISLE_PACKAGES=(
 	clang libclang-rt-14-dev                # libFuzzer targets, sanitizers
 	qemu-system-x86                         # the reference VMM in tests and benches
 	python3 procps                          # bench helpers
+	busybox-static cpio binutils file xz-utils   # Linux-frontend tests: initramfs, vmlinux
 )
 
 deps_missing() {

@@ -195,11 +195,13 @@ int vq_inflight_attach(struct vq *vq, struct vq_inflight_split *region, size_t s
  * queue size always suffices). Sets used_idx from the ring and last_avail to
  * used_idx + count, since every popped chain is either used or inflight.
  * Returns the count, or -EIO (queue marked broken) if the region is
- * inconsistent, -ENOSPC if cap is too small, -EINVAL without a region. */
+ * inconsistent, -ENOSPC if cap is too small, -EINVAL without a region,
+ * -ENOMEM. */
 int vq_inflight_recover(struct vq *vq, uint16_t *heads, unsigned int cap);
 
 /* Maps the chain at head again, without touching the avail ring, for
- * resubmitting a recovered inflight head. Same results as vq_pop(). */
+ * resubmitting a recovered inflight head (its inflight mark stays). Returns
+ * 1, -EIO as vq_pop(), or -EINVAL if head ≥ num. */
 int vq_resubmit(struct vq *vq, uint16_t head, struct vq_elem *elem);
 
 #endif
