@@ -74,7 +74,8 @@ static inline void fe_wmb(void)
 #define FE_READ_ONCE(x)     __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define FE_WRITE_ONCE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
 
-/* True once the deadline (from fe_deadline_us()) has passed. */
+/* A deadline us microseconds from now, and whether it has passed: every
+ * wait on the device is bounded by one. */
 static inline uint64_t fe_deadline_us(uint64_t us)
 {
 	return fe_now_us() + us;

@@ -9,6 +9,7 @@ ISLE_PACKAGES=(
 	qemu-system-x86                         # the reference VMM in tests and benches
 	python3 procps                          # bench helpers
 	busybox-static cpio binutils file xz-utils   # Linux-frontend tests: initramfs, vmlinux
+	fio                                     # bench/blk: the host limit
 )
 
 deps_missing() {

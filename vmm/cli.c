@@ -2,6 +2,7 @@
  * `isle --version`. Both "--opt value" and "--opt=value" are accepted. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,11 @@ const char cli_usage[] =
 	"  --memory SIZE        guest RAM, e.g. 512M or 2G; a bare number is MiB (default 256M)\n"
 	"  --vcpus N            virtual CPUs, 1-255 (default 1)\n"
 	"  --serial stdio|file:PATH   where COM1 goes (default stdio)\n"
+	"  --disk SPEC[,vdev=NAME]    a virtio-blk disk (up to 8): isle starts an\n"
+	"                       isle-tapdisk serving SPEC (xl disk syntax, e.g.\n"
+	"                       file:IMG, phy:/dev/vg/lv, tap:aio:IMG, access=ro,target=IMG),\n"
+	"                       restarted if it dies; or socket=PATH: connect to a running\n"
+	"                       vhost-user-blk backend. NAME defaults to xvda, xvdb, ...\n"
 	"\n"
 	"exit status: the value a test guest writes to port 0xf4; 0 on poweroff or reset;\n"
 	"1 on a VMM error; 2 on a bad command line; 3 on a guest triple fault;\n"
@@ -101,12 +107,140 @@ static int cli_parse_uint(const char *s, unsigned int max, unsigned int *out)
 	return 0;
 }
 
-enum cli_opt { OPT_KERNEL, OPT_INITRD, OPT_CMDLINE, OPT_MEMORY, OPT_VCPUS, OPT_SERIAL };
+enum cli_opt { OPT_KERNEL, OPT_INITRD, OPT_CMDLINE, OPT_MEMORY, OPT_VCPUS, OPT_SERIAL,
+	       OPT_DISK };
 
 static const struct { const char *name; enum cli_opt opt; } cli_opts[] = {
 	{ "kernel", OPT_KERNEL }, { "initrd", OPT_INITRD }, { "cmdline", OPT_CMDLINE },
 	{ "memory", OPT_MEMORY }, { "vcpus", OPT_VCPUS }, { "serial", OPT_SERIAL },
+	{ "disk", OPT_DISK },
 };
+
+/* A socket path must fit a sockaddr_un (108 bytes with the NUL). */
+#define CLI_SOCK_MAX 107
+
+static bool cli_vdev_ok(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (!n || n >= VM_DISK_VDEV_MAX || v[0] < 'a' || v[0] > 'z')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= '0' && v[i] <= '9')))
+			return false;
+	return true;
+}
+
+static int cli_vdev(struct vm_config *c, struct vm_disk *d, const char *v, size_t len,
+		    char *err, size_t errlen)
+{
+	if (d->vdev[0])
+		return cli_fail(err, errlen, "--disk: vdev= given twice");
+	if (len >= VM_DISK_VDEV_MAX)
+		return cli_fail(err, errlen, "--disk: vdev name too long");
+	memcpy(d->vdev, v, len);
+	d->vdev[len] = '\0';
+	if (!cli_vdev_ok(d->vdev))
+		return cli_fail(err, errlen, "--disk: vdev '%.16s' is not a name like xvda",
+				d->vdev);
+	for (unsigned int i = 0; i < c->nr_disks; i++)
+		if (!strcmp(c->disks[i].vdev, d->vdev))
+			return cli_fail(err, errlen, "--disk: vdev '%s' used twice", d->vdev);
+	return 0;
+}
+
+/* --disk socket=PATH[,vdev=NAME]: a vdev= can only be the last component
+ * (the path may contain commas). */
+static int cli_disk_socket(struct vm_config *c, struct vm_disk *d, const char *path,
+			   char *err, size_t errlen)
+{
+	const char *v = strrchr(path, ',');
+	size_t plen = strlen(path);
+
+	if (v && !strncmp(v, ",vdev=", 6)) {
+		if (cli_vdev(c, d, v + 6, strlen(v + 6), err, errlen))
+			return -EINVAL;
+		plen = (size_t)(v - path);
+	}
+	if (!plen)
+		return cli_fail(err, errlen, "--disk: socket= needs a path");
+	if (plen > CLI_SOCK_MAX)
+		return cli_fail(err, errlen, "--disk: socket path longer than %d bytes",
+				CLI_SOCK_MAX);
+	memcpy(d->spec, path, plen);
+	d->spec[plen] = '\0';
+	d->socket = d->spec;
+	return 0;
+}
+
+/* --disk SPEC: isle's own vdev= comes out; the rest goes to isle-tapdisk as
+ * it is (it validates the xl syntax). From target= on, everything is the
+ * path and is not looked at. */
+static int cli_disk(struct vm_config *c, const char *val, char *err, size_t errlen)
+{
+	struct vm_disk *d;
+	const char *p = val;
+	size_t out = 0;
+	bool first = true;
+
+	if (c->nr_disks == VM_MAX_DISKS)
+		return cli_fail(err, errlen, "--disk: at most %d disks", VM_MAX_DISKS);
+	if (strlen(val) >= VM_DISK_SPEC_MAX)
+		return cli_fail(err, errlen, "--disk: spec longer than %d bytes",
+				VM_DISK_SPEC_MAX - 1);
+	d = &c->disks[c->nr_disks];
+	memset(d, 0, sizeof(*d));
+	if (!strncmp(val, "socket=", 7)) {
+		if (cli_disk_socket(c, d, val + 7, err, errlen))
+			return -EINVAL;
+		c->nr_disks++;
+		return 0;
+	}
+	while (*p) {
+		const char *end = strncmp(p, "target=", 7) ? strchr(p, ',') : NULL;
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		if (!strncmp(p, "vdev=", 5)) {
+			if (cli_vdev(c, d, p + 5, len - 5, err, errlen))
+				return -EINVAL;
+		} else {
+			if (!first)
+				d->spec[out++] = ',';
+			memcpy(d->spec + out, p, len);
+			out += len;
+			first = false;
+		}
+		if (!end)
+			break;
+		p = end + 1;
+	}
+	d->spec[out] = '\0';
+	if (!d->spec[0])
+		return cli_fail(err, errlen, "--disk: empty spec (e.g. file:disk.img)");
+	c->nr_disks++;
+	return 0;
+}
+
+/* Disks without vdev= get the first free xvdX, in order. */
+static void cli_disk_names(struct vm_config *c)
+{
+	char name[VM_DISK_VDEV_MAX];
+	unsigned int next = 0;
+
+	for (unsigned int i = 0; i < c->nr_disks; i++) {
+		bool used;
+
+		if (c->disks[i].vdev[0])
+			continue;
+		do {
+			snprintf(name, sizeof(name), "xvd%c", 'a' + next++);
+			used = false;
+			for (unsigned int j = 0; j < c->nr_disks; j++)
+				used |= !strcmp(c->disks[j].vdev, name);
+		} while (used);
+		memcpy(c->disks[i].vdev, name, sizeof(name));
+	}
+}
 
 static int cli_apply(struct cli *cli, enum cli_opt opt, const char *name, const char *val,
 		     char *err, size_t errlen)
@@ -144,6 +278,8 @@ static int cli_apply(struct cli *cli, enum cli_opt opt, const char *name, const 
 			return cli_fail(err, errlen, "--vcpus: '%.64s' is not a number from 1 to %d",
 					val, CLI_MAX_VCPUS);
 		break;
+	case OPT_DISK:
+		return cli_disk(c, val, err, errlen);
 	case OPT_SERIAL:
 		if (!strcmp(val, "stdio"))
 			c->serial_file = NULL;
@@ -192,6 +328,7 @@ static int cli_parse_run(int argc, char *const argv[], struct cli *cli, char *er
 	}
 	if (!cli->vm.kernel)
 		return cli_fail(err, errlen, "run: --kernel FILE is required");
+	cli_disk_names(&cli->vm);
 	return 0;
 }
 

@@ -6,11 +6,13 @@
 extern const struct vm_device_ops serial_device;
 extern const struct vm_device_ops power_device;
 extern const struct vm_device_ops testdev_device;
+extern const struct vm_device_ops vhost_user_blk_device;
 
 static const struct vm_device_ops *const vm_devices[] = {
 	&serial_device,
 	&power_device,
 	&testdev_device,
+	&vhost_user_blk_device,
 };
 
 int devices_init(struct vm *vm)

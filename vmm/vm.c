@@ -1,12 +1,13 @@
 /* VM construction, the main wait loop and teardown.
  *
  * Guest RAM is one memfd (so vhost-user backends can map it), cut into the
- * KVM memory slots that vmm/layout.c describes. The main thread sleeps in
- * poll() on the stop eventfd and a signalfd for SIGTERM/SIGINT/SIGHUP, so a
- * signal ends the VM cleanly rather than killing the process mid-write. */
+ * KVM memory slots that vmm/layout.c describes. The main thread runs the
+ * VM's event loop (vm->loop, include/isle/evloop.h): the stop eventfd, a
+ * signalfd for SIGTERM/SIGINT/SIGHUP (so a signal ends the VM cleanly rather
+ * than killing the process mid-write), and whatever devices registered
+ * (backend sockets, reconnect timers, interrupt relays). */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -361,14 +363,18 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	memset(vm, 0, sizeof(*vm));
 	vm->cfg = cfg;
 	vm->kvm_fd = vm->vm_fd = vm->mem_fd = vm->stop_efd = -1;
+	vm->loop.epfd = vm->loop.wakefd = -1;
 	vm->nr_vcpus = cfg->vcpus;
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	pthread_mutex_init(&vm->coalesced_lock, NULL);
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
-	vm->stop_efd = eventfd(0, EFD_CLOEXEC);
+	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_efd < 0)
 		return -errno;
+	r = evloop_init(&vm->loop);
+	if (r)
+		return r;
 
 	if ((r = vm_open_kvm(vm)) || (r = vm_setup_memory(vm)) ||
 	    (r = vm_setup_irqchip(vm)) || (r = vm_setup_pci(vm)) ||
@@ -408,6 +414,23 @@ static int vm_signalfd(void)
 	return signalfd(-1, &set, SFD_CLOEXEC);
 }
 
+static void vm_stop_event(struct evloop *loop, int fd, uint32_t events, void *opaque)
+{
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) < 0)
+		return;   /* EAGAIN: already drained; vm->stopping says the rest */
+}
+
+static void vm_signal_event(struct evloop *loop, int fd, uint32_t events, void *opaque)
+{
+	struct signalfd_siginfo si;
+
+	if (read(fd, &si, sizeof(si)) == sizeof(si))
+		vm_stop(opaque, ISLE_EXIT_SIGNAL + (int)si.ssi_signo, "terminated by SIG%s",
+			sigabbrev_np((int)si.ssi_signo) ?: "?");
+}
+
 int vm_run(struct vm *vm)
 {
 	int sfd = vm_signalfd();
@@ -415,6 +438,13 @@ int vm_run(struct vm *vm)
 
 	if (sfd < 0)
 		return ISLE_EXIT_ERROR;
+	if ((r = evloop_add(&vm->loop, vm->stop_efd, EPOLLIN, vm_stop_event, vm)) ||
+	    (r = evloop_add(&vm->loop, sfd, EPOLLIN, vm_signal_event, vm))) {
+		log_error("event loop: %s", strerror(-r));
+		evloop_del(&vm->loop, vm->stop_efd);
+		close(sfd);
+		return ISLE_EXIT_ERROR;
+	}
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
 		r = vcpu_start(&vm->vcpus[i]);
 		if (r) {
@@ -423,25 +453,17 @@ int vm_run(struct vm *vm)
 		}
 	}
 	while (!atomic_load(&vm->stopping)) {
-		struct pollfd pfd[2] = {
-			{ .fd = vm->stop_efd, .events = POLLIN },
-			{ .fd = sfd, .events = POLLIN },
-		};
-
 		/* Coalesced console output waits in KVM's ring while the
 		 * guest makes no exits; a short tick flushes it. */
-		if (poll(pfd, 2, vm->coalesced ? 20 : -1) < 0 && errno != EINTR)
+		r = evloop_run_once(&vm->loop, vm->coalesced ? 20 : -1);
+		if (r < 0 && r != -EINTR) {
+			vm_stop(vm, ISLE_EXIT_ERROR, "event loop: %s", strerror(-r));
 			break;
-		vm_coalesced_drain(vm);
-		if (pfd[1].revents & POLLIN) {
-			struct signalfd_siginfo si;
-
-			if (read(sfd, &si, sizeof(si)) == sizeof(si))
-				vm_stop(vm, ISLE_EXIT_SIGNAL + (int)si.ssi_signo,
-					"terminated by SIG%s",
-					sigabbrev_np((int)si.ssi_signo) ?: "?");
 		}
+		vm_coalesced_drain(vm);
 	}
+	evloop_del(&vm->loop, vm->stop_efd);
+	evloop_del(&vm->loop, sfd);
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
@@ -466,6 +488,7 @@ void vm_destroy(struct vm *vm)
 		vm->vcpus = NULL;
 	}
 	devices_exit(vm);
+	evloop_fini(&vm->loop);   /* after the devices took their fds out */
 	pci_bus_destroy(&vm->pci);
 	gsi_destroy(&vm->gsi);
 	if (vm->mem)

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <linux/kvm.h>
 
+#include "isle/evloop.h"
 #include "isle/gmem.h"
 #include "vmm/bus.h"
 #include "vmm/gsi.h"
@@ -30,6 +31,18 @@ enum isle_exit {
 	ISLE_EXIT_SIGNAL = 128,      /* + signal number */
 };
 
+#define VM_MAX_DISKS      8
+#define VM_DISK_SPEC_MAX  4352       /* PATH_MAX + 256, as isle-tapdisk's */
+#define VM_DISK_VDEV_MAX  16
+
+/* One --disk: either a spec for an isle-tapdisk that isle starts, or the
+ * socket of a vhost-user-blk backend that is already running. */
+struct vm_disk {
+	char spec[VM_DISK_SPEC_MAX];   /* without isle's vdev=; "" with socket */
+	const char *socket;            /* socket=PATH, or NULL */
+	char vdev[VM_DISK_VDEV_MAX];   /* guest-facing name, e.g. xvda */
+};
+
 struct vm_config {
 	const char *kernel;
 	const char *initrd;
@@ -37,6 +50,8 @@ struct vm_config {
 	uint64_t memory;             /* bytes */
 	unsigned int vcpus;
 	const char *serial_file;     /* NULL: stdio */
+	unsigned int nr_disks;
+	struct vm_disk disks[VM_MAX_DISKS];
 };
 
 struct vm;
@@ -52,6 +67,7 @@ struct vcpu {
 
 struct serial;
 struct testdev;
+struct vublk;
 
 struct vm {
 	const struct vm_config *cfg;
@@ -74,6 +90,11 @@ struct vm {
 
 	struct serial *serial;
 	struct testdev *testdev;
+	struct vublk *disks[VM_MAX_DISKS];   /* vhost_user_blk.c */
+
+	/* The main thread's event loop (vm_run): devices add their fds
+	 * (backend sockets, timers, interrupt relays) from init on. */
+	struct evloop loop;
 
 	/* KVM's coalesced-write ring (in vCPU 0's run mapping), or NULL. */
 	struct kvm_coalesced_mmio_ring *coalesced;

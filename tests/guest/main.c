@@ -18,6 +18,9 @@ struct scenario {
 	const char *what;
 };
 
+void test_blk_run(void);   /* test_blk.c (declared with its glue in virtio_glue.h) */
+void test_blkbench_run(void);   /* test_blkbench.c */
+
 static const struct scenario scenarios[] = {
 	{ "selftest", test_selftest_run, "boot environment, exceptions, ACPI, printf" },
 	{ "pci",      test_pci_run,      "bus 0 via ECAM and 0xcf8, BAR sizing" },
@@ -27,6 +30,8 @@ static const struct scenario scenarios[] = {
 	{ "poweroff", test_poweroff_run, "ACPI S5; the VMM must end the VM" },
 	{ "reset",    test_reset_run,    "reset via method=cf9|i8042|acpi; the VMM must end the VM" },
 	{ "triplefault", test_triplefault_run, "shut the vCPU down; the VMM must notice" },
+	{ "blk",      test_blk_run,      "virtio-blk driver (frontends/blkfront.c); blk=ro for a read-only disk" },
+	{ "blkbench", test_blkbench_run, "virtio-blk load generator for bench/blk (rw=, bs=, qd=, ms=)" },
 };
 
 struct boot_info boot;

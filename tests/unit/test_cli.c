@@ -5,7 +5,7 @@
 #include "isle/util.h"
 #include "vmm/cli.h"
 
-#define MAXARGS 12
+#define MAXARGS 16
 
 struct cli_case {
 	const char *argv[MAXARGS];
@@ -38,6 +38,24 @@ static const struct cli_case cases[] = {
 	{ { "isle", "run", "--kernel", "k", "--vcpus", "4x" }, 0, "from 1 to 255" },
 	{ { "isle", "run", "--kernel", "k", "--serial", "tcp:1" }, 0, "neither" },
 	{ { "isle", "run", "--kernel", "k", "--serial", "file:" }, 0, "neither" },
+	{ { "isle", "run", "--kernel", "k", "--disk", "file:a.img" }, 1, NULL },
+	{ { "isle", "run", "--kernel", "k", "--disk=tap:aio:a.img,vdev=xvdb" }, 1, NULL },
+	{ { "isle", "run", "--kernel", "k", "--disk", "socket=/run/qsd.sock" }, 1, NULL },
+	{ { "isle", "run", "--kernel", "k", "--disk", "a", "--disk", "b", "--disk", "c" }, 1, NULL },
+	{ { "isle", "run", "--kernel", "k", "--disk", "" }, 0, "empty spec" },
+	{ { "isle", "run", "--kernel", "k", "--disk", "vdev=xvda" }, 0, "empty spec" },
+	{ { "isle", "run", "--kernel", "k", "--disk", "a,vdev=xvda,vdev=xvdb" }, 0, "twice" },
+	{ { "isle", "run", "--kernel", "k", "--disk", "a,vdev=Xvda" }, 0, "not a name" },
+	{ { "isle", "run", "--kernel", "k", "--disk", "a,vdev=" }, 0, "not a name" },
+	{ { "isle", "run", "--kernel", "k", "--disk", "a,vdev=xvdaxvdaxvdaxvdax" }, 0, "too long" },
+	{ { "isle", "run", "--kernel", "k", "--disk", "a,vdev=xvda", "--disk", "b,vdev=xvda" },
+	  0, "used twice" },
+	{ { "isle", "run", "--kernel", "k", "--disk", "socket=" }, 0, "needs a path" },
+	{ { "isle", "run", "--kernel", "k", "--disk", "socket=,vdev=xvda" }, 0, "needs a path" },
+	{ { "isle", "run", "--kernel", "k", "--disk",
+	    "socket=/a/very/long/path/that/does/not/fit/in/a/sockaddr_un/because/it/is/longer/"
+	    "than/one/hundred/and/seven/bytes.sock" }, 0, "socket path longer" },
+	{ { "isle", "run", "--kernel", "k", "--disk" }, 0, "needs a value" },
 };
 
 static void test_golden_table(void)
@@ -82,6 +100,56 @@ static void test_values(void)
 	CU_ASSERT_STRING_EQUAL(cli.vm.serial_file, "out.log");
 }
 
+static void test_disks(void)
+{
+	char *argv[] = { "isle", "run", "--kernel", "k",
+			 "--disk", "tap:aio:/img/a,vdev=xvdb",
+			 "--disk", "format=raw,vdev=xvdc,access=ro,target=/img/x,vdev=y",
+			 "--disk", "socket=/run/a,b.sock,vdev=vdc",
+			 "--disk", "phy:/dev/loop0",
+			 "--disk", "/img/b,,,ro",
+			 "--disk", ",raw,xvde" };
+	char err[128];
+	static struct cli cli;   /* big: eight disk specs */
+	struct vm_config *c = &cli.vm;
+
+	CU_ASSERT_EQUAL_FATAL(cli_parse(ARRAY_SIZE(argv), argv, &cli, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL_FATAL(c->nr_disks, 6);
+	CU_ASSERT_STRING_EQUAL(c->disks[0].spec, "tap:aio:/img/a");
+	CU_ASSERT_STRING_EQUAL(c->disks[0].vdev, "xvdb");
+	CU_ASSERT_PTR_NULL(c->disks[0].socket);
+	/* From target= on it is the path, vdev= or not. */
+	CU_ASSERT_STRING_EQUAL(c->disks[1].spec, "format=raw,access=ro,target=/img/x,vdev=y");
+	CU_ASSERT_STRING_EQUAL(c->disks[1].vdev, "xvdc");
+	CU_ASSERT_STRING_EQUAL(c->disks[2].socket, "/run/a,b.sock");
+	CU_ASSERT_STRING_EQUAL(c->disks[2].vdev, "vdc");
+	/* Defaults: the first free xvdX, skipping taken names. */
+	CU_ASSERT_STRING_EQUAL(c->disks[3].spec, "phy:/dev/loop0");
+	CU_ASSERT_STRING_EQUAL(c->disks[3].vdev, "xvda");
+	CU_ASSERT_STRING_EQUAL(c->disks[4].spec, "/img/b,,,ro");
+	CU_ASSERT_STRING_EQUAL(c->disks[4].vdev, "xvdd");
+	/* Empty positional fields pass through untouched. */
+	CU_ASSERT_STRING_EQUAL(c->disks[5].spec, ",raw,xvde");
+	CU_ASSERT_STRING_EQUAL(c->disks[5].vdev, "xvde");
+}
+
+static void test_too_many_disks(void)
+{
+	char *argv[4 + 2 * (VM_MAX_DISKS + 1)] = { "isle", "run", "--kernel", "k" };
+	char err[128];
+	static struct cli cli;
+
+	for (int i = 0; i <= VM_MAX_DISKS; i++) {
+		argv[4 + 2 * i] = "--disk";
+		argv[5 + 2 * i] = "file:x";
+	}
+	CU_ASSERT_EQUAL(cli_parse(ARRAY_SIZE(argv) - 2, argv, &cli, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cli.vm.nr_disks, VM_MAX_DISKS);
+	CU_ASSERT_STRING_EQUAL(cli.vm.disks[VM_MAX_DISKS - 1].vdev, "xvdh");
+	CU_ASSERT_NOT_EQUAL(cli_parse(ARRAY_SIZE(argv), argv, &cli, err, sizeof(err)), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "at most 8 disks"));
+}
+
 static void test_sizes(void)
 {
 	uint64_t v;
@@ -101,5 +169,5 @@ static void test_sizes(void)
 void unit_register(void)
 {
 	UNIT_SUITE("cli", UNIT_TEST(test_golden_table), UNIT_TEST(test_values),
-		   UNIT_TEST(test_sizes));
+		   UNIT_TEST(test_disks), UNIT_TEST(test_too_many_disks), UNIT_TEST(test_sizes));
 }
