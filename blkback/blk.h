@@ -80,8 +80,8 @@ struct blk_req {
 	struct blk_range ranges[BLK_DWZ_SEG_MAX];
 };
 
-/* Fills bd from an open disk. serial_src names the device for GET_ID: the
- * xl vdev when given, else a hash of path. */
+/* Fills bd from an open disk. The GET_ID serial is vdev (the xl vdev) when
+ * given and not empty, else "isle" and a hash of the image path. */
 void blk_dev_init(struct blk_dev *bd, const struct disk *disk, unsigned int num_queues,
 		  const char *vdev);
 

@@ -148,7 +148,11 @@ bridge_ports() {  # prints the ports of bridge BR, one per line
 # Attaches DEV to bridge BR. Idempotent: does nothing if it already is.
 add_to_bridge() {
 	local br=$1 dev=$2 master
-	[ -e "/sys/class/net/$br/brif/$dev" ] && return 0
+	# sysfs answers without a netlink round trip; confirmed through ip,
+	# as a /sys mounted for another namespace could show the wrong devices.
+	if [ -e "/sys/class/net/$br/brif/$dev" ] && [ "$(dev_master "$dev")" = "$br" ]; then
+		return 0
+	fi
 	master=$(dev_master "$dev")
 	[ "$master" = "$br" ] && return 0
 	[ -z "$master" ] || fatal "$dev is already attached to $master, not $br"

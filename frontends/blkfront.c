@@ -97,6 +97,10 @@ static int blkfront_limits(struct blkfront *bf, unsigned int qmax, unsigned int 
 	}
 	if (!blkfront_has(bf, VIRTIO_BLK_F_SIZE_MAX))
 		bf->size_max = UINT32_MAX;
+	else if (bf->size_max == 0)
+		/* qemu-storage-daemon offers SIZE_MAX and leaves it 0; Linux
+		 * reads that as "no limit", and so do we. */
+		bf->size_max = UINT32_MAX;
 	else if (bf->size_max < BLKFRONT_SECTOR)
 		return blkfront_fail(bf, "device reports size_max below a sector", -EIO);
 	if (!blkfront_has(bf, VIRTIO_BLK_F_BLK_SIZE))

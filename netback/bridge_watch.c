@@ -533,7 +533,7 @@ static void reconcile_one(struct watch *w, unsigned i)
 {
 	const struct bp_entry *e = &w->pol.e[i];
 	char up[BP_NAME_MAX + 1];
-	const char *pick = NULL;
+	const char *pick = NULL, *gone;
 	unsigned k;
 
 	if (!dev_exists(e->bridge) || !is_bridge(e->bridge)) {
@@ -556,12 +556,13 @@ static void reconcile_one(struct watch *w, unsigned i)
 	for (k = 0; !pick && k < e->ncand; k++)
 		if (usable(e->cand[k]))
 			pick = e->cand[k];
+	gone = dev_exists(up) ? "is detached" : "is gone";
 	if (!pick) {
-		note(w, i, ST_WAITING, LOG_WARN, "%s: uplink %s is gone and no replacement "
-		     "is present; waiting", e->bridge, up);
+		note(w, i, ST_WAITING, LOG_WARN, "%s: uplink %s %s and no replacement "
+		     "is present; waiting", e->bridge, up, gone);
 		return;
 	}
-	log_info("%s: uplink %s is gone; rebinding to %s", e->bridge, up, pick);
+	log_info("%s: uplink %s %s; rebinding to %s", e->bridge, up, gone, pick);
 	if (run_rebind(w, e->bridge, pick) == 0) {
 		w->state[i] = ST_OK;
 		log_info("%s: uplink is now %s", e->bridge, pick);

@@ -17,6 +17,7 @@
  * that do not fit what the guest can ever offer. */
 #include <endian.h>
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -194,8 +195,6 @@ static int net_rx_one(struct net_queue *q)
 		net_stat_add(&q->stats.rx_errors, 1);
 		return -errno;
 	}
-	if (n == 0)
-		return 0;
 	if ((uint64_t)n > q->pool_bytes || (size_t)n < q->hdr_len + NET_ETH_HLEN) {
 		/* Did not fit what we hold (it ran into the scratch tail).
 		 * With mergeable buffers, gather for the largest packet from
@@ -234,7 +233,10 @@ int net_rx_run(struct net_queue *q, unsigned int budget)
 		r = net_rx_fill(q);
 		if (r <= 0) {
 			if (r == 0) {
-				net_stat_add(&q->stats.rx_stalls, 1);
+				/* A stall is a packet waiting for buffers; out of
+				 * buffers with nothing waiting is just idle. */
+				if (poll(&(struct pollfd){ .fd = q->tap_fd, .events = POLLIN }, 1, 0) > 0)
+					net_stat_add(&q->stats.rx_stalls, 1);
 				r = NET_BLOCKED;
 			}
 			break;

@@ -8,14 +8,12 @@
  * only changes device state. */
 #include <endian.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <unistd.h>
 #include <linux/virtio_net.h>
 
 #include "isle/log.h"

@@ -9,7 +9,11 @@ ISLE_PACKAGES=(
 	qemu-system-x86                         # the reference VMM in tests and benches
 	python3 procps                          # bench helpers
 	busybox-static cpio binutils file xz-utils   # Linux-frontend tests: initramfs, vmlinux
+	e2fsprogs                               # tapdisk tests: e2fsck on the host, mkfs.ext4
 	fio                                     # bench/blk: the host limit
+	libmnl-dev iproute2                     # isle-netback: rtnetlink; net tests: netns, bridges
+	dpdk dpdk-dev librte-net-virtio23       # net tests: dpdk-testpmd (in dpdk-dev on Debian 12) + virtio-user PMD
+	jq libudev-dev iputils-ping             # bridge-scripts (jq), isle-bridge-watch (libudev), bridge tests (ping)
 )
 
 deps_missing() {

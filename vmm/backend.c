@@ -30,28 +30,84 @@
 #define BACKEND_POLL_MS    10
 #define BACKEND_RESTART_MS 100   /* first restart; doubles per death in a minute */
 
-int backend_tapdisk_path(char *buf, size_t len)
+#ifndef ISLE_LIBEXEC_SCRIPT_DIR
+#define ISLE_LIBEXEC_SCRIPT_DIR "/usr/local/libexec/isle"
+#endif
+#ifndef ISLE_SOURCE_SCRIPT_DIR
+#define ISLE_SOURCE_SCRIPT_DIR ""
+#endif
+
+/* The directory of the isle binary. */
+static int backend_self_dir(char *buf, size_t len)
 {
-	const char *env = getenv("ISLE_TAPDISK");
-	char exe[PATH_MAX];
-	ssize_t n;
+	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
 	char *slash;
 
-	if (env && *env) {
-		if ((size_t)snprintf(buf, len, "%s", env) >= len)
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	slash = strrchr(buf, '/');
+	if (slash)
+		*slash = '\0';
+	return 0;
+}
+
+int backend_exe_path(const char *env, const char *subdir, const char *name, char *buf,
+		     size_t len)
+{
+	const char *val = getenv(env);
+	char exe[PATH_MAX];
+	int r;
+
+	if (val && *val) {
+		if ((size_t)snprintf(buf, len, "%s", val) >= len)
 			return -ENAMETOOLONG;
-	} else {
-		n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-		if (n < 0)
-			return -errno;
-		exe[n] = '\0';
-		slash = strrchr(exe, '/');
-		if (slash)
-			*slash = '\0';
-		if ((size_t)snprintf(buf, len, "%s/../blkback/isle-tapdisk", exe) >= len)
-			return -ENAMETOOLONG;
+		return access(buf, X_OK) ? -ENOENT : 0;
 	}
+	if ((r = backend_self_dir(exe, sizeof(exe))))
+		return r;
+	if ((size_t)snprintf(buf, len, "%s/../%s/%s", exe, subdir, name) >= len)
+		return -ENAMETOOLONG;
+	if (!access(buf, X_OK))
+		return 0;
+	if ((size_t)snprintf(buf, len, "%s/%s", exe, name) >= len)
+		return -ENAMETOOLONG;
 	return access(buf, X_OK) ? -ENOENT : 0;
+}
+
+int backend_tapdisk_path(char *buf, size_t len)
+{
+	return backend_exe_path("ISLE_TAPDISK", "blkback", "isle-tapdisk", buf, len);
+}
+
+int backend_script_path(const char *script, char *buf, size_t len)
+{
+	char self[PATH_MAX], cwd[PATH_MAX], alt[PATH_MAX];
+	const char *env = getenv("ISLE_SCRIPT_DIR");
+	const char *dirs[4] = { env && *env ? env : NULL, alt, ISLE_LIBEXEC_SCRIPT_DIR,
+				ISLE_SOURCE_SCRIPT_DIR };
+
+	if (strchr(script, '/')) {
+		if (script[0] == '/')
+			cwd[0] = '\0';
+		else if (!getcwd(cwd, sizeof(cwd)))
+			return -errno;
+		if ((size_t)snprintf(buf, len, "%s%s%s", cwd, cwd[0] ? "/" : "", script) >= len)
+			return -ENAMETOOLONG;
+		return access(buf, X_OK) ? -ENOENT : 0;
+	}
+	if (backend_self_dir(self, sizeof(self)) ||
+	    (size_t)snprintf(alt, sizeof(alt), "%s/../libexec/isle", self) >= sizeof(alt))
+		alt[0] = '\0';
+	for (unsigned int i = 0; i < ARRAY_SIZE(dirs); i++) {
+		if (!dirs[i] || !dirs[i][0])
+			continue;
+		if ((size_t)snprintf(buf, len, "%s/%s", dirs[i], script) >= len)
+			return -ENAMETOOLONG;
+		if (!access(buf, X_OK))
+			return 0;
+	}
+	return -ENOENT;
 }
 
 static void backend_sleep_ms(int ms)
@@ -169,6 +225,8 @@ int backend_start(struct backend *b, struct vm *vm, const char *name,
 		if (!b->argv[n])
 			r = -ENOMEM;
 	}
+	if (!r && argv[n])
+		r = -E2BIG;
 	if (!r)
 		r = backend_spawn(b);
 	if (r) {

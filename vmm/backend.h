@@ -1,5 +1,5 @@
-/* Backend processes isle starts itself (isle-tapdisk per --disk now,
- * isle-netback later): spawning, waiting for the vhost-user socket,
+/* Backend processes isle starts itself (isle-tapdisk per --disk,
+ * isle-netback per --net): finding them, spawning, waiting for the vhost-user socket,
  * restarting after a crash, and killing and reaping them at exit.
  *
  * Contract: all calls on the main thread (spawning forks). A backend runs
@@ -19,7 +19,7 @@
 #include <sys/un.h>
 #include <time.h>
 
-#define BACKEND_MAX_ARGS      8
+#define BACKEND_MAX_ARGS      16
 #define BACKEND_MAX_RESTARTS  5
 #define BACKEND_SOCK_MAX      sizeof(((struct sockaddr_un *)0)->sun_path)
 
@@ -38,9 +38,20 @@ struct backend {
 	struct timespec window;               /* start of that minute */
 };
 
-/* The isle-tapdisk binary: $ISLE_TAPDISK, else ../blkback/isle-tapdisk next
- * to the isle binary. Returns 0 or -errno (-ENOENT when not executable). */
+/* A backend binary: $ENV if set, else ../SUBDIR/NAME from the isle binary
+ * (the build tree), else NAME next to it (an install). Returns 0 or -errno
+ * (-ENOENT when not executable; buf then holds the last path tried). */
+int backend_exe_path(const char *env, const char *subdir, const char *name, char *buf,
+		     size_t len);
+/* backend_exe_path("ISLE_TAPDISK", "blkback", "isle-tapdisk", ...). */
 int backend_tapdisk_path(char *buf, size_t len);
+/* A vif script for isle-netback --script, as an absolute path: a script
+ * with a '/' is a path (relative to the working directory); a bare name is
+ * looked for in $ISLE_SCRIPT_DIR, ../libexec/isle from the isle binary, the
+ * installed libexecdir/isle, then the source tree's bridge-scripts/ (so a
+ * build tree finds vif-bridge). Returns 0 or -ENOENT (not found or not
+ * executable) / -ENAMETOOLONG. */
+int backend_script_path(const char *script, char *buf, size_t len);
 
 /* Creates a private runtime dir (0700, under $XDG_RUNTIME_DIR or /tmp),
  * sets b->sock to <dir>/<sockname>, starts argv (whose entries may name

@@ -27,6 +27,12 @@ const char cli_usage[] =
 	"                       file:IMG, phy:/dev/vg/lv, tap:aio:IMG, access=ro,target=IMG),\n"
 	"                       restarted if it dies; or socket=PATH: connect to a running\n"
 	"                       vhost-user-blk backend. NAME defaults to xvda, xvdb, ...\n"
+	"  --net SPEC           a virtio-net NIC (up to 8), SPEC in xl's vif syntax:\n"
+	"                       mac=MAC,bridge=BR,vifname=TAP,script=vif-bridge,mtu=N,\n"
+	"                       queues=N (isle's), model=virtio, type=vif; isle starts an\n"
+	"                       isle-netback with a tap on BR, restarted if it dies (MAC\n"
+	"                       default: random 00:16:3e:xx:xx:xx; TAP: isle<pid>.<n>); or\n"
+	"                       socket=PATH: connect to a running vhost-user-net backend\n"
 	"\n"
 	"exit status: the value a test guest writes to port 0xf4; 0 on poweroff or reset;\n"
 	"1 on a VMM error; 2 on a bad command line; 3 on a guest triple fault;\n"
@@ -108,12 +114,12 @@ static int cli_parse_uint(const char *s, unsigned int max, unsigned int *out)
 }
 
 enum cli_opt { OPT_KERNEL, OPT_INITRD, OPT_CMDLINE, OPT_MEMORY, OPT_VCPUS, OPT_SERIAL,
-	       OPT_DISK };
+	       OPT_DISK, OPT_NET };
 
 static const struct { const char *name; enum cli_opt opt; } cli_opts[] = {
 	{ "kernel", OPT_KERNEL }, { "initrd", OPT_INITRD }, { "cmdline", OPT_CMDLINE },
 	{ "memory", OPT_MEMORY }, { "vcpus", OPT_VCPUS }, { "serial", OPT_SERIAL },
-	{ "disk", OPT_DISK },
+	{ "disk", OPT_DISK }, { "net", OPT_NET },
 };
 
 /* A socket path must fit a sockaddr_un (108 bytes with the NUL). */
@@ -221,6 +227,34 @@ static int cli_disk(struct vm_config *c, const char *val, char *err, size_t errl
 	return 0;
 }
 
+/* --net SPEC: vmm/vif.c checks the spec; what must differ between the
+ * NICs of one VM is checked here. */
+static int cli_net(struct vm_config *c, const char *val, char *err, size_t errlen)
+{
+	struct vif *v;
+	char msg[200];
+
+	if (c->nr_nics == VM_MAX_NICS)
+		return cli_fail(err, errlen, "--net: at most %d NICs", VM_MAX_NICS);
+	v = &c->nics[c->nr_nics];
+	if (vif_parse(val, v, msg, sizeof(msg)))
+		return cli_fail(err, errlen, "--net: %s", msg);
+	for (unsigned int i = 0; i < c->nr_nics; i++) {
+		const struct vif *o = &c->nics[i];
+
+		if (v->mac_set && o->mac_set && !memcmp(v->mac, o->mac, 6)) {
+			vif_format_mac(v->mac, msg);
+			return cli_fail(err, errlen, "--net: two NICs with mac=%s", msg);
+		}
+		if (v->vifname[0] && !strcmp(v->vifname, o->vifname))
+			return cli_fail(err, errlen, "--net: two NICs with vifname=%s", v->vifname);
+		if (v->socket[0] && !strcmp(v->socket, o->socket))
+			return cli_fail(err, errlen, "--net: two NICs on socket=%.64s", v->socket);
+	}
+	c->nr_nics++;
+	return 0;
+}
+
 /* Disks without vdev= get the first free xvdX, in order. */
 static void cli_disk_names(struct vm_config *c)
 {
@@ -280,6 +314,8 @@ static int cli_apply(struct cli *cli, enum cli_opt opt, const char *name, const 
 		break;
 	case OPT_DISK:
 		return cli_disk(c, val, err, errlen);
+	case OPT_NET:
+		return cli_net(c, val, err, errlen);
 	case OPT_SERIAL:
 		if (!strcmp(val, "stdio"))
 			c->serial_file = NULL;

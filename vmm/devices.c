@@ -7,12 +7,14 @@ extern const struct vm_device_ops serial_device;
 extern const struct vm_device_ops power_device;
 extern const struct vm_device_ops testdev_device;
 extern const struct vm_device_ops vhost_user_blk_device;
+extern const struct vm_device_ops vhost_user_net_device;
 
 static const struct vm_device_ops *const vm_devices[] = {
 	&serial_device,
 	&power_device,
 	&testdev_device,
 	&vhost_user_blk_device,
+	&vhost_user_net_device,
 };
 
 int devices_init(struct vm *vm)

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -84,6 +85,7 @@ struct vublk {
 	unsigned int attempts;           /* reconnect attempts so far */
 	/* The driver session (from activate), replayed on reconnect. */
 	bool active, resume;
+	bool inflight_refused;           /* the backend nacked GET_INFLIGHT_FD */
 	uint64_t features;
 	unsigned int nr_q;
 	struct virtio_queue q[VIRTIO_PCI_MAX_QUEUES];
@@ -210,28 +212,40 @@ static int vublk_start(struct vublk *b)
 {
 	uint64_t feat = b->features | (b->backend_features & BIT(VHOST_USER_F_PROTOCOL_FEATURES));
 	uint16_t qsize = vublk_inflight_size(b);
+	bool resumed;
 	int r;
 
 	if ((r = vhu_front_set_features(&b->f, feat)) ||
 	    (r = vhu_front_set_mem_table(&b->f, &b->vm->gmem)))
 		return r;
-	if ((b->protocol & BIT(VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD)) && qsize) {
+	if ((b->protocol & BIT(VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD)) && qsize &&
+	    !b->inflight_refused) {
 		if (b->inflight.fd < 0 &&
 		    (r = vhu_front_get_inflight_fd(&b->f, (uint16_t)b->num_queues, qsize,
 						   &b->inflight))) {
 			b->inflight.fd = -1;
 			if (r != -EIO)
 				return r;
+			/* Not again this session: the backend may also have
+			 * dropped the connection over it. */
+			b->inflight_refused = true;
 			log_warn("%s: no inflight buffer: a backend restart may lose requests",
 				 b->name);
+			return -ECONNRESET;
 		}
 		if (b->inflight.fd >= 0 && (r = vhu_front_set_inflight_fd(&b->f, &b->inflight)))
 			return r;
 	}
+	resumed = b->resume;
 	b->resume = true;   /* from here on a backend may have used the rings */
 	for (unsigned int i = 0; i < b->nr_q; i++)
 		if ((r = vublk_start_ring(b, &b->q[i])))
 			return r;
+	/* The old backend may have taken a kick and died before popping what
+	 * it announced: kick again (a spare kick only costs a look). */
+	for (unsigned int i = 0; resumed && i < b->nr_q; i++)
+		if (eventfd_write(b->q[i].kick_fd, 1) < 0)
+			log_debug("%s: queue %u: kick: %s", b->name, b->q[i].index, strerror(errno));
 	return 0;
 }
 
@@ -256,18 +270,19 @@ static void vublk_disconnect(struct vublk *b, const char *why)
 	vublk_arm(b, true);
 }
 
-/* A request failed on a vCPU thread. A nack (-EIO) is the backend refusing
- * what the guest set up: the device needs a reset. Anything else is the
- * connection: shut it, so the main loop sees it close and reconnects (and
- * replays the session); the guest only waits. Called with b->lock held. */
+/* A request failed. The connection goes either way: shut it, so the main
+ * loop sees it close and reconnects, and the new connection starts the
+ * backend from a clean state (a vhost-user backend drops a connection on a
+ * request it rejects anyway). A nack (-EIO) is the backend refusing what
+ * the guest set up: the device then needs a reset. Anything else is the
+ * connection: the session is replayed and the guest only waits. Called
+ * with b->lock held. */
 static int vublk_failed(struct vublk *b, const char *what, int r)
 {
 	log_warn("%s: %s: %s", b->name, what, strerror(-r));
-	if (r == -EIO)
-		return r;
 	if (b->f.sock >= 0)
 		shutdown(b->f.sock, SHUT_RDWR);
-	return 0;
+	return r == -EIO ? r : 0;
 }
 
 static void vublk_sock_event(struct evloop *loop, int fd, uint32_t events, void *opaque)
@@ -313,8 +328,9 @@ static void vublk_retry(struct evloop *loop, int fd, uint32_t events, void *opaq
 	if (!r)
 		r = evloop_add(loop, s, EPOLLIN | EPOLLRDHUP, vublk_sock_event, b);
 	if (r) {
-		log_warn("%s: reconnect attempt %u failed: %s", b->name, b->attempts,
-			 strerror(-r));
+		if (b->attempts <= 3 || !(b->attempts % 100))   /* every 10 s at most */
+			log_warn("%s: reconnect attempt %u failed: %s", b->name, b->attempts,
+				 strerror(-r));
 		vhu_front_close(&b->f);
 		goto out;
 	}
@@ -399,7 +415,7 @@ static void vublk_reset(struct virtio_pci *vp)
 		if (r)
 			vublk_failed(b, "stopping the rings", r);
 	}
-	b->active = b->resume = false;
+	b->active = b->resume = b->inflight_refused = false;
 	b->nr_q = 0;
 	/* A new driver session starts with nothing in flight. */
 	if (b->inflight.fd >= 0)

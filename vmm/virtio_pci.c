@@ -11,16 +11,8 @@
  * FEATURES_OK stays clear for features we did not offer or without
  * VERSION_1, status bits cannot be cleared except by writing 0 (reset).
  *
- * Notifications: each queue's notify address is a KVM ioeventfd (any
- * length where KVM allows it) on the queue's kick eventfd, moved with the
- * BAR by bar_moved; a write that still reaches us (no KVM, or a width KVM
- * did not match) kicks the same eventfd, so the device sees one path.
- *
- * Interrupts: a queue's call fd is its vector's irqfd when the vector is
- * routed at activation (the backend then interrupts the guest without
- * waking isle); otherwise a relay eventfd registered in the VM's event loop
- * from init on, whose callback calls msix_notify (latched in the PBA while
- * masked) and, once the vector is routed, hands the device the irqfd.
+ * Notifications and interrupts (ioeventfds, call-fd relays) are in
+ * virtio_pci_notify.c.
  *
  * Locking: vp->lock guards the register file and is held across the
  * device's activate/reset/call_changed; order vp->lock -> device locks ->
@@ -31,16 +23,11 @@
  * bus lock -> device locks); only firmware uses it. */
 #include <errno.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
-#include <linux/kvm.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_pci.h>
 #include <linux/virtio_ring.h>
 
-#include "isle/evloop.h"
 #include "isle/log.h"
 #include "isle/util.h"
 #include "vmm/virtio_pci.h"
@@ -187,17 +174,6 @@ static void vp_reset_state(struct virtio_pci *vp)
 	__atomic_store_n(&vp->status, 0, __ATOMIC_RELEASE);
 }
 
-static int vp_call_fd(struct virtio_pci *vp, struct virtio_pci_queue *q)
-{
-	int efd;
-
-	if (q->msix_vector == VIRTIO_MSI_NO_VECTOR)
-		return -1;
-	__atomic_store_n(&q->irq_vector, q->msix_vector, __ATOMIC_RELEASE);
-	efd = msix_vector_eventfd(&vp->msix, q->msix_vector);
-	return efd >= 0 ? efd : q->relay_fd;
-}
-
 /* DRIVER_OK was just set. Called with vp->lock held. */
 static void vp_activate(struct virtio_pci *vp)
 {
@@ -218,7 +194,7 @@ static void vp_activate(struct virtio_pci *vp)
 			virtio_pci_needs_reset(vp, "ring outside guest RAM");
 			return;
 		}
-		q->call_fd = vp_call_fd(vp, q);
+		q->call_fd = virtio_pci_call_fd(vp, q);
 		qs[nr++] = (struct virtio_queue){
 			.index = i, .size = q->size,
 			.desc_gpa = q->desc, .avail_gpa = q->avail, .used_gpa = q->used,
@@ -300,12 +276,12 @@ static uint32_t vp_reg_read(struct virtio_pci *vp, const struct vp_reg *r,
 	case VIRTIO_PCI_COMMON_Q_MSIX: return q->msix_vector;
 	case VIRTIO_PCI_COMMON_Q_ENABLE: return q->enable;
 	case VIRTIO_PCI_COMMON_Q_NOFF: return (uint32_t)(q - vp->q);
-	case VIRTIO_PCI_COMMON_Q_DESCLO: return (uint32_t)q->desc;
-	case VIRTIO_PCI_COMMON_Q_DESCHI: return (uint32_t)(q->desc >> 32);
-	case VIRTIO_PCI_COMMON_Q_AVAILLO: return (uint32_t)q->avail;
-	case VIRTIO_PCI_COMMON_Q_AVAILHI: return (uint32_t)(q->avail >> 32);
-	case VIRTIO_PCI_COMMON_Q_USEDLO: return (uint32_t)q->used;
-	default: return (uint32_t)(q->used >> 32);
+	default: {
+		const uint64_t a[] = { q->desc, q->avail, q->used };
+		unsigned int rel = r->off - VIRTIO_PCI_COMMON_Q_DESCLO;
+
+		return vp_half(a[rel / 8], rel % 8 != 0);
+	}
 	}
 }
 
@@ -343,17 +319,14 @@ static void vp_reg_write(struct virtio_pci *vp, const struct vp_reg *r,
 	case VIRTIO_PCI_COMMON_Q_ENABLE:
 		vp_queue_enable(vp, q, v);
 		break;
-	case VIRTIO_PCI_COMMON_Q_DESCLO:
-	case VIRTIO_PCI_COMMON_Q_DESCHI:
-		vp_set_half(&q->desc, r->off == VIRTIO_PCI_COMMON_Q_DESCHI, v);
+	default: {
+		/* desc, avail, used: lo/hi pairs 8 bytes apart from 32 on. */
+		uint64_t *a[] = { &q->desc, &q->avail, &q->used };
+		unsigned int rel = r->off - VIRTIO_PCI_COMMON_Q_DESCLO;
+
+		vp_set_half(a[rel / 8], rel % 8 != 0, v);
 		break;
-	case VIRTIO_PCI_COMMON_Q_AVAILLO:
-	case VIRTIO_PCI_COMMON_Q_AVAILHI:
-		vp_set_half(&q->avail, r->off == VIRTIO_PCI_COMMON_Q_AVAILHI, v);
-		break;
-	default:
-		vp_set_half(&q->used, r->off == VIRTIO_PCI_COMMON_Q_USEDHI, v);
-		break;
+	}
 	}
 }
 
@@ -478,45 +451,10 @@ static void vp_config_write(struct pci_dev *dev, unsigned int offset, unsigned i
 		vp_cfg_window(vp, offset, len);
 }
 
-static int vp_ioeventfd(struct virtio_pci *vp, uint64_t addr, int fd, bool assign)
-{
-	struct kvm_ioeventfd io = {
-		.addr = addr, .len = vp->ioev_len, .fd = fd,
-		.flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN,
-	};
-
-	if (vp->vm->vm_fd < 0)
-		return -ENODEV;   /* unit tests: notify writes reach vp_access */
-	return ioctl(vp->vm->vm_fd, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;
-}
-
-static void vp_ioev_move(struct virtio_pci *vp, uint64_t base)
-{
-	pthread_mutex_lock(&vp->ioev_lock);
-	for (unsigned int i = 0; i < vp->p.num_queues; i++) {
-		struct virtio_pci_queue *q = &vp->q[i];
-		uint64_t addr = base ? base + VIRTIO_PCI_NOTIFY_OFF + i * VIRTIO_PCI_NOTIFY_MULT : 0;
-		int r;
-
-		if (q->ioev_addr == addr)
-			continue;
-		if (q->ioev_addr && (r = vp_ioeventfd(vp, q->ioev_addr, q->kick_fd, false)))
-			log_warn("%s: queue %u: ioeventfd removal: %s", vp->ops->name, i,
-				 strerror(-r));
-		q->ioev_addr = 0;
-		if (addr && !(r = vp_ioeventfd(vp, addr, q->kick_fd, true)))
-			q->ioev_addr = addr;
-		else if (addr && r != -ENODEV)
-			log_warn("%s: queue %u: ioeventfd at %#llx: %s (notifies will exit)",
-				 vp->ops->name, i, (unsigned long long)addr, strerror(-r));
-	}
-	pthread_mutex_unlock(&vp->ioev_lock);
-}
-
 static void vp_bar_moved(struct pci_dev *dev, unsigned int bar, uint64_t addr)
 {
 	if (bar == VIRTIO_PCI_BAR)
-		vp_ioev_move(dev->opaque, addr);
+		virtio_pci_notify_move(dev->opaque, addr);
 }
 
 static const struct pci_dev_ops vp_pci_ops = {
@@ -525,33 +463,6 @@ static const struct pci_dev_ops vp_pci_ops = {
 	.config_write = vp_config_write,
 	.bar_moved = vp_bar_moved,
 };
-
-/* Event loop: a backend signalled a queue whose vector was not routed. */
-static void vp_relay(struct evloop *loop, int fd, uint32_t events, void *opaque)
-{
-	struct virtio_pci_queue *q = opaque;
-	struct virtio_pci *vp = q->vp;
-	uint64_t n;
-	int v, efd;
-
-	if (read(fd, &n, sizeof(n)) != sizeof(n))
-		return;
-	v = __atomic_load_n(&q->irq_vector, __ATOMIC_ACQUIRE);
-	if (v < 0)
-		return;   /* reset since */
-	__atomic_fetch_or(&vp->isr, 1, __ATOMIC_ACQ_REL);
-	msix_notify(&vp->msix, (unsigned int)v);
-	/* Routed by now? Then the backend can raise it without us. */
-	efd = msix_vector_eventfd(&vp->msix, (unsigned int)v);
-	if (efd < 0 || !vp->ops->call_changed)
-		return;
-	pthread_mutex_lock(&vp->lock);
-	if (vp->activated && q->call_fd == q->relay_fd && q->irq_vector == v) {
-		q->call_fd = efd;
-		vp->ops->call_changed(vp, (unsigned int)(q - vp->q), efd);
-	}
-	pthread_mutex_unlock(&vp->lock);
-}
 
 static int vp_add_cap(struct virtio_pci *vp, uint8_t type, unsigned int len, uint32_t off,
 		      uint32_t length)
@@ -628,20 +539,9 @@ int virtio_pci_init(struct virtio_pci *vp, struct vm *vm, const struct virtio_de
 	if (ops->get_features)
 		vp->host_features |= ops->get_features(vp) &
 				     (VP_DEVICE_FEATURES | VP_TRANSPORT_FEATURES);
-	vp->ioev_len = vm->vm_fd >= 0 &&
-		       ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD_ANY_LENGTH) > 0 ?
-		       0 : 2;
-	for (unsigned int i = 0; i < p->num_queues; i++) {
-		struct virtio_pci_queue *q = &vp->q[i];
-
-		q->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		q->relay_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (q->kick_fd < 0 || q->relay_fd < 0)
-			return -errno;
-		r = evloop_add(&vm->loop, q->relay_fd, EPOLLIN, vp_relay, q);
-		if (r)
-			return r;
-	}
+	r = virtio_pci_notify_init(vp);
+	if (r)
+		return r;
 	r = vp_build(vp);
 	if (r)
 		return r;
@@ -653,18 +553,7 @@ void virtio_pci_destroy(struct virtio_pci *vp)
 {
 	if (!vp->vm)
 		return;
-	vp_ioev_move(vp, 0);
-	for (unsigned int i = 0; i < VIRTIO_PCI_MAX_QUEUES; i++) {
-		struct virtio_pci_queue *q = &vp->q[i];
-
-		if (q->relay_fd >= 0) {
-			evloop_del(&vp->vm->loop, q->relay_fd);
-			close(q->relay_fd);
-		}
-		if (q->kick_fd >= 0)
-			close(q->kick_fd);
-		q->relay_fd = q->kick_fd = -1;
-	}
+	virtio_pci_notify_destroy(vp);
 	msix_destroy(&vp->msix);
 	pthread_mutex_destroy(&vp->lock);
 	pthread_mutex_destroy(&vp->ioev_lock);

@@ -147,6 +147,14 @@ void virtio_pci_config_changed(struct virtio_pci *vp);
 /* Any thread: set DEVICE_NEEDS_RESET and raise the config interrupt. */
 void virtio_pci_needs_reset(struct virtio_pci *vp, const char *why);
 
+/* Transport internals shared by virtio_pci.c and virtio_pci_notify.c. */
+int virtio_pci_notify_init(struct virtio_pci *vp);
+void virtio_pci_notify_destroy(struct virtio_pci *vp);
+/* Puts the queues' ioeventfds at the BAR's new address (0: removes them). */
+void virtio_pci_notify_move(struct virtio_pci *vp, uint64_t bar_addr);
+/* The call fd for q at activation (records the vector for the relay). */
+int virtio_pci_call_fd(struct virtio_pci *vp, struct virtio_pci_queue *q);
+
 /* Exposed for tests and fuzzing: whether a split ring of size num at these
  * guest addresses lies whole and aligned in guest RAM, each part inside one
  * mapping. */

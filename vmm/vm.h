@@ -21,6 +21,7 @@
 #include "vmm/layout.h"
 #include "vmm/loader.h"
 #include "vmm/pci.h"
+#include "vmm/vif.h"
 
 /* Exit statuses isle itself produces (an exit-port value passes through). */
 enum isle_exit {
@@ -34,6 +35,7 @@ enum isle_exit {
 #define VM_MAX_DISKS      8
 #define VM_DISK_SPEC_MAX  4352       /* PATH_MAX + 256, as isle-tapdisk's */
 #define VM_DISK_VDEV_MAX  16
+#define VM_MAX_NICS       8
 
 /* One --disk: either a spec for an isle-tapdisk that isle starts, or the
  * socket of a vhost-user-blk backend that is already running. */
@@ -52,6 +54,8 @@ struct vm_config {
 	const char *serial_file;     /* NULL: stdio */
 	unsigned int nr_disks;
 	struct vm_disk disks[VM_MAX_DISKS];
+	unsigned int nr_nics;        /* --net, Xen vif syntax (vmm/vif.h) */
+	struct vif nics[VM_MAX_NICS];
 };
 
 struct vm;
@@ -68,6 +72,7 @@ struct vcpu {
 struct serial;
 struct testdev;
 struct vublk;
+struct vunet;
 
 struct vm {
 	const struct vm_config *cfg;
@@ -91,6 +96,7 @@ struct vm {
 	struct serial *serial;
 	struct testdev *testdev;
 	struct vublk *disks[VM_MAX_DISKS];   /* vhost_user_blk.c */
+	struct vunet *nics[VM_MAX_NICS];     /* vhost_user_net.c */
 
 	/* The main thread's event loop (vm_run): devices add their fds
 	 * (backend sockets, timers, interrupt relays) from init on. */

@@ -60,7 +60,10 @@ setup_upstream() {
 	addns "$NS"
 	addns "$UPNS"
 	u ip link add upbr type bridge stp_state 0 forward_delay 0
-	u ip link set upbr up
+	# A fixed MAC, like a real router's: a bridge without one takes its
+	# lowest port's and changes it when that port goes (eth1 dying would
+	# then also "change the router", and guests' ARP caches go stale).
+	u ip link set upbr address 02:77:00:00:00:01 up
 	u ip addr add 10.77.1.1/24 dev upbr
 	u ip addr add fd77:1::1/64 dev upbr nodad
 	u ip addr add 10.77.9.1/32 dev lo
@@ -179,5 +182,9 @@ wait_for() {  # wait_for SECONDS COMMAND...: polls every 0.1 s
 }
 
 pings() {  # pings NS ADDR: one echo answered within the deadline
-	ip netns exec "$1" ping -c 1 -W 2 -w 5 "$2" >/dev/null 2>&1
+	local out
+	out=$(ip netns exec "$1" ping -c 1 -W 2 -w 8 "$2" 2>&1) && return 0
+	printf '%s\n' "$out" | sed 's/^/# /'
+	ip netns exec "$1" ip neigh | sed 's/^/# neigh: /'
+	return 1
 }

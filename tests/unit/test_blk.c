@@ -191,19 +191,25 @@ static int submit(uint64_t status_gpa, uint8_t *status, uint32_t *used)
 	return 0;
 }
 
-/* The usual Linux layout: header, data buffers, status. */
-static uint8_t rw(uint32_t type, uint64_t sector, uint64_t data, uint32_t len, uint32_t *used)
+/* submit() for a chain whose status byte is at STATUS. */
+static uint8_t chain_status(uint32_t *used)
 {
 	uint8_t st = 0xff;
 
+	CU_ASSERT_EQUAL(submit(STATUS, &st, used), 0);
+	return st;
+}
+
+/* The usual Linux layout: header, data buffers, status. */
+static uint8_t rw(uint32_t type, uint64_t sector, uint64_t data, uint32_t len, uint32_t *used)
+{
 	chain_begin();
 	put_hdr(HDR, type, sector);
 	chain_add(HDR, 16, false);
 	if (len)
 		chain_add(data, len, type == VIRTIO_BLK_T_IN || type == VIRTIO_BLK_T_GET_ID);
 	chain_add(STATUS, 1, true);
-	CU_ASSERT_EQUAL(submit(STATUS, &st, used), 0);
-	return st;
+	return chain_status(used);
 }
 
 static uint8_t simple(uint32_t type, uint64_t sector, uint64_t data, uint32_t len)
@@ -326,7 +332,7 @@ static void check_flush(enum disk_engine_hint e)
 static uint8_t dwz(uint32_t type, const struct blk_range *rg, unsigned int n, uint32_t flags)
 {
 	uint32_t used;
-	uint8_t st = 0xff;
+	uint8_t st;
 
 	chain_begin();
 	put_hdr(HDR, type, 0);
@@ -339,7 +345,7 @@ static uint8_t dwz(uint32_t type, const struct blk_range *rg, unsigned int n, ui
 	}
 	chain_add(HDR, 16 + 16 * n, false);
 	chain_add(STATUS, 1, true);
-	CU_ASSERT_EQUAL(submit(STATUS, &st, &used), 0);
+	st = chain_status(&used);
 	CU_ASSERT_EQUAL(used, 1);
 	return st;
 }
@@ -412,6 +418,20 @@ static void test_out_of_range(void)
 	teardown();
 }
 
+/* An engine error (the image shrank under us: the read finds EOF) is an
+ * IOERR with nothing but the status written. */
+static void test_engine_error(void)
+{
+	uint32_t used;
+
+	setup(false);
+	CU_ASSERT_FATAL(ftruncate(img_fd, IMG_SIZE / 2) == 0);
+	CU_ASSERT_EQUAL(rw(VIRTIO_BLK_T_IN, SECTORS - 8, DATA, 4096, &used), VIRTIO_BLK_S_IOERR);
+	CU_ASSERT_EQUAL(used, 1);
+	CU_ASSERT_EQUAL(simple(VIRTIO_BLK_T_IN, 0, DATA, 4096), VIRTIO_BLK_S_OK);
+	teardown();
+}
+
 static void test_bad_lengths(void)
 {
 	uint32_t used;
@@ -429,13 +449,8 @@ static void test_bad_lengths(void)
 	chain_add(HDR, 8, false);
 	chain_add(DATA, 512, true);
 	chain_add(STATUS, 1, true);
-	{
-		uint8_t st;
-
-		CU_ASSERT_EQUAL(submit(STATUS, &st, &used), 0);
-		CU_ASSERT_EQUAL(st, VIRTIO_BLK_S_IOERR);
-		CU_ASSERT_EQUAL(used, 1);
-	}
+	CU_ASSERT_EQUAL(chain_status(&used), VIRTIO_BLK_S_IOERR);
+	CU_ASSERT_EQUAL(used, 1);
 	teardown();
 }
 
@@ -457,6 +472,7 @@ static void test_unsupported(void)
 {
 	const struct blk_range ok1[] = { { 0, 8 } }, out[] = { { SECTORS - 4, 8 } };
 	struct blk_range many[BLK_DWZ_SEG_MAX + 1];
+	uint32_t used;
 
 	setup(false);
 	CU_ASSERT_EQUAL(simple(0x1234, 0, DATA, 512), VIRTIO_BLK_S_UNSUPP);
@@ -483,37 +499,32 @@ static void test_unsupported(void)
 	put_hdr(HDR, VIRTIO_BLK_T_WRITE_ZEROES, 0);
 	chain_add(HDR, 16 + 12, false);
 	chain_add(STATUS, 1, true);
-	{
-		uint8_t st;
-		uint32_t used;
-
-		CU_ASSERT_EQUAL(submit(STATUS, &st, &used), 0);
-		CU_ASSERT_EQUAL(st, VIRTIO_BLK_S_IOERR);
-	}
+	CU_ASSERT_EQUAL(chain_status(&used), VIRTIO_BLK_S_IOERR);
 	teardown();
 }
 
-/* Chains that cannot be answered break the queue; nothing is written. */
+/* Chains that cannot be answered break the queue (the caller's job, after
+ * -EIO); nothing is written and nothing completes. */
 static void test_no_status(void)
 {
-	uint8_t st;
+	int before;
 	uint32_t used;
+	uint8_t st;
 
 	setup(false);
-	chain_begin();
-	put_hdr(HDR, VIRTIO_BLK_T_OUT, 0);
-	chain_add(HDR, 16, false);
-	chain_add(DATA, 512, false);
-	CU_ASSERT_EQUAL(submit(STATUS, &st, &used), -EIO);
-	CU_ASSERT_EQUAL(vq_set_broken(&vq, "no status"), -EIO);
-	CU_ASSERT_EQUAL(vq_pop(&vq, &req.elem), -EIO);
-	teardown();
-
-	setup(false);
+	before = ncomplete;
 	chain_begin();
 	chain_add(STATUS, 1, true);   /* no header at all */
 	CU_ASSERT_EQUAL(submit(STATUS, &st, &used), -EIO);
 	CU_ASSERT_EQUAL(*hva(STATUS), 0xee);
+	chain_begin();
+	put_hdr(HDR, VIRTIO_BLK_T_OUT, 0);
+	chain_add(HDR, 16, false);
+	chain_add(DATA, 512, false);   /* no writable byte */
+	CU_ASSERT_EQUAL(submit(STATUS, &st, &used), -EIO);
+	CU_ASSERT_EQUAL(ncomplete, before);
+	CU_ASSERT_EQUAL(vq_set_broken(&vq, "no status"), -EIO);
+	CU_ASSERT_EQUAL(vq_pop(&vq, &req.elem), -EIO);
 	teardown();
 }
 
@@ -589,7 +600,8 @@ void unit_register(void)
 	UNIT_SUITE("blk_uring", UNIT_TEST(test_rw_URING), UNIT_TEST(test_flush_URING),
 		   UNIT_TEST(test_discard_zeroes_URING));
 	UNIT_SUITE("blk_requests", UNIT_TEST(test_get_id), UNIT_TEST(test_out_of_range),
-		   UNIT_TEST(test_bad_lengths), UNIT_TEST(test_readonly),
+		   UNIT_TEST(test_bad_lengths), UNIT_TEST(test_engine_error),
+		   UNIT_TEST(test_readonly),
 		   UNIT_TEST(test_unsupported), UNIT_TEST(test_no_status),
 		   UNIT_TEST(test_backpressure), UNIT_TEST(test_config));
 }

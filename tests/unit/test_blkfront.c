@@ -262,6 +262,17 @@ static void test_bad_negotiation(void)
 	expect_init_fails(-EIO, "device reports seg_max 0");
 
 	fake_setup();
+	fk.blk.size_max = 100;
+	expect_init_fails(-EIO, "device reports size_max below a sector");
+
+	/* size_max 0 with SIZE_MAX offered (qemu-storage-daemon): no limit. */
+	fake_setup();
+	fk.blk.size_max = 0;
+	CU_ASSERT_EQUAL(bf_open(NULL), 0);
+	CU_ASSERT_EQUAL(bf.size_max, UINT32_MAX);
+	fake_teardown();
+
+	fake_setup();
 	fk.qmax = 2;
 	expect_init_fails(-EIO, "queue too small for a request");
 

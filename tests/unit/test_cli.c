@@ -56,6 +56,34 @@ static const struct cli_case cases[] = {
 	    "socket=/a/very/long/path/that/does/not/fit/in/a/sockaddr_un/because/it/is/longer/"
 	    "than/one/hundred/and/seven/bytes.sock" }, 0, "socket path longer" },
 	{ { "isle", "run", "--kernel", "k", "--disk" }, 0, "needs a value" },
+	/* --net: the vif spec (more in test_vif.c) and what NICs must not share. */
+	{ { "isle", "run", "--kernel", "k", "--net", "" }, 1, NULL },
+	{ { "isle", "run", "--kernel", "k", "--net", "bridge=xenbr0" }, 1, NULL },
+	{ { "isle", "run", "--kernel", "k", "--net=mac=00:16:3e:00:00:01,bridge=br0,"
+	    "vifname=vif1.0,script=vif-bridge,mtu=9000,queues=2,model=virtio,type=vif" }, 1, NULL },
+	{ { "isle", "run", "--kernel", "k", "--net", "socket=/run/nb.sock" }, 1, NULL },
+	{ { "isle", "run", "--kernel", "k", "--net", "bridge=a", "--net", "bridge=a" }, 1, NULL },
+	{ { "isle", "run", "--kernel", "k", "--net" }, 0, "--net needs a value" },
+	{ { "isle", "run", "--kernel", "k", "--net", "xenbr0" }, 0, "--net: 'xenbr0' is not key=value" },
+	{ { "isle", "run", "--kernel", "k", "--net", "bridge=br0,colour=red" }, 0,
+	  "--net: unknown key 'colour'" },
+	{ { "isle", "run", "--kernel", "k", "--net", "model=e1000" }, 0,
+	  "--net: model=e1000 is not supported" },
+	{ { "isle", "run", "--kernel", "k", "--net", "rate=10Mb/s" }, 0, "--net: rate= is not supported" },
+	{ { "isle", "run", "--kernel", "k", "--net", "ip=192.0.2.1" }, 0, "--net: ip= is not supported" },
+	{ { "isle", "run", "--kernel", "k", "--net", "backend=0" }, 0,
+	  "--net: backend= is not supported" },
+	{ { "isle", "run", "--kernel", "k", "--net", "mac=01:02:03:04:05:06" }, 0, "multicast" },
+	{ { "isle", "run", "--kernel", "k", "--net", "vifname=waytoolonginterface" }, 0,
+	  "not an interface name" },
+	{ { "isle", "run", "--kernel", "k", "--net", "mac=00:16:3e:00:00:01", "--net",
+	    "mac=00:16:3e:00:00:01" }, 0, "two NICs with mac=00:16:3e:00:00:01" },
+	{ { "isle", "run", "--kernel", "k", "--net", "vifname=v0", "--net", "vifname=v0" }, 0,
+	  "two NICs with vifname=v0" },
+	{ { "isle", "run", "--kernel", "k", "--net", "socket=/s", "--net", "socket=/s" }, 0,
+	  "two NICs on socket=/s" },
+	{ { "isle", "run", "--kernel", "k", "--net", "socket=/s,bridge=br0" }, 0,
+	  "cannot go with socket=" },
 };
 
 static void test_golden_table(void)
@@ -150,6 +178,36 @@ static void test_too_many_disks(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "at most 8 disks"));
 }
 
+static void test_nets(void)
+{
+	char *argv[4 + 2 * (VM_MAX_NICS + 1)] = { "isle", "run", "--kernel", "k" };
+	char err[128];
+	static struct cli cli;   /* big: eight NICs */
+	struct vm_config *c = &cli.vm;
+
+	argv[4] = "--net";
+	argv[5] = "mac=00:16:3e:0a:0b:0c,bridge=xenbr0,vifname=vif3.0,script=vif-bridge";
+	argv[6] = "--net=socket=/run/nb.sock,queues=2";
+	CU_ASSERT_EQUAL_FATAL(cli_parse(7, argv, &cli, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL_FATAL(c->nr_nics, 2);
+	CU_ASSERT(c->nics[0].mac_set && !memcmp(c->nics[0].mac, "\x00\x16\x3e\x0a\x0b\x0c", 6));
+	CU_ASSERT_STRING_EQUAL(c->nics[0].bridge, "xenbr0");
+	CU_ASSERT_STRING_EQUAL(c->nics[0].vifname, "vif3.0");
+	CU_ASSERT_STRING_EQUAL(c->nics[0].script, "vif-bridge");
+	CU_ASSERT_STRING_EQUAL(c->nics[1].socket, "/run/nb.sock");
+	CU_ASSERT_EQUAL(c->nics[1].queues, 2);
+	CU_ASSERT(!c->nics[1].mac_set);
+	/* Up to eight; NICs with defaults do not clash. */
+	for (int i = 0; i <= VM_MAX_NICS; i++) {
+		argv[4 + 2 * i] = "--net";
+		argv[5 + 2 * i] = "bridge=xenbr0";
+	}
+	CU_ASSERT_EQUAL(cli_parse(ARRAY_SIZE(argv) - 2, argv, &cli, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(c->nr_nics, VM_MAX_NICS);
+	CU_ASSERT_NOT_EQUAL(cli_parse(ARRAY_SIZE(argv), argv, &cli, err, sizeof(err)), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "at most 8 NICs"));
+}
+
 static void test_sizes(void)
 {
 	uint64_t v;
@@ -169,5 +227,6 @@ static void test_sizes(void)
 void unit_register(void)
 {
 	UNIT_SUITE("cli", UNIT_TEST(test_golden_table), UNIT_TEST(test_values),
-		   UNIT_TEST(test_disks), UNIT_TEST(test_too_many_disks), UNIT_TEST(test_sizes));
+		   UNIT_TEST(test_disks), UNIT_TEST(test_too_many_disks), UNIT_TEST(test_nets),
+		   UNIT_TEST(test_sizes));
 }

@@ -484,6 +484,28 @@ static void test_activate_and_calls(void)
 	teardown();
 }
 
+/* A polling driver gives a queue no vector; the backend still gets a real
+ * call fd (libvhost-user backends abort on a missing one), and a signal on
+ * it raises nothing. */
+static void test_call_fd_without_vector(void)
+{
+	uint64_t one = 1;
+
+	setup();
+	negotiate(VERSION_1);
+	queue_setup(0, 64, RAM_BASE, VIRTIO_MSI_NO_VECTOR);
+	CC_WR(VIRTIO_PCI_COMMON_Q_SELECT, 0, 2);
+	CC_WR(VIRTIO_PCI_COMMON_Q_ENABLE, 1, 2);
+	set_status(status() | VIRTIO_CONFIG_S_DRIVER_OK);
+	CU_ASSERT_EQUAL_FATAL(dev.nr, 1);
+	CU_ASSERT(dev.q[0].call_fd >= 0);
+	CU_ASSERT_EQUAL(dev.q[0].call_fd, vp.q[0].relay_fd);
+	CU_ASSERT_EQUAL(write(dev.q[0].call_fd, &one, 8), 8);
+	CU_ASSERT(evloop_run_once(&vm.loop, 100) >= 1);
+	CU_ASSERT_EQUAL(pba(), 0);
+	teardown();
+}
+
 static void test_activation_failure(void)
 {
 	setup();
@@ -633,7 +655,8 @@ void unit_register(void)
 		   UNIT_TEST(test_queue_select), UNIT_TEST(test_queue_size),
 		   UNIT_TEST(test_vectors), UNIT_TEST(test_frozen_after_enable),
 		   UNIT_TEST(test_ring_outside_ram), UNIT_TEST(test_ring_ok),
-		   UNIT_TEST(test_activate_and_calls), UNIT_TEST(test_activation_failure),
+		   UNIT_TEST(test_activate_and_calls), UNIT_TEST(test_call_fd_without_vector),
+		   UNIT_TEST(test_activation_failure),
 		   UNIT_TEST(test_reset), UNIT_TEST(test_notify), UNIT_TEST(test_device_config),
 		   UNIT_TEST(test_wide_addresses), UNIT_TEST(test_cfg_window),
 		   UNIT_TEST(test_bad_params));
