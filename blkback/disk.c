@@ -15,6 +15,8 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -128,6 +130,17 @@ static void disk_probe_file(struct disk *disk, const struct stat *st)
 	disk->zero_range_ok = true;
 }
 
+/* An image in memory (tmpfs, ramfs) without O_DIRECT: every request is a
+ * page-cache copy that never blocks, so doing it inline (sync) beats
+ * handing it to io_uring's workers or libaio, which only add overhead. */
+static bool disk_in_memory(const struct disk *disk)
+{
+	struct statfs sfs;
+
+	return !disk->direct && fstatfs(disk->fd, &sfs) == 0 &&
+	       (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC);
+}
+
 static int disk_attach(struct disk *disk, enum disk_engine_hint engine, char *err, size_t errlen)
 {
 	static const struct disk_engine_ops *const order[] = {
@@ -135,6 +148,10 @@ static int disk_attach(struct disk *disk, enum disk_engine_hint engine, char *er
 	};
 	int r = -ENOSYS;
 
+	if (engine == DISK_ENGINE_DEFAULT && disk_in_memory(disk)) {
+		engine = DISK_ENGINE_SYNC;
+		log_info("%s: in memory (tmpfs): using the sync engine", disk->path);
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(order); i++) {
 		if (engine != DISK_ENGINE_DEFAULT && order[i]->kind != engine)
 			continue;

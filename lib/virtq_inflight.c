@@ -46,7 +46,9 @@ int vq_inflight_attach(struct vq *vq, struct vq_inflight_split *region, size_t s
 		region->last_batch_head = 0;
 		region->used_idx = vq->used_idx;
 		region->version = VQ_INFLIGHT_VERSION;
-	} else if (region->version != VQ_INFLIGHT_VERSION || region->desc_num != num) {
+	} else if (region->version != VQ_INFLIGHT_VERSION || region->desc_num < num) {
+		/* A frontend sizes the region for its largest queue; a driver
+		 * may pick a smaller ring. Only desc[0..num) is ever used. */
 		return -EINVAL;
 	}
 	vq->inflight = region;

@@ -184,8 +184,9 @@ bool vq_enable_notify(struct vq *vq);
 size_t vq_inflight_region_size(unsigned int num);
 
 /* Attaches a queue's region (after vq_init and the indices are set). A
- * zeroed region (version 0) is initialized; otherwise version and desc_num
- * must match. From then on vq_pop marks heads inflight and vq_push clears
+ * zeroed region (version 0) is initialized; otherwise the version must
+ * match and desc_num be at least the ring size (a frontend sizes regions
+ * for its largest queue). From then on vq_pop marks heads inflight and vq_push clears
  * them, in the order the spec requires. Returns 0 or -EINVAL. */
 int vq_inflight_attach(struct vq *vq, struct vq_inflight_split *region, size_t size);
 

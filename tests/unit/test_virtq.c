@@ -845,9 +845,13 @@ static void test_inflight_bad(void)
 	CU_ASSERT_EQUAL(vq_inflight_attach(&d.vq, r, 16 + 16 * 7), -EINVAL);
 	CU_ASSERT_EQUAL(vq_inflight_attach(&d.vq, (void *)((uint8_t *)r + 4), size - 4),
 			-EINVAL);
+	/* A region for a bigger queue fits a smaller ring; a smaller one not. */
 	r->version = 1;
-	r->desc_num = 16;
+	r->desc_num = 4;
 	CU_ASSERT_EQUAL(vq_inflight_attach(&d.vq, r, size), -EINVAL);
+	r->desc_num = 16;
+	CU_ASSERT_EQUAL(vq_inflight_attach(&d.vq, r, size), 0);
+	d.vq.inflight = NULL;
 	r->version = 2;
 	r->desc_num = 8;
 	CU_ASSERT_EQUAL(vq_inflight_attach(&d.vq, r, size), -EINVAL);
