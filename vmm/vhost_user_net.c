@@ -1,34 +1,30 @@
-/* vhost-user-net: one virtio-net PCI function (vmm/virtio_pci.h, 1af4:1041,
- * class 0x020000) per --net, whose queue pairs a backend process serves
- * straight from guest memory over vhost-user: an isle-netback that isle
- * starts with a tap on the spec's bridge (vmm/backend.h), or any
- * vhost-user-net server given as socket=PATH (isle-netback, DPDK's vhost
- * PMD). The spec is Xen's vif syntax (vmm/vif.h).
+/* vhost-user-net: one virtio-net PCI function (1af4:1041, class 0x020000)
+ * per --net (Xen vif syntax, vmm/vif.h), whose queue pairs a backend process
+ * serves from guest memory over vhost-user: an isle-netback isle starts on
+ * the spec's bridge (vmm/backend.h), or any vhost-user-net server given as
+ * socket=PATH (isle-netback, DPDK's vhost PMD).
  *
- * What isle owns, as QEMU does: the MAC (the spec's, passed to the
- * isle-netback it starts and sent with SET_CONFIG to a socket= backend; the
- * backend's own when neither gave one), the link status (up while a backend
- * is connected: the guest sees the link drop while one restarts) and the
- * control queue, answered here with netback/net_ctrl.c: RX mode and MAC
- * tables are acknowledged (filtering is the guest's), VQ_PAIRS_SET switches
- * pairs with SET_VRING_ENABLE. The backend never sees CTRL_VQ or the ring,
- * so backends that leave the control queue to the frontend work. The
- * guest is offered backend ∩ transport ∩ the net bits below; MTU and
- * max_virtqueue_pairs come from the backend's config space (GET_CONFIG).
+ * isle owns, as QEMU does, the MAC (the spec's: --mac to the isle-netback
+ * it starts, SET_CONFIG to a socket= one; else xl's random default, or a
+ * socket= backend's own), the link status (down while no backend is
+ * connected) and the control queue, answered here with netback/net_ctrl.c:
+ * RX mode and MAC tables acknowledged (the guest filters), VQ_PAIRS_SET
+ * switching pairs with SET_VRING_ENABLE. Backends never see CTRL_VQ or its
+ * ring, so those that leave it to the frontend work. Offered: backend ∩
+ * transport ∩ VUNET_PASS/CTRL; MTU and pairs from the backend's GET_CONFIG.
  *
- * Reconnect as vhost_user_blk.c does: a backend that goes away leaves the
- * guest running; a timerfd reconnects every 100 ms and the new backend gets
- * the memory table and the rings, based at the used index in guest memory
- * (the backends complete in order), and a kick. Packets in flight in the
- * dead backend are lost, as on a wire; nothing needs an inflight buffer.
+ * Reconnect as in vhost_user_blk.c: the guest runs on while a timerfd
+ * retries every 100 ms; a new backend gets the memory table and the rings
+ * based at the used index in guest memory (backends complete in order) and
+ * a kick. Frames in a dead backend are lost, as on a wire.
  *
- * Threads and locks: activate/reset/call_changed run on vCPU threads under
- * vp->lock; socket, timer and control-queue events on the main thread. The
- * order is vp->lock -> b->lock -> msix; the config copy has its own lock.
- * The event loop is the main thread's alone, so the control queue's kick
- * fds join it at init, and a kick fd that is a data ring this session (ring
- * 2 with MQ) is muted there rather than read (its kicks are the backend's);
- * activation asks the main thread, through rearm_fd, to listen again. */
+ * Locks: vp->lock -> b->lock -> msix; activate/reset/call_changed on vCPU
+ * threads, socket, timer and control-queue events on the main thread, whose
+ * event loop is its own: the control queue's candidate kick fds (rings 2
+ * and 2 * pairs) join it at init, edge-triggered, so that when ring 2 is a
+ * data ring (MQ) its kicks are left unread for the backend at the cost of a
+ * wasted wake-up (an RX ring: kicked only when buffers come after a stall). */
+#include <endian.h>
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
@@ -97,7 +93,7 @@ struct vunet {
 	struct vhu_front f;              /* f.sock < 0 while disconnected */
 	uint64_t backend_features, offered, protocol;
 	unsigned int pairs;              /* offered: max_virtqueue_pairs */
-	int timer_fd, rearm_fd;
+	int timer_fd;
 	unsigned int attempts;
 	/* The driver session, replayed on reconnect. */
 	bool active, resume;
@@ -109,18 +105,9 @@ struct vunet {
 	bool ctrl_broken;
 	struct vq ctrlvq;
 	struct net_ctrl nc;
-	int ctrl_fds[2];                 /* kick fds of rings 2 and 2 * pairs */
-	bool muted[2];
+	int ctrl_fds[2];                 /* kick fds of rings 2 and 2 * pairs, in vm->loop */
 	struct iovec ctrl_iov[VQ_ELEM_MAX_IOV];
 };
-
-static void vunet_timeouts(int sock)
-{
-	struct timeval tv = { .tv_sec = VUNET_TIMEOUT_S };
-
-	setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-}
 
 /* Link up or down in the guest's config, with a config interrupt. */
 static void vunet_set_link(struct vunet *b, bool up)
@@ -151,9 +138,9 @@ static void vunet_offer(struct vunet *b, uint64_t feat, uint64_t pf, uint64_t nq
 	if (!(o & BIT(VIRTIO_NET_F_GUEST_CSUM)))
 		o &= ~(BIT(VIRTIO_NET_F_GUEST_TSO4) | BIT(VIRTIO_NET_F_GUEST_TSO6));
 	if (pf & BIT(VHOST_USER_PROTOCOL_F_CONFIG)) {
-		uint16_t n = get_le16(cfg + offsetof(struct virtio_net_config, max_virtqueue_pairs));
+		const struct virtio_net_config *c = (const void *)cfg;
 
-		pairs = MIN(pairs, MAX(n, 1u));
+		pairs = MIN(pairs, MAX(le16toh(c->max_virtqueue_pairs), 1u));
 	}
 	/* More than one pair needs MQ, a control queue to switch pairs and
 	 * SET_VRING_ENABLE to do it with; nq is QEMU's reading of QUEUE_NUM. */
@@ -179,10 +166,12 @@ static int vunet_handshake(struct vunet *b, bool first)
 {
 	uint8_t cfg[VUNET_CONFIG_SIZE] = { 0 };
 	struct virtio_net_config *c = (struct virtio_net_config *)cfg;
+	struct timeval tv = { .tv_sec = VUNET_TIMEOUT_S };   /* a reply; then we reconnect */
 	uint64_t feat, pf = 0, nq = 1, need;
 	int r;
 
-	vunet_timeouts(b->f.sock);
+	setsockopt(b->f.sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(b->f.sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if ((r = vhu_front_get_features(&b->f, &feat)))
 		return r;
 	if (feat & BIT(VHOST_USER_F_PROTOCOL_FEATURES)) {
@@ -221,7 +210,10 @@ static int vunet_handshake(struct vunet *b, bool first)
 	    (r = vhu_front_set_config(&b->f, 0, b->mac, 6)))
 		log_debug("%s: the backend refused the MAC (%s)", b->name, strerror(-r));
 	memcpy(c->mac, b->mac, 6);
-	c->status = htole16(VIRTIO_NET_S_LINK_UP);
+	/* Connected: up, unless the backend's own status says down. */
+	if (!(pf & BIT(VHOST_USER_PROTOCOL_F_CONFIG)) || !(feat & BIT(VIRTIO_NET_F_STATUS)))
+		c->status = htole16(VIRTIO_NET_S_LINK_UP);
+	c->status &= htole16(VIRTIO_NET_S_LINK_UP);
 	c->max_virtqueue_pairs = htole16((uint16_t)b->pairs);
 	if (!(b->offered & BIT(VIRTIO_NET_F_MTU)))
 		c->mtu = 0;
@@ -278,7 +270,7 @@ static int vunet_start(struct vunet *b)
 	/* Frames the guest queued while no backend was there wait for a kick. */
 	for (unsigned int i = 0; resumed && i < b->nr_q; i++)
 		if (!vunet_is_ctrl(b, i) && eventfd_write(b->q[i].kick_fd, 1) < 0)
-			log_debug("%s: queue %u: kick: %s", b->name, b->q[i].index, strerror(errno));
+			log_debug("%s: ring %u: kick: %s", b->name, b->q[i].index, strerror(errno));
 	return 0;
 }
 
@@ -424,30 +416,12 @@ static void vunet_ctrl_kick(struct evloop *loop, int fd, uint32_t events, void *
 			vunet_ctrl_run(b);
 		goto out;
 	}
-	for (unsigned int i = 0; b->active && i < b->nr_q; i++) {
-		if (b->q[i].kick_fd != fd)
-			continue;
-		/* A data ring this session: its kicks are the backend's. */
-		evloop_mod(loop, fd, 0);
-		b->muted[fd == b->ctrl_fds[1]] = true;
-		goto out;
-	}
+	/* A data ring this session: its kicks are the backend's. */
+	for (unsigned int i = 0; b->active && i < b->nr_q; i++)
+		if (b->q[i].kick_fd == fd)
+			goto out;
 	eventfd_read(fd, &v);   /* no session uses it: a stray kick */
 out:
-	pthread_mutex_unlock(&b->lock);
-}
-
-/* Activation wants the control queue's kicks heard again. */
-static void vunet_ctrl_rearm(struct evloop *loop, int fd, uint32_t events, void *opaque)
-{
-	struct vunet *b = opaque;
-	eventfd_t v;
-
-	eventfd_read(fd, &v);
-	pthread_mutex_lock(&b->lock);
-	for (unsigned int i = 0; i < 2; i++)
-		if (b->muted[i] && !evloop_mod(loop, b->ctrl_fds[i], EPOLLIN))
-			b->muted[i] = false;
 	pthread_mutex_unlock(&b->lock);
 }
 
@@ -472,7 +446,6 @@ static void vunet_ctrl_setup(struct vunet *b, uint64_t features)
 		net_ctrl_init(&b->nc, features, b->pairs, b->mac);
 		b->nc.pairs = 1;   /* one pair until VQ_PAIRS_SET */
 		b->ctrl = (int)i;
-		eventfd_write(b->rearm_fd, 1);
 	}
 }
 
@@ -607,14 +580,14 @@ static int vunet_init_one(struct vm *vm, struct vunet *b, const struct vif *v, u
 	b->spec = v;
 	b->idx = idx;
 	b->ctrl = -1;
-	b->f.sock = b->timer_fd = b->rearm_fd = b->proc.pidfd = b->proc.timer_fd = -1;
+	b->f.sock = b->timer_fd = b->proc.pidfd = b->proc.timer_fd = -1;
 	b->ctrl_fds[0] = b->ctrl_fds[1] = -1;
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_mutex_init(&b->cfg_lock, NULL);
 	if (v->vifname[0])
 		snprintf(b->vifname, sizeof(b->vifname), "%s", v->vifname);
 	else
-		snprintf(b->vifname, sizeof(b->vifname), "isle%d.%u", (int)getpid() % 10000000, idx);
+		snprintf(b->vifname, sizeof(b->vifname), "isle%d.%u", getpid() % 10000000, idx);
 	snprintf(b->name, sizeof(b->name), "net%u (%s)", idx, v->socket[0] ? "socket" : b->vifname);
 	/* The spec's MAC, else xl's default: ours for a backend we start, the
 	 * backend's (if it has one) for a socket= backend. */
@@ -638,11 +611,9 @@ static int vunet_init_one(struct vm *vm, struct vunet *b, const struct vif *v, u
 		return r;
 	}
 	b->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	b->rearm_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (b->timer_fd < 0 || b->rearm_fd < 0)
+	if (b->timer_fd < 0)
 		return -errno;
 	if ((r = evloop_add(&vm->loop, b->timer_fd, EPOLLIN, vunet_retry, b)) ||
-	    (r = evloop_add(&vm->loop, b->rearm_fd, EPOLLIN, vunet_ctrl_rearm, b)) ||
 	    (r = evloop_add(&vm->loop, s, EPOLLIN | EPOLLRDHUP, vunet_sock_event, b)) ||
 	    (b->proc.pid && (r = backend_watch(&b->proc))))
 		return r;
@@ -658,7 +629,7 @@ static int vunet_init_one(struct vm *vm, struct vunet *b, const struct vif *v, u
 
 		if (i && b->pairs == 1)
 			break;
-		if ((r = evloop_add(&vm->loop, fd, EPOLLIN, vunet_ctrl_kick, b)))
+		if ((r = evloop_add(&vm->loop, fd, EPOLLIN | EPOLLET, vunet_ctrl_kick, b)))
 			return r;
 		b->ctrl_fds[i] = fd;
 	}
@@ -680,10 +651,6 @@ static void vunet_exit_one(struct vunet *b)
 	if (b->timer_fd >= 0) {
 		evloop_del(&b->vm->loop, b->timer_fd);
 		close(b->timer_fd);
-	}
-	if (b->rearm_fd >= 0) {
-		evloop_del(&b->vm->loop, b->rearm_fd);
-		close(b->rearm_fd);
 	}
 	backend_stop(&b->proc);
 	virtio_pci_destroy(&b->vp);

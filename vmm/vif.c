@@ -179,15 +179,16 @@ static int vif_value(struct vif *v, enum vif_key key, const char *name, const ch
 			return vif_fail(err, errlen, -EINVAL,
 					"mac=%s is a multicast address (a NIC needs unicast)", val);
 		if (!vif_mac_ok(v->mac))
-			return vif_fail(err, errlen, -EINVAL, "mac=%s is not a usable address", val);
+			return vif_fail(err, errlen, -EINVAL, "mac=%s is not a usable address",
+					val);
 		v->mac_set = true;
 		return 0;
 	case VIF_BRIDGE:
 	case VIF_VIFNAME:
 		if (!vif_ifname_ok(val))
 			return vif_fail(err, errlen, -EINVAL,
-					"%s=%.24s is not an interface name (1-15 of A-Z a-z 0-9 _ . -)",
-					name, val);
+					"%s=%.24s is not an interface name "
+					"(1-15 of A-Z a-z 0-9 _ . -)", name, val);
 		strcpy(key == VIF_BRIDGE ? v->bridge : v->vifname, val);
 		return 0;
 	case VIF_SCRIPT:
@@ -205,8 +206,9 @@ static int vif_value(struct vif *v, enum vif_key key, const char *name, const ch
 		return vif_copy(v->socket, sizeof(v->socket), name, val, err, errlen);
 	case VIF_MTU:
 		if (vif_uint(val, VIF_MTU_MIN, VIF_MTU_MAX, &v->mtu))
-			return vif_fail(err, errlen, -EINVAL, "mtu=%.16s is not a number from %d to %d",
-					val, VIF_MTU_MIN, VIF_MTU_MAX);
+			return vif_fail(err, errlen, -EINVAL,
+					"mtu=%.16s is not a number from %d to %d", val,
+					VIF_MTU_MIN, VIF_MTU_MAX);
 		return 0;
 	case VIF_QUEUES:
 		if (vif_uint(val, 1, VIF_MAX_QUEUES, &v->queues))
@@ -289,7 +291,8 @@ int vif_parse(const char *spec, struct vif *v, char *err, size_t errlen)
 	if (errlen)
 		err[0] = '\0';
 	if (strlen(spec) >= VIF_SPEC_MAX)
-		return vif_fail(err, errlen, -EINVAL, "spec longer than %d bytes", VIF_SPEC_MAX - 1);
+		return vif_fail(err, errlen, -EINVAL, "spec longer than %d bytes",
+				VIF_SPEC_MAX - 1);
 	while (*p) {
 		const char *end = strchr(p, ',');
 		size_t n;

@@ -106,8 +106,8 @@ static void test_golden(void)
 			vif_format(&v, out, sizeof(out));
 			ok = r == 0 && !strcmp(out, c->want);
 			if (!ok)
-				fprintf(stderr, "case %zu '%s': %d '%s' / '%s'\n", i, c->spec, r, err,
-					r ? "" : out);
+				fprintf(stderr, "case %zu '%s': %d '%s' / '%s'\n", i, c->spec, r,
+					err, r ? "" : out);
 		} else {
 			ok = r == c->r && strstr(err, c->want) && !strchr(err, '\n');
 			if (!ok)
@@ -241,8 +241,8 @@ static void test_netback_argv(void)
 		snprintf(line + strlen(line), sizeof(line) - strlen(line), "%s%s", i ? " " : "",
 			 a.argv[i]);
 	CU_ASSERT_STRING_EQUAL(line, "/x/isle-netback --socket %s --tap vif1.0 "
-				     "--mac 00:16:3e:01:02:03 --bridge xenbr0 --script /s/vif-bridge "
-				     "--mtu 9000 --queues 2");
+				     "--mac 00:16:3e:01:02:03 --bridge xenbr0 "
+				     "--script /s/vif-bridge --mtu 9000 --queues 2");
 	/* Only what is set. */
 	CU_ASSERT_EQUAL_FATAL(vif_parse("", &v, err, sizeof(err)), 0);
 	n = vif_netback_argv(&v, "nb", "S", "t0", mac, NULL, &a);

@@ -1,0 +1,515 @@
+/* Tests for vmm/vhost_user_net.c without KVM or root: the VM stub of
+ * test_vhost_user_blk.c (memfd RAM, GSI table with vm_fd -1, PCI bus, event
+ * loop) and, as the socket= backend, a fake vhost-user-net device served by
+ * lib/vu_server.c on a thread of its own, which records what it is told
+ * (features, MAC, which rings run) and counts the kicks of its rings. The
+ * test plays the guest driver through the PCI windows.
+ *
+ * Checked: identity, offered features (backend ∩ ours, CTRL_MAC_ADDR not
+ * passed on) and config (the spec's MAC, also sent to the backend; pairs;
+ * MTU), and isle's own config for a backend without one; the control queue answered by isle (RX mode, VQ_PAIRS_SET switching
+ * rings 2-3 on and off in the backend, bad commands refused) while the
+ * backend never sees CTRL_VQ or the control ring; the control queue at
+ * ring 2 without MQ, then ring 2 as a data ring in the next session with
+ * its kicks reaching the backend, not isle; and the backend going away:
+ * link down with a config interrupt, reconnect, link up, rings resumed in
+ * the pairs state the guest had set. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
+#include <linux/virtio_pci.h>
+#include <linux/virtio_ring.h>
+
+#include "cunit.h"
+#include "isle/log.h"
+#include "isle/util.h"
+#include "isle/vu_server.h"
+#include "vmm/layout.h"
+#include "vmm/virtio_pci.h"
+#include "vmm/vm.h"
+
+#define BIT(n)     (1ULL << (n))
+#define RAM_BASE   0x100000ULL
+#define RAM_SIZE   (4 * MiB)
+#define RING(i)    (RAM_BASE + 0x10000 + (i) * 0x4000ULL)  /* desc; avail +0x1000; used +0x2000 */
+#define CMD        (RAM_BASE + 0x80000)                    /* class, cmd, data...; ack at +0x100 */
+#define QSIZE      16
+#define NB_QUEUES  5                                       /* 2 pairs + control */
+#define NB_FEATURES (BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_GUEST_CSUM) |               \
+		     BIT(VIRTIO_NET_F_MTU) | BIT(VIRTIO_NET_F_MAC) | BIT(VIRTIO_NET_F_STATUS) |  \
+		     BIT(VIRTIO_NET_F_MRG_RXBUF) | BIT(VIRTIO_NET_F_CTRL_VQ) |            \
+		     BIT(VIRTIO_NET_F_CTRL_RX) | BIT(VIRTIO_NET_F_CTRL_MAC_ADDR) |          \
+		     BIT(VIRTIO_NET_F_MQ) | BIT(VIRTIO_RING_F_EVENT_IDX) |                  \
+		     BIT(VIRTIO_RING_F_INDIRECT_DESC))
+
+extern const struct vm_device_ops vhost_user_net_device;
+
+static const struct pci_windows win = {
+	.ecam_base = LAYOUT_ECAM,
+	.mmio32_base = LAYOUT_MMIO32,
+	.mmio32_size = LAYOUT_MMIO32_END - LAYOUT_MMIO32,
+	.pio_base = LAYOUT_PIO_WINDOW,
+	.pio_size = LAYOUT_PIO_WINDOW_END - LAYOUT_PIO_WINDOW,
+};
+static const uint8_t spec_mac[6] = { 0x00, 0x16, 0x3e, 0x12, 0x34, 0x56 };
+
+static struct vm vm;
+static struct vm_config cfg;
+static uint8_t *ram;
+static unsigned int slot;
+static uint64_t bar4;
+static uint16_t avail_idx[NB_QUEUES], used_seen[NB_QUEUES];
+static char dir[64], sock[96];
+
+/* ---- the fake backend, on its own thread ---- */
+
+static struct {
+	struct evloop loop;
+	struct vu_server srv;
+	pthread_t thread;
+	bool open;
+	bool no_config;              /* a backend without PROTOCOL_F_CONFIG */
+	int stop;                    /* atomics from here on */
+	uint64_t features;           /* from SET_FEATURES */
+	uint32_t started;            /* bit per running ring */
+	uint8_t mac[6];              /* from SET_CONFIG */
+	unsigned int kicks[NB_QUEUES];
+} nb;
+
+static uint64_t nb_get_features(struct vu_dev *dev)
+{
+	return NB_FEATURES;
+}
+
+static uint64_t nb_protocol(struct vu_dev *dev)
+{
+	return ~0ULL & ~(nb.no_config ? BIT(VHOST_USER_PROTOCOL_F_CONFIG) : 0);
+}
+
+static int nb_set_features(struct vu_dev *dev, uint64_t f)
+{
+	__atomic_store_n(&nb.features, f, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static int nb_get_config(struct vu_dev *dev, uint32_t off, void *buf, uint32_t len)
+{
+	struct virtio_net_config c = {
+		.mac = { 0x02, 0xbb, 0xbb, 0xbb, 0xbb, 0xbb },
+		.status = VIRTIO_NET_S_LINK_UP, .max_virtqueue_pairs = 2, .mtu = 1400,
+	};
+
+	memcpy(buf, (uint8_t *)&c + off, len);
+	return 0;
+}
+
+static int nb_set_config(struct vu_dev *dev, uint32_t off, const void *buf, uint32_t len,
+			 uint32_t flags)
+{
+	if (off == 0 && len == 6)
+		memcpy(nb.mac, buf, 6);
+	return 0;
+}
+
+static void nb_kick(struct evloop *loop, int fd, uint32_t events, void *opaque)
+{
+	eventfd_t v;
+
+	if (eventfd_read(fd, &v) == 0)
+		__atomic_fetch_add(&nb.kicks[(uintptr_t)opaque], 1, __ATOMIC_ACQ_REL);
+}
+
+static int nb_queue_start(struct vu_dev *dev, unsigned int i, const struct vu_vring *vr)
+{
+	if (i >= NB_QUEUES)
+		return -EINVAL;
+	if (vr->kick_fd >= 0)
+		evloop_add(&nb.loop, vr->kick_fd, EPOLLIN, nb_kick, (void *)(uintptr_t)i);
+	__atomic_fetch_or(&nb.started, 1u << i, __ATOMIC_ACQ_REL);
+	return 0;
+}
+
+static uint16_t nb_queue_stop(struct vu_dev *dev, unsigned int i)
+{
+	if (dev->vrings[i].kick_fd >= 0)
+		evloop_del(&nb.loop, dev->vrings[i].kick_fd);
+	__atomic_fetch_and(&nb.started, ~(1u << i), __ATOMIC_ACQ_REL);
+	return dev->vrings[i].base;
+}
+
+static const struct vu_dev_ops nb_ops = {
+	.get_features = nb_get_features,
+	.set_features = nb_set_features,
+	.get_protocol_features = nb_protocol,
+	.get_config = nb_get_config,
+	.set_config = nb_set_config,
+	.queue_start = nb_queue_start,
+	.queue_stop = nb_queue_stop,
+};
+
+static void *nb_run(void *arg)
+{
+	while (!__atomic_load_n(&nb.stop, __ATOMIC_ACQUIRE))
+		evloop_run_once(&nb.loop, 5);
+	return NULL;
+}
+
+static void nb_open(void)
+{
+	struct vu_dev_params p = { .num_queues = NB_QUEUES, .max_queue_size = 256,
+				   .config_size = sizeof(struct virtio_net_config) };
+
+	memset(nb.mac, 0, sizeof(nb.mac));
+	CU_ASSERT_EQUAL_FATAL(evloop_init(&nb.loop), 0);
+	CU_ASSERT_EQUAL_FATAL(vu_server_open(&nb.srv, &nb.loop, sock, &nb_ops, &p, NULL, NULL), 0);
+	nb.stop = 0;
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&nb.thread, NULL, nb_run, NULL), 0);
+	nb.open = true;
+}
+
+static void nb_close(void)
+{
+	if (!nb.open)
+		return;
+	__atomic_store_n(&nb.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(nb.thread, NULL);
+	vu_server_close(&nb.srv);   /* the thread is gone: ours now */
+	evloop_fini(&nb.loop);
+	__atomic_store_n(&nb.started, 0, __ATOMIC_RELEASE);
+	nb.open = false;
+}
+
+/* ---- the guest side ---- */
+
+static void mmio(uint64_t addr, void *data, unsigned int len, bool is_write)
+{
+	pci_mmio32_handler(&vm.pci, addr - LAYOUT_MMIO32, data, len, is_write);
+}
+
+static uint32_t rd(uint64_t addr, unsigned int len)
+{
+	uint8_t b[4] = { 0 };
+
+	mmio(addr, b, len, false);
+	return len == 4 ? get_le32(b) : len == 2 ? get_le16(b) : b[0];
+}
+
+static void wr(uint64_t addr, uint32_t v, unsigned int len)
+{
+	uint8_t b[4];
+
+	put_le32(b, v);
+	mmio(addr, b, len, true);
+}
+
+static uint32_t cfg_rd(unsigned int off, unsigned int len)
+{
+	uint8_t b[4] = { 0 };
+
+	pci_cfg_access(&vm.pci, 0, slot << 3, off, b, len, false);
+	return len == 4 ? get_le32(b) : len == 2 ? get_le16(b) : b[0];
+}
+
+static void cfg_wr(unsigned int off, uint32_t v, unsigned int len)
+{
+	uint8_t b[4];
+
+	put_le32(b, v);
+	pci_cfg_access(&vm.pci, 0, slot << 3, off, b, len, true);
+}
+
+static uint8_t *gpa(uint64_t a)
+{
+	return ram + (a - RAM_BASE);
+}
+
+#define CC(off) (bar4 + VIRTIO_PCI_COMMON_OFF + (off))
+#define DEVCFG(field) (bar4 + VIRTIO_PCI_DEVCFG_OFF + offsetof(struct virtio_net_config, field))
+
+static void setup_spec(bool mac_set)
+{
+	int fd;
+
+	memset(&vm, 0, sizeof(vm));
+	memset(&cfg, 0, sizeof(cfg));
+	memset(avail_idx, 0, sizeof(avail_idx));
+	memset(used_seen, 0, sizeof(used_seen));
+	snprintf(dir, sizeof(dir), "/tmp/isle-vunet-test-XXXXXX");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	snprintf(sock, sizeof(sock), "%s/nb.sock", dir);
+	nb_open();
+	vm.vm_fd = vm.kvm_fd = vm.stop_efd = -1;
+	vm.cfg = &cfg;
+	fd = memfd_create("test-ram", MFD_CLOEXEC);
+	CU_ASSERT_FATAL(fd >= 0 && ftruncate(fd, RAM_SIZE) == 0);
+	ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CU_ASSERT_FATAL(ram != MAP_FAILED);
+	vm.mem_fd = fd;
+	CU_ASSERT_EQUAL_FATAL(gmem_add(&vm.gmem, RAM_BASE, RAM_SIZE, ram, fd, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(gsi_init(&vm.gsi, -1), 0);
+	CU_ASSERT_EQUAL_FATAL(pci_bus_init(&vm.pci, &win), 0);
+	CU_ASSERT_EQUAL_FATAL(evloop_init(&vm.loop), 0);
+	cfg.nr_nics = 1;
+	CU_ASSERT_EQUAL_FATAL(snprintf(cfg.nics[0].socket, sizeof(cfg.nics[0].socket), "%s",
+				       sock) < (int)sizeof(cfg.nics[0].socket), 1);
+	memcpy(cfg.nics[0].mac, spec_mac, 6);
+	cfg.nics[0].mac_set = mac_set;
+	cfg.nics[0].queues = 2;
+	CU_ASSERT_EQUAL_FATAL(vhost_user_net_device.init(&vm), 0);
+	for (slot = 1; slot < PCI_MAX_DEVS; slot++)
+		if (cfg_rd(PCI_VENDOR_ID, 4) == (0x1041u << 16 | 0x1af4))
+			break;
+	CU_ASSERT_FATAL(slot < PCI_MAX_DEVS);
+	bar4 = cfg_rd(PCI_BASE_ADDRESS_4, 4) & ~0xfULL;
+	cfg_wr(PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 2);
+}
+
+static void setup(void)
+{
+	setup_spec(true);
+}
+
+static void teardown(void)
+{
+	vhost_user_net_device.exit(&vm);
+	nb_close();
+	evloop_fini(&vm.loop);
+	pci_bus_destroy(&vm.pci);
+	gsi_destroy(&vm.gsi);
+	munmap(ram, RAM_SIZE);
+	close(vm.mem_fd);
+	rmdir(dir);
+}
+
+/* Runs isle's loop until cond holds or timeout_ms passes. */
+#define WAIT_FOR(cond, timeout_ms)                                                \
+	({                                                                        \
+		int t_ = 0;                                                       \
+		while (!(cond) && t_ < (timeout_ms)) {                            \
+			evloop_run_once(&vm.loop, 5);                             \
+			t_ += 5;                                                  \
+		}                                                                 \
+		(bool)(cond);                                                     \
+	})
+
+static uint32_t started(void)
+{
+	return __atomic_load_n(&nb.started, __ATOMIC_ACQUIRE);
+}
+
+/* Features acked, queues [0, nq) enabled, DRIVER_OK. */
+static void driver_init(uint64_t features, unsigned int nq)
+{
+	uint8_t s = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
+
+	wr(CC(VIRTIO_PCI_COMMON_STATUS), 0, 1);
+	memset(gpa(RING(0)), 0, NB_QUEUES * 0x4000);
+	memset(avail_idx, 0, sizeof(avail_idx));
+	memset(used_seen, 0, sizeof(used_seen));
+	wr(CC(VIRTIO_PCI_COMMON_STATUS), s, 1);
+	for (unsigned int i = 0; i < 2; i++) {
+		wr(CC(VIRTIO_PCI_COMMON_GFSELECT), i, 4);
+		features |= BIT(VIRTIO_F_VERSION_1);
+		wr(CC(VIRTIO_PCI_COMMON_GF), (uint32_t)(features >> (32 * i)), 4);
+	}
+	wr(CC(VIRTIO_PCI_COMMON_STATUS), s |= VIRTIO_CONFIG_S_FEATURES_OK, 1);
+	CU_ASSERT(rd(CC(VIRTIO_PCI_COMMON_STATUS), 1) & VIRTIO_CONFIG_S_FEATURES_OK);
+	for (unsigned int i = 0; i < nq; i++) {
+		wr(CC(VIRTIO_PCI_COMMON_Q_SELECT), i, 2);
+		wr(CC(VIRTIO_PCI_COMMON_Q_SIZE), QSIZE, 2);
+		wr(CC(VIRTIO_PCI_COMMON_Q_DESCLO), (uint32_t)RING(i), 4);
+		wr(CC(VIRTIO_PCI_COMMON_Q_AVAILLO), (uint32_t)RING(i) + 0x1000, 4);
+		wr(CC(VIRTIO_PCI_COMMON_Q_USEDLO), (uint32_t)RING(i) + 0x2000, 4);
+		wr(CC(VIRTIO_PCI_COMMON_Q_ENABLE), 1, 2);
+	}
+	wr(CC(VIRTIO_PCI_COMMON_STATUS), s | VIRTIO_CONFIG_S_DRIVER_OK, 1);
+	CU_ASSERT_EQUAL(rd(CC(VIRTIO_PCI_COMMON_STATUS), 1) & VIRTIO_CONFIG_S_NEEDS_RESET, 0);
+}
+
+static void notify(unsigned int q)
+{
+	wr(bar4 + VIRTIO_PCI_NOTIFY_OFF + q * VIRTIO_PCI_NOTIFY_MULT, q, 2);
+}
+
+/* One control command on ring q; returns the ack, or -1 if none came. */
+static int ctrl(unsigned int q, uint8_t cls, uint8_t cmd, const void *data, uint32_t len)
+{
+	struct vring_desc *d = (struct vring_desc *)gpa(RING(q));
+	struct vring_avail *av = (struct vring_avail *)gpa(RING(q) + 0x1000);
+	struct vring_used *u = (struct vring_used *)gpa(RING(q) + 0x2000);
+
+	gpa(CMD)[0] = cls;
+	gpa(CMD)[1] = cmd;
+	memcpy(gpa(CMD + 2), data, len);
+	gpa(CMD + 0x100)[0] = 0xee;
+	d[0] = (struct vring_desc){ .addr = CMD, .len = 2 + len, .flags = VRING_DESC_F_NEXT,
+				    .next = 1 };
+	d[1] = (struct vring_desc){ .addr = CMD + 0x100, .len = 1, .flags = VRING_DESC_F_WRITE };
+	av->ring[avail_idx[q] % QSIZE] = 0;
+	__atomic_store_n(&av->idx, ++avail_idx[q], __ATOMIC_RELEASE);
+	notify(q);
+	if (!WAIT_FOR(__atomic_load_n(&u->idx, __ATOMIC_ACQUIRE) != used_seen[q], 2000))
+		return -1;
+	used_seen[q]++;
+	return gpa(CMD + 0x100)[0];
+}
+
+static int pairs_set(unsigned int q, uint16_t n)
+{
+	uint8_t le[2];
+
+	put_le16(le, n);
+	return ctrl(q, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, le, 2);
+}
+
+/* ---- tests ---- */
+
+static void test_identity_and_config(void)
+{
+	uint64_t df;
+
+	setup();
+	CU_ASSERT_EQUAL(cfg_rd(PCI_CLASS_REVISION, 4) >> 8, 0x020000);
+	CU_ASSERT_EQUAL(rd(CC(VIRTIO_PCI_COMMON_NUMQ), 2), NB_QUEUES);
+	wr(CC(VIRTIO_PCI_COMMON_DFSELECT), 0, 4);
+	df = rd(CC(VIRTIO_PCI_COMMON_DF), 4);
+	wr(CC(VIRTIO_PCI_COMMON_DFSELECT), 1, 4);
+	df |= (uint64_t)rd(CC(VIRTIO_PCI_COMMON_DF), 4) << 32;
+	CU_ASSERT_EQUAL(df, (NB_FEATURES & ~BIT(VIRTIO_NET_F_CTRL_MAC_ADDR)) |
+			    BIT(VIRTIO_F_VERSION_1));
+	for (unsigned int i = 0; i < 6; i++)
+		CU_ASSERT_EQUAL(rd(DEVCFG(mac) + i, 1), spec_mac[i]);
+	CU_ASSERT_EQUAL(rd(DEVCFG(status), 2), VIRTIO_NET_S_LINK_UP);
+	CU_ASSERT_EQUAL(rd(DEVCFG(max_virtqueue_pairs), 2), 2);
+	CU_ASSERT_EQUAL(rd(DEVCFG(mtu), 2), 1400);
+	/* The spec's MAC went to the backend too. */
+	CU_ASSERT_EQUAL(memcmp(nb.mac, spec_mac, 6), 0);
+	teardown();
+}
+
+/* DPDK's vhost PMD has no config space: isle makes one, MTU not offered. */
+static void test_backend_without_config(void)
+{
+	uint8_t mac[6];
+	uint64_t df;
+
+	nb.no_config = true;
+	setup_spec(false);
+	wr(CC(VIRTIO_PCI_COMMON_DFSELECT), 0, 4);
+	df = rd(CC(VIRTIO_PCI_COMMON_DF), 4);
+	CU_ASSERT_EQUAL(df & BIT(VIRTIO_NET_F_MTU), 0);
+	CU_ASSERT(df & BIT(VIRTIO_NET_F_MAC) && df & BIT(VIRTIO_NET_F_STATUS) &&
+		  df & BIT(VIRTIO_NET_F_MQ));
+	for (unsigned int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)rd(DEVCFG(mac) + i, 1);
+	CU_ASSERT(mac[0] == 0x00 && mac[1] == 0x16 && mac[2] == 0x3e && !(mac[3] & 0x80));
+	CU_ASSERT_EQUAL(rd(DEVCFG(status), 2), VIRTIO_NET_S_LINK_UP);
+	CU_ASSERT_EQUAL(rd(DEVCFG(max_virtqueue_pairs), 2), 2);
+	CU_ASSERT_EQUAL(rd(DEVCFG(mtu), 2), 0);
+	driver_init(BIT(VIRTIO_NET_F_MQ) | BIT(VIRTIO_NET_F_CTRL_VQ), NB_QUEUES);
+	CU_ASSERT_EQUAL(pairs_set(4, 2), VIRTIO_NET_OK);
+	CU_ASSERT(WAIT_FOR(started() == 0xf, 2000));
+	teardown();
+	nb.no_config = false;
+}
+
+static void test_ctrl_queue_mq(void)
+{
+	uint8_t on = 1, bad[2] = { 0 };
+	uint64_t f;
+
+	setup();
+	driver_init(BIT(VIRTIO_NET_F_MQ) | BIT(VIRTIO_NET_F_CTRL_VQ) | BIT(VIRTIO_NET_F_CTRL_RX) |
+		    BIT(VIRTIO_NET_F_MAC) | BIT(VIRTIO_NET_F_MRG_RXBUF), NB_QUEUES);
+	/* One pair until VQ_PAIRS_SET; the control ring stays with isle. */
+	CU_ASSERT(WAIT_FOR(started() == 0x3, 2000));
+	f = __atomic_load_n(&nb.features, __ATOMIC_ACQUIRE);
+	CU_ASSERT(f & BIT(VIRTIO_NET_F_MQ) && f & BIT(VIRTIO_NET_F_MRG_RXBUF));
+	CU_ASSERT_FALSE(f & (BIT(VIRTIO_NET_F_CTRL_VQ) | BIT(VIRTIO_NET_F_CTRL_RX) |
+			     BIT(VIRTIO_NET_F_MAC)));
+	CU_ASSERT_EQUAL(ctrl(4, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &on, 1),
+			VIRTIO_NET_OK);
+	CU_ASSERT_EQUAL(pairs_set(4, 2), VIRTIO_NET_OK);
+	CU_ASSERT(WAIT_FOR(started() == 0xf, 2000));
+	CU_ASSERT_EQUAL(pairs_set(4, 3), VIRTIO_NET_ERR);
+	CU_ASSERT_EQUAL(ctrl(4, 0x77, 0, bad, 2), VIRTIO_NET_ERR);
+	/* Not offered: refused. */
+	CU_ASSERT_EQUAL(ctrl(4, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, spec_mac, 6),
+			VIRTIO_NET_ERR);
+	CU_ASSERT_EQUAL(pairs_set(4, 1), VIRTIO_NET_OK);
+	CU_ASSERT(WAIT_FOR(started() == 0x3, 2000));
+	CU_ASSERT_EQUAL(started() & 0x10, 0);
+	/* Reset stops every ring. */
+	wr(CC(VIRTIO_PCI_COMMON_STATUS), 0, 1);
+	CU_ASSERT(WAIT_FOR(started() == 0, 2000));
+	teardown();
+}
+
+static void test_ctrl_ring_moves(void)
+{
+	unsigned int k0;
+
+	setup();
+	/* Without MQ the control queue is ring 2. */
+	driver_init(BIT(VIRTIO_NET_F_CTRL_VQ) | BIT(VIRTIO_NET_F_CTRL_RX), 3);
+	CU_ASSERT(WAIT_FOR(started() == 0x3, 2000));
+	CU_ASSERT_EQUAL(ctrl(2, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_ALLMULTI, "\1", 1),
+			VIRTIO_NET_OK);
+	CU_ASSERT_EQUAL(pairs_set(2, 2), VIRTIO_NET_ERR);   /* MQ not negotiated */
+	/* Next session with MQ: ring 2 carries data, its kicks are the
+	 * backend's (isle must not swallow them), and ring 4 is control. */
+	driver_init(BIT(VIRTIO_NET_F_MQ) | BIT(VIRTIO_NET_F_CTRL_VQ), NB_QUEUES);
+	CU_ASSERT(WAIT_FOR(started() == 0x3, 2000));
+	CU_ASSERT_EQUAL(pairs_set(4, 2), VIRTIO_NET_OK);
+	CU_ASSERT(WAIT_FOR(started() == 0xf, 2000));
+	for (int i = 0; i < 5; i++) {
+		k0 = __atomic_load_n(&nb.kicks[2], __ATOMIC_ACQUIRE);
+		notify(2);
+		CU_ASSERT(WAIT_FOR(__atomic_load_n(&nb.kicks[2], __ATOMIC_ACQUIRE) > k0, 2000));
+	}
+	/* And back: ring 2 is control again and heard. */
+	driver_init(BIT(VIRTIO_NET_F_CTRL_VQ) | BIT(VIRTIO_NET_F_CTRL_RX), 3);
+	CU_ASSERT_EQUAL(ctrl(2, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, "\0", 1),
+			VIRTIO_NET_OK);
+	teardown();
+}
+
+static void test_reconnect(void)
+{
+	uint8_t gen;
+
+	setup();
+	driver_init(BIT(VIRTIO_NET_F_MQ) | BIT(VIRTIO_NET_F_CTRL_VQ) | BIT(VIRTIO_NET_F_STATUS),
+		    NB_QUEUES);
+	CU_ASSERT_EQUAL(pairs_set(4, 2), VIRTIO_NET_OK);
+	CU_ASSERT(WAIT_FOR(started() == 0xf, 2000));
+	gen = (uint8_t)rd(CC(VIRTIO_PCI_COMMON_CFGGENERATION), 1);
+	nb_close();
+	CU_ASSERT(WAIT_FOR(rd(DEVCFG(status), 2) == 0, 2000));
+	CU_ASSERT_NOT_EQUAL(rd(CC(VIRTIO_PCI_COMMON_CFGGENERATION), 1), gen);
+	/* The guest's commands are still answered while the backend is away. */
+	CU_ASSERT_EQUAL(pairs_set(4, 1), VIRTIO_NET_OK);
+	CU_ASSERT_EQUAL(pairs_set(4, 2), VIRTIO_NET_OK);
+	nb_open();
+	CU_ASSERT(WAIT_FOR(rd(DEVCFG(status), 2) == VIRTIO_NET_S_LINK_UP, 3000));
+	CU_ASSERT(WAIT_FOR(started() == 0xf, 2000));
+	CU_ASSERT_EQUAL(memcmp(nb.mac, spec_mac, 6), 0);
+	CU_ASSERT_EQUAL(rd(CC(VIRTIO_PCI_COMMON_STATUS), 1) & VIRTIO_CONFIG_S_NEEDS_RESET, 0);
+	teardown();
+}
+
+void unit_register(void)
+{
+	log_set_level(getenv("ISLE_LOG") ? LOG_DEBUG : LOG_ERROR);
+	UNIT_SUITE("vhost_user_net", UNIT_TEST(test_identity_and_config),
+		   UNIT_TEST(test_backend_without_config), UNIT_TEST(test_ctrl_queue_mq), UNIT_TEST(test_ctrl_ring_moves),
+		   UNIT_TEST(test_reconnect));
+}
