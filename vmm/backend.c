@@ -72,7 +72,10 @@ int backend_exe_path(const char *env, const char *subdir, const char *name, char
 		return 0;
 	if ((size_t)snprintf(buf, len, "%s/%s", exe, name) >= len)
 		return -ENAMETOOLONG;
-	return access(buf, X_OK) ? -ENOENT : 0;
+	if (!access(buf, X_OK))
+		return 0;
+	snprintf(buf, len, "%s/../%s/%s", exe, subdir, name);   /* the one to report */
+	return -ENOENT;
 }
 
 int backend_tapdisk_path(char *buf, size_t len)

@@ -40,7 +40,8 @@ struct backend {
 
 /* A backend binary: $ENV if set, else ../SUBDIR/NAME from the isle binary
  * (the build tree), else NAME next to it (an install). Returns 0 or -errno
- * (-ENOENT when not executable; buf then holds the last path tried). */
+ * (-ENOENT when not executable; buf then holds the build-tree path, or
+ * $ENV's). */
 int backend_exe_path(const char *env, const char *subdir, const char *name, char *buf,
 		     size_t len);
 /* backend_exe_path("ISLE_TAPDISK", "blkback", "isle-tapdisk", ...). */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "isle/util.h"
 #include "vmm/vif.h"
 
 enum vif_key {
@@ -260,10 +261,10 @@ static int vif_item(struct vif *v, const char *p, const char *end, unsigned int 
 				(int)(end - p > 24 ? 24 : end - p), p);
 	k = vif_trim(p, eq, &klen);
 	val = vif_trim(eq + 1, end, &vlen);
-	for (i = 0; i < sizeof(vif_keys) / sizeof(vif_keys[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(vif_keys); i++)
 		if (strlen(vif_keys[i].name) == klen && !memcmp(vif_keys[i].name, k, klen))
 			break;
-	if (i == sizeof(vif_keys) / sizeof(vif_keys[0]))
+	if (i == ARRAY_SIZE(vif_keys))
 		return vif_fail(err, errlen, -EINVAL, "unknown key '%.*s'",
 				(int)(klen > 24 ? 24 : klen), k);
 	if (vif_keys[i].key == VIF_REFUSED)
@@ -306,8 +307,8 @@ int vif_parse(const char *spec, struct vif *v, char *err, size_t errlen)
 	}
 	if (!v->socket[0])
 		return 0;
-	for (size_t i = 0; i < sizeof(backend_keys) / sizeof(backend_keys[0]); i++) {
-		for (size_t k = 0; k < sizeof(vif_keys) / sizeof(vif_keys[0]); k++)
+	for (size_t i = 0; i < ARRAY_SIZE(backend_keys); i++) {
+		for (size_t k = 0; k < ARRAY_SIZE(vif_keys); k++)
 			if (!strcmp(vif_keys[k].name, backend_keys[i]) && (seen & 1u << k))
 				return vif_fail(err, errlen, -EINVAL,
 						"%s= configures the isle-netback isle starts; "
