@@ -36,6 +36,10 @@ struct boot_request {
 	uint64_t rsdp;           /* guest-physical RSDP address, 0 if none */
 	const struct layout *layout;
 	const struct gmem *gmem;
+	/* Guest RAM is known to be all zeros (a fresh memfd): the PVH loader
+	 * then leaves a segment's bss alone instead of faulting in every page
+	 * of it just to write zeros. */
+	bool ram_zeroed;
 };
 
 /* Each returns 0 and fills *bi, or a negative errno with *err describing it. */

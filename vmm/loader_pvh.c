@@ -274,7 +274,8 @@ static int pvh_check_loads(struct pvh_image *img, const struct gmem *gm,
 	return 0;
 }
 
-static int pvh_load_segments(const struct pvh_image *img, const struct gmem *gm)
+static int pvh_load_segments(const struct pvh_image *img, const struct gmem *gm,
+			     bool ram_zeroed)
 {
 	for (unsigned int i = 0; i < img->nr_segs; i++) {
 		const struct pvh_seg *s = &img->segs[i];
@@ -283,8 +284,9 @@ static int pvh_load_segments(const struct pvh_image *img, const struct gmem *gm)
 		if (s->type != PT_LOAD || !s->memsz)
 			continue;
 		rc = gmem_write(gm, s->paddr, img->data + s->offset, s->filesz);
-		/* RAM is not necessarily zero (reboot, reuse): clear the bss. */
-		if (!rc)
+		/* RAM is not necessarily zero (reboot, reuse): clear the bss,
+		 * unless the caller knows it is. */
+		if (!rc && !ram_zeroed)
 			rc = gmem_fill(gm, s->paddr + s->filesz, 0, s->memsz - s->filesz);
 		if (rc)
 			return rc;
@@ -371,7 +373,7 @@ int loader_pvh_load(const struct boot_request *req, struct boot_info *bi, const 
 
 	/* Everything is validated; from here on only guest writes remain,
 	 * which fail only if the boot area itself is not guest RAM. */
-	rc = pvh_load_segments(&img, req->gmem);
+	rc = pvh_load_segments(&img, req->gmem, req->ram_zeroed);
 	if (!rc)
 		rc = loader_cmdline_write(req, cmdline_len);
 	if (!rc && req->initrd_size)

@@ -332,6 +332,7 @@ static int vm_load_kernel(struct vm *vm)
 		.initrd = initrd, .initrd_size = isize,
 		.cmdline = vm->cfg->cmdline, .rsdp = vm->rsdp,
 		.layout = &vm->layout, .gmem = &vm->gmem,
+		.ram_zeroed = true,   /* a fresh memfd, and isle never reboots */
 	};
 	r = loader_load(&req, &vm->boot, &err);
 	if (r)

@@ -273,6 +273,16 @@ static void test_pvh_valid(bool is64, uint32_t descsz)
 	CU_ASSERT_EQUAL_FATAL(loader_load(&r, &bi, &err), 0);
 	CU_ASSERT_EQUAL(bi.mode, BOOT_PVH32);
 	check_loaded();
+
+	/* RAM the caller vouches is zero: the bss is not written at all
+	 * (here it keeps the poison), everything else lands the same. */
+	env_reset();
+	r.ram_zeroed = true;
+	CU_ASSERT_EQUAL_FATAL(loader_pvh_load(&r, &bi, &err), 0);
+	for (unsigned int k = 0; k < 128; k++)
+		CU_ASSERT_EQUAL(ram[DATA_GPA + k], (uint8_t)(0x22 + k));
+	CU_ASSERT_EQUAL(ram[DATA_GPA + 128], POISON);
+	CU_ASSERT_EQUAL(ram[DATA_GPA + 4095], POISON);
 }
 
 static void test_pvh_elf64(void) { test_pvh_valid(true, 4); }
