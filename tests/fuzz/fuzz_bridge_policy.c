@@ -1,15 +1,16 @@
 /* libFuzzer target for the bridge policy parser of isle-bridge-watch
- * (netback/bridge_watch.c, built here without its udev half): the input is
- * a policy file as bytes. Besides crashes and sanitizer reports, it checks
+ * (netback/bridge_policy.c): the input is a policy file as bytes. Besides crashes and sanitizer reports, it checks
  * what the watcher relies on: a success has at most BP_MAX_BRIDGES entries,
  * each with a valid bridge name and 1..1+BP_MAX_FALLBACK valid candidate
  * names, no name used twice anywhere; a failure has a one-line message
  * that starts with the origin and leaves the policy empty. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 
-#define ISLE_BRIDGE_POLICY_ONLY
-#include "netback/bridge_watch.c"
+#include <string.h>
+
+#include "netback/bridge_policy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
