@@ -39,6 +39,7 @@
 #include "isle/log.h"
 #include "isle/util.h"
 #include "isle/vhost_user.h"
+#include "proto_check.h"
 
 #define RAM_SIZE  (1 * MiB)
 #define QSIZE     16
@@ -49,36 +50,12 @@
 #define RX 0
 #define TX 1
 
-static int failed;
 static uint8_t *ram;
 static struct gmem gm;
 static struct vhu_front fr;
 static int call[2], err[2], kick[2], pkt = -1;
 static uint16_t avail_idx[2], next_desc[2];
 static char stats_path[100];
-
-static void ok(bool cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf(cond ? "ok - " : "not ok - ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	failed |= !cond;
-}
-
-static bool wait_fd(int fd, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	eventfd_t v;
-
-	if (poll(&p, 1, ms) != 1)
-		return false;
-	return eventfd_read(fd, &v) == 0;
-}
 
 static uint16_t used_idx(unsigned int q)
 {
