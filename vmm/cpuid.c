@@ -81,15 +81,14 @@ static struct kvm_cpuid2 *cpuid_get_supported(int kvm_fd)
 	return c;
 }
 
-int cpuid_setup(struct vm *vm, struct vcpu *vcpu)
+int cpuid_adjust(struct kvm_cpuid2 *c, unsigned int max, unsigned int id, unsigned int nr,
+		 uint32_t tsc_khz)
 {
-	struct kvm_cpuid2 *c = cpuid_get_supported(vm->kvm_fd);
 	static const char sig[12] = "isleisleisle";
 	struct kvm_cpuid_entry2 *isle;
-	int ret = 0, tsc_khz;
 
-	if (!c)
-		return -EIO;
+	if (c->nent > max || max - c->nent < 2)
+		return -ENOSPC;
 	/* Move KVM's leaves up by 0x100 and make room for ours. */
 	for (unsigned int i = 0; i < c->nent; i++) {
 		struct kvm_cpuid_entry2 *e = &c->entries[i];
@@ -99,17 +98,12 @@ int cpuid_setup(struct vm *vm, struct vcpu *vcpu)
 			if (e->function == CPUID_KVM_BASE)
 				e->eax = CPUID_KVM_BASE + 1;
 		}
-		cpuid_fix_entry(e, vcpu->id, vm->nr_vcpus);
-	}
-	if (c->nent + 2 > CPUID_MAX_ENTRIES) {
-		free(c);
-		return -ENOSPC;
+		cpuid_fix_entry(e, id, nr);
 	}
 	isle = &c->entries[c->nent++];
 	memset(isle, 0, sizeof(*isle));
 	isle->function = CPUID_ISLE_TIMING;
-	tsc_khz = ioctl(vcpu->fd, KVM_GET_TSC_KHZ, 0);
-	isle->eax = tsc_khz > 0 ? (uint32_t)tsc_khz : 0;
+	isle->eax = tsc_khz;
 	isle->ebx = KVM_LAPIC_KHZ;
 
 	isle = &c->entries[c->nent++];
@@ -119,8 +113,20 @@ int cpuid_setup(struct vm *vm, struct vcpu *vcpu)
 	memcpy(&isle->ebx, &sig[0], 4);
 	memcpy(&isle->ecx, &sig[4], 4);
 	memcpy(&isle->edx, &sig[8], 4);
+	return 0;
+}
 
-	if (ioctl(vcpu->fd, KVM_SET_CPUID2, c) < 0) {
+int cpuid_setup(struct vm *vm, struct vcpu *vcpu)
+{
+	struct kvm_cpuid2 *c = cpuid_get_supported(vm->kvm_fd);
+	int ret, tsc_khz;
+
+	if (!c)
+		return -EIO;
+	tsc_khz = ioctl(vcpu->fd, KVM_GET_TSC_KHZ, 0);
+	ret = cpuid_adjust(c, CPUID_MAX_ENTRIES, vcpu->id, vm->nr_vcpus,
+			   tsc_khz > 0 ? (uint32_t)tsc_khz : 0);
+	if (!ret && ioctl(vcpu->fd, KVM_SET_CPUID2, c) < 0) {
 		ret = -errno;
 		log_error("vCPU %u: KVM_SET_CPUID2: %s", vcpu->id, strerror(errno));
 	}

@@ -10,6 +10,7 @@
  *      0x9fc00    EBDA (reserved)
  *   0x000a0000  hole: no memory slot, nothing in e820 (legacy VGA/ROM area)
  *      0xe0000    ACPI tables, RSDP first (reserved)
+ *      0xffff0    reset vector: a stub that resets through 0xcf9 (reserved)
  *      0x100000   kernel
  *   0xb0000000  PCI ECAM, 256 buses (reserved in e820, described by MCFG)
  *   0xc0000000  32-bit PCI MMIO window ............... up to the IOAPIC
@@ -36,7 +37,8 @@
 #define LAYOUT_EBDA           0x9fc00ULL
 #define LAYOUT_VGA_HOLE       0xa0000ULL
 #define LAYOUT_ACPI           0xe0000ULL
-#define LAYOUT_ACPI_SIZE      0x20000ULL
+#define LAYOUT_ACPI_SIZE      0x1f000ULL
+#define LAYOUT_RESET_VECTOR   0xffff0ULL    /* F000:FFF0: see vmm/power.c */
 #define LAYOUT_HIGH_MEM       0x100000ULL   /* 1 MiB: where kernels go */
 #define LAYOUT_ECAM           0xb0000000ULL
 #define LAYOUT_ECAM_SIZE      0x10000000ULL

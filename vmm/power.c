@@ -3,11 +3,15 @@
  *   SLP_TYP = S5 powers off (what Linux does on poweroff with our FADT);
  * - the reset control register (0xcf9, the FADT RESET_REG): reset;
  * - the i8042 keyboard controller's pulse-reset command (0xfe to 0x64).
+ * - the real-mode reset vector F000:FFF0, where a guest that resets "through
+ *   the BIOS" jumps: isle has no BIOS, so a stub there writes 0xcf9.
  * isle does not reboot: a reset ends the VM with status 0 and says so. */
+#include <errno.h>
 #include <string.h>
 
 #include "isle/log.h"
 #include "vmm/acpi.h"
+#include "vmm/layout.h"
 #include "vmm/power.h"
 #include "vmm/vm.h"
 
@@ -54,9 +58,27 @@ static void power_i8042_access(void *opaque, uint64_t offset, void *data, unsign
 		vm_stop(vm, ISLE_EXIT_OK, "guest requested a reset (i8042); isle does not reboot");
 }
 
+/* Linux's reboot falls back to the BIOS (machine_real_restart: real mode,
+ * ljmp F000:FFF0) after its other methods; for hardware-reduced ACPI it
+ * picks EFI first, which does nothing without EFI, so that is where a plain
+ * `reboot` lands. Without code there it would run zeros forever. */
+static const uint8_t power_reset_stub[] = {
+	0xb0, 0x06,             /* mov al, SYS_RST | RST_CPU */
+	0xba, 0xf9, 0x0c,       /* mov dx, 0xcf9 */
+	0xee,                   /* out dx, al */
+	0xfa, 0xf4,             /* 1: cli; hlt */
+	0xeb, 0xfc,             /* jmp 1b */
+};
+
 static int power_init(struct vm *vm)
 {
+	uint64_t len = sizeof(power_reset_stub);
+	uint8_t *vec = gmem_gpa_to_hva(&vm->gmem, LAYOUT_RESET_VECTOR, &len);
 	int r;
+
+	if (!vec || len < sizeof(power_reset_stub))
+		return -EFAULT;
+	memcpy(vec, power_reset_stub, sizeof(power_reset_stub));
 
 	r = bus_register(&vm->pio, ACPI_SLEEP_CONTROL_PORT, 2, power_sleep_access, vm,
 			 "acpi-sleep");

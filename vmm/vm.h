@@ -143,8 +143,13 @@ void vcpu_join(struct vcpu *vcpu);
 void vcpu_dump(struct vcpu *vcpu, int level);
 void vcpu_destroy(struct vcpu *vcpu);
 
-/* cpuid.c: installs the adjusted CPUID table on one vCPU. */
+/* cpuid.c: installs the adjusted CPUID table on one vCPU. cpuid_adjust()
+ * is the pure part: it rewrites KVM's supported table C (nent entries, room
+ * for MAX) for vCPU ID of NR and appends isle's leaves; -ENOSPC if no room. */
 int cpuid_setup(struct vm *vm, struct vcpu *vcpu);
+struct kvm_cpuid2;
+int cpuid_adjust(struct kvm_cpuid2 *c, unsigned int max, unsigned int id, unsigned int nr,
+		 uint32_t tsc_khz);
 
 /* devices.c: the table of platform devices, each a const ops struct. */
 struct vm_device_ops {

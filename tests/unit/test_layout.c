@@ -75,8 +75,32 @@ static void test_rejects(void)
 	CU_ASSERT_EQUAL(layout_init(&l, 256 * MiB + 1), -EINVAL);
 }
 
+/* The reset vector's stub (vmm/power.c) sits in RAM that a slot backs and
+ * e820 reserves, past the ACPI tables and below the kernel. */
+static void test_reset_vector(void)
+{
+	struct layout l;
+	struct layout_slot s[4];
+	bool backed = false, reserved = false;
+	int n;
+
+	CU_ASSERT_EQUAL_FATAL(layout_init(&l, 256ULL << 20), 0);
+	n = layout_slots(&l, s, 4);
+	CU_ASSERT(LAYOUT_ACPI + LAYOUT_ACPI_SIZE <= LAYOUT_RESET_VECTOR);
+	CU_ASSERT(LAYOUT_RESET_VECTOR + 16 <= LAYOUT_HIGH_MEM);
+	for (int j = 0; j < n; j++)
+		if (LAYOUT_RESET_VECTOR >= s[j].gpa && LAYOUT_RESET_VECTOR + 16 <= s[j].gpa + s[j].size)
+			backed = true;
+	for (unsigned int i = 0; i < l.e820_nr; i++)
+		if (l.e820[i].type == E820_RESERVED && LAYOUT_RESET_VECTOR >= l.e820[i].addr &&
+		    LAYOUT_RESET_VECTOR + 16 <= l.e820[i].addr + l.e820[i].size)
+			reserved = true;
+	CU_ASSERT(backed);
+	CU_ASSERT(reserved);
+}
+
 void unit_register(void)
 {
 	UNIT_SUITE("layout", UNIT_TEST(test_small), UNIT_TEST(test_split_above_4g),
-		   UNIT_TEST(test_rejects));
+		   UNIT_TEST(test_rejects), UNIT_TEST(test_reset_vector));
 }
