@@ -9,6 +9,7 @@ ISLE_PACKAGES=(
 	qemu-system-x86                         # the reference VMM in tests and benches
 	python3 procps                          # bench helpers
 	busybox-static cpio binutils file xz-utils   # Linux-frontend tests: initramfs, vmlinux
+	kmod                                    # scripts/lab, fetch-kernel: depmod, modprobe in L1
 	e2fsprogs                               # tapdisk tests: e2fsck on the host, mkfs.ext4
 	fio                                     # bench/blk: the host limit
 	libmnl-dev iproute2                     # isle-netback: rtnetlink; net tests: netns, bridges
