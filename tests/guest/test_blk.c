@@ -289,6 +289,10 @@ static bool blk_open(const struct blkfront_opts *opts, const char *what)
 		    "seg_max %u, size_max %#x, queue %u, seg_limit %u",
 		    bf.features, bf.pci.offered, bf.capacity, bf.blk_size, bf.seg_max,
 		    bf.size_max, bf.queue_size, bf.seg_limit);
+	/* blk_pause_ms=N: a window between init and the pass's I/O in which
+	 * a test can freeze the backend however slow its own polling is
+	 * (tests/integration/isle-blk restart|external, also in the lab). */
+	timer_delay_us(cmdline_get_u64("blk_pause_ms", 0) * 1000);
 	/* Polled: keep the device off the INTx line. */
 	pci_write16(glue.bdf, PCI_COMMAND, pci_read16(glue.bdf, PCI_COMMAND) | PCI_CMD_INTX_OFF);
 	return true;
