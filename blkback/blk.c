@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "blkback/blk.h"
+#include "blk.h"
 #include "isle/util.h"
 
 /* Copies len bytes starting skip bytes into iov[0..cnt) out to buf (to the

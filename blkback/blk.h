@@ -29,7 +29,7 @@
 #include <sys/uio.h>
 #include <linux/virtio_blk.h>
 
-#include "blkback/disk.h"
+#include "disk.h"
 #include "isle/virtq.h"
 
 #define BLK_SECTOR_SIZE 512u

@@ -20,8 +20,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "blkback/disk.h"
-#include "blkback/lock.h"
+#include "disk.h"
+#include "lock.h"
 #include "isle/log.h"
 #include "isle/util.h"
 

@@ -34,7 +34,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "blkback/diskspec.h"
+#include "diskspec.h"
 
 enum disk_op {
 	DISK_OP_READ,

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "blkback/diskspec.h"
+#include "diskspec.h"
 #include "isle/util.h"
 
 struct slice {

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "blkback/disk.h"
+#include "disk.h"
 #include "isle/log.h"
 
 struct aio_slot {

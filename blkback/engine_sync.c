@@ -17,7 +17,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "blkback/disk.h"
+#include "disk.h"
 #include "isle/util.h"
 
 #define SYNC_ZERO_CHUNK (256 * KiB)

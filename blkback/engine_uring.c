@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "blkback/disk.h"
+#include "disk.h"
 #include "isle/log.h"
 
 struct uring_engine {

@@ -18,7 +18,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "blkback/lock.h"
+#include "lock.h"
 #include "isle/log.h"
 
 /* Bounds the scan on a host with a huge number of descriptors. */

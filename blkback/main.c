@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "blkback/diskspec.h"
-#include "blkback/tapdisk.h"
+#include "diskspec.h"
+#include "tapdisk.h"
 #include "isle/log.h"
 #include "isle/vhost_user.h"
 

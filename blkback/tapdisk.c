@@ -23,9 +23,9 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 
-#include "blkback/blk.h"
-#include "blkback/tapdisk.h"
-#include "blkback/tapdisk_queue.h"
+#include "blk.h"
+#include "tapdisk.h"
+#include "tapdisk_queue.h"
 #include "isle/evloop.h"
 #include "isle/log.h"
 #include "isle/util.h"

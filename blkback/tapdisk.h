@@ -24,7 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "blkback/diskspec.h"
+#include "diskspec.h"
 
 #define TAPDISK_MAX_QUEUE_SIZE 1024
 

@@ -20,8 +20,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "blkback/tapdisk.h"
-#include "blkback/tapdisk_queue.h"
+#include "tapdisk.h"
+#include "tapdisk_queue.h"
 #include "isle/log.h"
 #include "isle/util.h"
 

@@ -16,7 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "blkback/blk.h"
+#include "blk.h"
 #include "isle/evloop.h"
 #include "isle/vhost_user.h"
 #include "isle/virtq.h"

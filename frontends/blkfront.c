@@ -10,7 +10,7 @@
 
 #include "isle/util.h"
 
-#include "frontends/blkfront.h"
+#include "blkfront.h"
 
 #define BLKFRONT_MIN_QUEUE   4u       /* header + data + status, plus one */
 #define BLKFRONT_CFG_TRIES   8

@@ -26,8 +26,8 @@
 
 #include <linux/virtio_blk.h>
 
-#include "frontends/virtio_pci.h"
-#include "frontends/virtq_driver.h"
+#include "virtio_pci.h"
+#include "virtq_driver.h"
 
 #define BLKFRONT_DEVICE_ID   (VPCI_MODERN_BASE + 2)   /* 1af4:1042 */
 #define BLKFRONT_QUEUE_MAX   256u

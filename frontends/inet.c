@@ -8,7 +8,7 @@
  * Frames are read and written byte by byte in network order: received
  * frames sit at arbitrary alignment in the transport's buffers, and packed
  * structs would hide the lengths we check against. */
-#include "frontends/inet.h"
+#include "inet.h"
 
 #define ETH_DST      0
 #define ETH_SRC      6

@@ -23,7 +23,7 @@
 #ifndef FRONTENDS_INET_H
 #define FRONTENDS_INET_H
 
-#include "frontends/fe_env.h"
+#include "fe_env.h"
 
 #define INET_ETH_ALEN      6u
 #define INET_ETH_HLEN      14u

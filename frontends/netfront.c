@@ -16,7 +16,7 @@
 
 #include "isle/util.h"
 
-#include "frontends/netfront.h"
+#include "netfront.h"
 
 #define NETFRONT_CFG_TRIES   8
 #define NETFRONT_RX_ALIGN    4096u   /* page-sized buffers never cross a page */

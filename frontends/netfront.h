@@ -36,8 +36,8 @@
 
 #include <linux/virtio_net.h>
 
-#include "frontends/virtio_pci.h"
-#include "frontends/virtq_driver.h"
+#include "virtio_pci.h"
+#include "virtq_driver.h"
 
 #define NETFRONT_DEVICE_ID    (VPCI_MODERN_BASE + 1)   /* 1af4:1041 */
 #define NETFRONT_RXQ          0u

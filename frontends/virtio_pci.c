@@ -5,7 +5,7 @@
  * ACKNOWLEDGE/DRIVER, FEATURES_OK, DRIVER_OK, FAILED, NEEDS_RESET),
  * 64-bit feature negotiation, queue programming and notification
  * addresses, and bounded access to the device-specific configuration. */
-#include "frontends/virtio_pci.h"
+#include "virtio_pci.h"
 
 #define PCI_VENDOR_ID      0x00
 #define PCI_DEVICE_ID      0x02

@@ -21,7 +21,7 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_pci.h>
 
-#include "frontends/fe_env.h"
+#include "fe_env.h"
 
 #define VPCI_VENDOR          0x1af4
 #define VPCI_MODERN_BASE     0x1040      /* device id = base + virtio device type */

@@ -9,7 +9,7 @@
  * vqd_slot): we write desc[].next for the device but never read it back, so
  * a device scribbling over the descriptor table cannot make us free the
  * wrong descriptors or walk off the table. */
-#include "frontends/virtq_driver.h"
+#include "virtq_driver.h"
 
 #define VQD_NO_TABLE   0xffffu
 #define VQD_USED_ALIGN 64u      /* used ring on its own cache line */

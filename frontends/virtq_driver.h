@@ -25,7 +25,7 @@
 
 #include <linux/virtio_ring.h>
 
-#include "frontends/fe_env.h"
+#include "fe_env.h"
 
 #define VQD_MAX_NUM   32768u    /* split-ring limit on the queue size */
 #define VQD_ALIGN     16u       /* of the DMA part (the descriptor table) */

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "netback/bridge_policy.h"
+#include "bridge_policy.h"
 
 /* The same rule as valid_ifname in bridge-scripts/common.sh. */
 bool bp_name_ok(const char *s, size_t n)

@@ -55,7 +55,7 @@
 #include <unistd.h>
 
 #include "isle/log.h"
-#include "netback/bridge_policy.h"
+#include "bridge_policy.h"
 
 #ifndef ISLE_BRIDGE_SCRIPT
 #define ISLE_BRIDGE_SCRIPT "/usr/local/libexec/isle/network-bridge"

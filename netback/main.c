@@ -27,9 +27,9 @@
 #include "isle/evloop.h"
 #include "isle/log.h"
 #include "isle/vu_server.h"
-#include "netback/netback.h"
-#include "netback/rtnl.h"
-#include "netback/tap.h"
+#include "netback.h"
+#include "rtnl.h"
+#include "tap.h"
 
 /* What a bridge port gets, as Xen gives its vifs: the highest unicast MAC,
  * so the bridge never takes a port's MAC as its own. */

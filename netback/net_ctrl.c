@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "isle/util.h"
-#include "netback/net.h"
+#include "net.h"
 
 #define BIT(n) (1ULL << (n))
 

@@ -18,7 +18,7 @@
 
 #include "isle/log.h"
 #include "isle/util.h"
-#include "netback/net.h"
+#include "net.h"
 
 #define BIT(n) (1ULL << (n))
 

@@ -18,10 +18,10 @@
 
 #include "isle/log.h"
 #include "isle/util.h"
-#include "netback/net.h"
-#include "netback/netback.h"
-#include "netback/qp.h"
-#include "netback/tap.h"
+#include "net.h"
+#include "netback.h"
+#include "qp.h"
+#include "tap.h"
 
 #define BIT(n) (1ULL << (n))
 

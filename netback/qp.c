@@ -16,8 +16,8 @@
 #include <unistd.h>
 
 #include "isle/log.h"
-#include "netback/qp.h"
-#include "netback/tap.h"
+#include "qp.h"
+#include "tap.h"
 
 static const char *const qp_dir[] = { "rx", "tx" };
 

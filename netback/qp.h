@@ -15,7 +15,7 @@
 #include "isle/evloop.h"
 #include "isle/gmem.h"
 #include "isle/vhost_user.h"
-#include "netback/net.h"
+#include "net.h"
 
 enum { QP_RX, QP_TX };
 

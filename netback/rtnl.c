@@ -12,7 +12,7 @@
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 
-#include "netback/rtnl.h"
+#include "rtnl.h"
 
 /* MNL_SOCKET_BUFFER_SIZE is min(page size, 8 KiB), computed at run time. */
 #define RTNL_BUF_SIZE 8192

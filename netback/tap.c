@@ -13,7 +13,7 @@
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
 
-#include "netback/tap.h"
+#include "tap.h"
 
 #define BIT(n) (1ULL << (n))
 

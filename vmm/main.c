@@ -4,10 +4,10 @@
 #include <string.h>
 
 #include "isle/log.h"
-#include "vmm/cli.h"
-#include "vmm/serial.h"
-#include "vmm/testdev.h"
-#include "vmm/vm.h"
+#include "control/cli.h"
+#include "devices/serial.h"
+#include "devices/testdev.h"
+#include "core/vm.h"
 
 #ifndef ISLE_VERSION
 #define ISLE_VERSION "0.1.0"

@@ -38,7 +38,7 @@
 #include "isle/util.h"
 #include "isle/vhost_user.h"
 
-#include "frontends/blkfront.h"
+#include "blkfront.h"
 
 #define BIT(n)         (1ULL << (n))
 #define PAGE           4096u
@@ -120,7 +120,7 @@ static int sim_fail(struct sim *s, const char *what, int r)
 }
 
 /* GET_CONFIG of the whole blk config; backends that refuse that size
- * still give the capacity (as vmm/vhost_user_blk.c does). */
+ * still give the capacity (as vmm/virtio/vhost_user_blk.c does). */
 static int sim_read_config(struct sim *s)
 {
 	int r = vhu_front_get_config(&s->f, 0, s->devcfg, DEVCFG_LEN);

@@ -1,4 +1,4 @@
-/* The isle test device, shared by the VMM (vmm/testdev.c) and the test guest.
+/* The isle test device, shared by the VMM (vmm/devices/testdev.c) and the test guest.
  * Freestanding: only fixed-width types.
  *
  * ISA part (also present in QEMU as isa-debug-exit at 0xf4):

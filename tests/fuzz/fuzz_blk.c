@@ -27,7 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "blkback/blk.h"
+#include "blk.h"
 #include "isle/gmem.h"
 #include "isle/log.h"
 #include "isle/util.h"

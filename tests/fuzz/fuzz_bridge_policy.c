@@ -10,7 +10,7 @@
 
 #include <string.h>
 
-#include "netback/bridge_policy.h"
+#include "bridge_policy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -12,8 +12,8 @@
 
 #include "isle/gmem.h"
 #include "isle/util.h"
-#include "vmm/layout.h"
-#include "vmm/loader.h"
+#include "boot/layout.h"
+#include "boot/loader.h"
 
 #define FUZZ_RAM (64 * MiB)
 

@@ -1,4 +1,4 @@
-/* libFuzzer target for vmm/loader_bzimage.c (and loader_load's dispatch).
+/* libFuzzer target for vmm/boot/loader_bzimage.c (and loader_load's dispatch).
  * Seeds: tests/fuzz/corpus/loader_bzimage (gen_loader_seeds.py). */
 #define FUZZ_LOAD        loader_bzimage_load
 #define FUZZ_OTHER_PROBE loader_pvh_probe

@@ -1,4 +1,4 @@
-/* libFuzzer target for vmm/loader_pvh.c (and loader_load's dispatch).
+/* libFuzzer target for vmm/boot/loader_pvh.c (and loader_load's dispatch).
  * Seeds: tests/fuzz/corpus/loader_pvh (gen_loader_seeds.py). */
 #define FUZZ_LOAD        loader_pvh_load
 #define FUZZ_OTHER_PROBE loader_bzimage_probe

@@ -1,4 +1,4 @@
-/* libFuzzer target for vmm/msix.c (with gsi.c underneath, vm_fd = -1): the
+/* libFuzzer target for vmm/pci/msix.c (with gsi.c underneath, vm_fd = -1): the
  * guest programs the MSI-X table, PBA and control word while the device
  * raises vectors.
  *
@@ -30,8 +30,8 @@
 
 #include "isle/log.h"
 #include "isle/util.h"
-#include "vmm/layout.h"
-#include "vmm/msix.h"
+#include "boot/layout.h"
+#include "pci/msix.h"
 
 #define REC_SIZE   14
 #define MAX_RECS   1024

@@ -41,7 +41,7 @@
 #include "isle/log.h"
 #include "isle/util.h"
 #include "isle/virtq.h"
-#include "netback/net.h"
+#include "net.h"
 
 #define REGION_SIZE 0x20000
 #define RAM_SIZE    (2 * REGION_SIZE)

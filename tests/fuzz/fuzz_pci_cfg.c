@@ -1,4 +1,4 @@
-/* libFuzzer target for vmm/pci.c + pci_cfg.c (and msix.c behind a BAR):
+/* libFuzzer target for vmm/pci/pci.c + pci_cfg.c (and msix.c behind a BAR):
  * the guest's whole PCI surface — ECAM, ports 0xcf8-0xcff, the MMIO/PIO
  * windows — driven by a sequence of access records.
  *
@@ -34,8 +34,8 @@
 
 #include "isle/log.h"
 #include "isle/util.h"
-#include "vmm/layout.h"
-#include "vmm/msix.h"
+#include "boot/layout.h"
+#include "pci/msix.h"
 
 #define REC_SIZE    14
 #define MAX_RECS    1024

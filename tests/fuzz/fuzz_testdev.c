@@ -4,8 +4,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "vmm/testdev.h"
-#include "vmm/vm.h"
+#include "devices/testdev.h"
+#include "core/vm.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,4 +1,4 @@
-/* libFuzzer target for vmm/vif.c: the input is one --net spec as bytes (cut
+/* libFuzzer target for vmm/control/vif.c: the input is one --net spec as bytes (cut
  * at the first NUL). Besides crashes and sanitizer reports it checks what
  * callers rely on: a success has terminated fields that pass their own
  * validators (unicast MAC, interface names, ranges, no backend keys beside
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/vif.h"
+#include "control/vif.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

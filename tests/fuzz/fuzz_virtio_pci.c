@@ -1,4 +1,4 @@
-/* libFuzzer target for vmm/virtio_pci.c (with pci.c, msix.c and gsi.c
+/* libFuzzer target for vmm/virtio/virtio_pci.c (with pci.c, msix.c and gsi.c
  * underneath, vm_fd = -1): a guest driving the common config, ISR, device
  * config, notify registers, config space (capabilities, the PCI_CFG window,
  * MSI-X control) and the MSI-X table, while the device side raises config
@@ -35,9 +35,9 @@
 
 #include "isle/log.h"
 #include "isle/util.h"
-#include "vmm/layout.h"
-#include "vmm/virtio_pci.h"
-#include "vmm/vm.h"
+#include "boot/layout.h"
+#include "virtio/virtio_pci.h"
+#include "core/vm.h"
 
 #define REC_SIZE  14
 #define MAX_RECS  2048

@@ -9,7 +9,7 @@
 
 #define PCI_CF8        0xcf8
 #define PCI_CFC        0xcfc
-/* 32-bit PCI window, the same on isle (vmm/layout.h) and QEMU q35 with
+/* 32-bit PCI window, the same on isle (vmm/boot/layout.h) and QEMU q35 with
  * <= 2.75 GiB of RAM; used only when a BAR arrives unassigned. */
 #define MMIO32_START   0xc0000000ull
 #define MMIO32_END     0xfec00000ull

@@ -20,7 +20,7 @@
  * working afterwards.
  * A transitional device (1af4:1001) is not supported: skip, as without a
  * device (exit 77). */
-#include "frontends/blkfront.h"
+#include "blkfront.h"
 
 #include "virtio_glue.h"
 

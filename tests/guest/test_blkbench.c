@@ -6,7 +6,7 @@
  * data segments and a status byte each; indirect tables when offered), the
  * device is kicked once per batch, and completions are reaped by polling,
  * so the ring-3 body never needs an interrupt. Every status must be OK. */
-#include "frontends/blkfront.h"
+#include "blkfront.h"
 
 #include "virtio_glue.h"
 

@@ -19,8 +19,8 @@
  * (prints "# net: serving pings" first, for a host that pings us);
  * serve_expect=K requires K answered. A transitional device (1af4:1000) is
  * not supported: skip, as without a device (exit 77). */
-#include "frontends/inet.h"
-#include "frontends/netfront.h"
+#include "inet.h"
+#include "netfront.h"
 
 #include "virtio_glue.h"
 

@@ -5,7 +5,7 @@
 #ifndef GUEST_VIRTIO_GLUE_H
 #define GUEST_VIRTIO_GLUE_H
 
-#include "frontends/virtio_pci.h"
+#include "virtio_pci.h"
 
 #include "guest.h"
 

@@ -16,7 +16,7 @@
 #include "isle/util.h"
 #include "isle/virtq.h"
 
-#include "frontends/blkfront.h"
+#include "blkfront.h"
 
 #define RAM_GPA     0x100000ULL
 #define RAM_SIZE    (4 * MiB)

@@ -23,8 +23,8 @@
 #include "isle/util.h"
 #include "isle/virtq.h"
 
-#include "frontends/inet.h"
-#include "frontends/netfront.h"
+#include "inet.h"
+#include "netfront.h"
 
 #define RAM_GPA      0x100000ULL
 #define RAM_SIZE     (4 * MiB)

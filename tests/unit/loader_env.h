@@ -4,7 +4,7 @@
 #ifndef ISLE_TESTS_LOADER_ENV_H
 #define ISLE_TESTS_LOADER_ENV_H
 
-#include "vmm/layout.h"
+#include "boot/layout.h"
 
 static inline void loader_env_layout(struct layout *l, uint64_t ram_size)
 {

@@ -1,4 +1,4 @@
-/* Unit tests for vmm/acpi.c: build the table set and walk it the way a guest
+/* Unit tests for vmm/boot/acpi.c: build the table set and walk it the way a guest
  * does (RSDP -> XSDT/RSDT -> FADT -> DSDT, MADT, MCFG), checking every
  * pointer stays inside the image and every checksum holds; the DSDT's
  * placeholders are all patched; too-small buffers fail without overruns
@@ -15,9 +15,9 @@
 
 #include "cunit.h"
 #include "isle/util.h"
-#include "vmm/acpi.h"
-#include "vmm/acpi_dsdt.h"
-#include "vmm/layout.h"
+#include "boot/acpi.h"
+#include "boot/acpi_dsdt.h"
+#include "boot/layout.h"
 
 #define HDR_LEN 36
 #define MMIO64_BASE (5 * GiB)   /* where layout puts it for 1 GiB of high RAM */

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "blkback/blk.h"
+#include "blk.h"
 #include "cunit.h"
 #include "isle/gmem.h"
 #include "isle/log.h"

@@ -1,9 +1,9 @@
-/* Unit tests for vmm/bus.c: registration rules and dispatch bounds. */
+/* Unit tests for vmm/core/bus.c: registration rules and dispatch bounds. */
 #include <errno.h>
 #include <string.h>
 
 #include "cunit.h"
-#include "vmm/bus.h"
+#include "core/bus.h"
 
 struct probe {
 	uint64_t offset;

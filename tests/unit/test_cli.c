@@ -1,9 +1,9 @@
-/* Unit tests for vmm/cli.c: a golden table of command lines, good and bad. */
+/* Unit tests for vmm/control/cli.c: a golden table of command lines, good and bad. */
 #include <string.h>
 
 #include "cunit.h"
 #include "isle/util.h"
-#include "vmm/cli.h"
+#include "control/cli.h"
 
 #define MAXARGS 16
 

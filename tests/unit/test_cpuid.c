@@ -1,4 +1,4 @@
-/* Unit tests for vmm/cpuid.c: what cpuid_adjust() makes of a supported
+/* Unit tests for vmm/core/cpuid.c: what cpuid_adjust() makes of a supported
  * table: APIC ids and topology per vCPU, KVM's leaves moved to 0x40000100,
  * isle's signature and timing leaves, and refusal when there is no room. */
 #include <errno.h>
@@ -7,7 +7,7 @@
 #include <linux/kvm.h>
 
 #include "cunit.h"
-#include "vmm/vm.h"
+#include "core/vm.h"
 
 #define MAXN 16
 

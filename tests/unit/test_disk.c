@@ -21,8 +21,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "blkback/disk.h"
-#include "blkback/lock.h"
+#include "disk.h"
+#include "lock.h"
 #include "cunit.h"
 #include "isle/util.h"
 

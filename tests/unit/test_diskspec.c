@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "blkback/diskspec.h"
+#include "diskspec.h"
 #include "cunit.h"
 #include "isle/util.h"
 

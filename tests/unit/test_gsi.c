@@ -1,4 +1,4 @@
-/* Unit tests for vmm/gsi.c: the default irqchip routes, MSI route
+/* Unit tests for vmm/irq/gsi.c: the default irqchip routes, MSI route
  * allocation/update/free and exhaustion, all with vm_fd = -1 so the table is
  * inspected directly; plus one pass through the real ioctls when /dev/kvm
  * is usable (skipped silently otherwise). */
@@ -11,7 +11,7 @@
 #include <sys/ioctl.h>
 
 #include "cunit.h"
-#include "vmm/gsi.h"
+#include "irq/gsi.h"
 
 static struct gsi_table gt;
 

@@ -1,9 +1,9 @@
-/* Unit tests for vmm/layout.c: the e820 map and the memory slots agree. */
+/* Unit tests for vmm/boot/layout.c: the e820 map and the memory slots agree. */
 #include <errno.h>
 
 #include "cunit.h"
 #include "isle/util.h"
-#include "vmm/layout.h"
+#include "boot/layout.h"
 
 /* Every RAM byte in e820 is in a slot, entries are sorted and disjoint. */
 static void layout_check(uint64_t ram)
@@ -75,7 +75,7 @@ static void test_rejects(void)
 	CU_ASSERT_EQUAL(layout_init(&l, 256 * MiB + 1), -EINVAL);
 }
 
-/* The reset vector's stub (vmm/power.c) sits in RAM that a slot backs and
+/* The reset vector's stub (vmm/devices/power.c) sits in RAM that a slot backs and
  * e820 reserves, past the ACPI tables and below the kernel. */
 static void test_reset_vector(void)
 {

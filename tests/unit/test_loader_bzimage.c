@@ -1,4 +1,4 @@
-/* Unit tests for vmm/loader_bzimage.c, plus loader.c's boot tables and its
+/* Unit tests for vmm/boot/loader_bzimage.c, plus loader.c's boot tables and its
  * dispatch to the bzImage loader. Builds minimal synthetic bzImages (a setup
  * header and a patterned protected-mode payload), loads them into a malloc'd
  * 64 MiB guest and checks the zero page, command line, initrd and kernel
@@ -14,8 +14,8 @@
 #include "loader_env.h"
 #include "isle/gmem.h"
 #include "isle/util.h"
-#include "vmm/layout.h"
-#include "vmm/loader.h"
+#include "boot/layout.h"
+#include "boot/loader.h"
 
 #define RAM_SIZE  (64 * MiB)
 #define POISON    0xa5

@@ -1,4 +1,4 @@
-/* Unit tests for vmm/loader_pvh.c (and loader_load's dispatch to it).
+/* Unit tests for vmm/boot/loader_pvh.c (and loader_load's dispatch to it).
  * Builds small synthetic PVH ELF32/ELF64 kernels in memory, loads them into a
  * malloc'd 64 MiB guest, and checks what lands in guest memory; then breaks
  * them in every way the loader must catch: every truncation, bad headers, bad
@@ -13,8 +13,8 @@
 #include "isle/gmem.h"
 #include "isle/pvh.h"
 #include "isle/util.h"
-#include "vmm/layout.h"
-#include "vmm/loader.h"
+#include "boot/layout.h"
+#include "boot/loader.h"
 
 #define RAM_SIZE   (64 * MiB)
 #define POISON     0xa5

@@ -1,4 +1,4 @@
-/* Unit tests for vmm/msix.c: the capability, reset state (all masked),
+/* Unit tests for vmm/pci/msix.c: the capability, reset state (all masked),
  * pending bits and delivery on unmask (entry and function mask), 8-byte
  * table accesses, read-only PBA, hostile accesses, route mirroring and
  * teardown. KVM is not involved: the GSI table runs with vm_fd = -1 and
@@ -11,8 +11,8 @@
 
 #include "cunit.h"
 #include "isle/util.h"
-#include "vmm/layout.h"
-#include "vmm/msix.h"
+#include "boot/layout.h"
+#include "pci/msix.h"
 
 #define NR        70         /* two PBA qwords */
 #define TABLE     0x0

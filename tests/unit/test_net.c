@@ -17,8 +17,8 @@
 #include "isle/gmem.h"
 #include "isle/log.h"
 #include "isle/util.h"
-#include "netback/net.h"
-#include "netback/tap.h"
+#include "net.h"
+#include "tap.h"
 
 #define BIT(n) (1ULL << (n))
 #define RAM_GPA  0x100000ULL

@@ -1,10 +1,10 @@
-/* Unit tests for vmm/serial.c: output, divisor latch, interrupt identification. */
+/* Unit tests for vmm/devices/serial.c: output, divisor latch, interrupt identification. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cunit.h"
-#include "vmm/serial.h"
+#include "devices/serial.h"
 
 static uint8_t rd(struct serial *s, unsigned int reg)
 {

@@ -1,4 +1,4 @@
-/* Unit tests for vmm/testdev.c: the report port's parser (guest input) and
+/* Unit tests for vmm/devices/testdev.c: the report port's parser (guest input) and
  * the PCI registers, with a VM that has only guest memory and stop state. */
 #include <errno.h>
 #include <stdlib.h>
@@ -8,8 +8,8 @@
 
 #include "cunit.h"
 #include "isle/testdev.h"
-#include "vmm/testdev.h"
-#include "vmm/vm.h"
+#include "devices/testdev.h"
+#include "core/vm.h"
 
 #define RAM_BASE 0x100000
 #define RAM_SIZE 0x10000

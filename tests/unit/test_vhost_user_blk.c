@@ -1,4 +1,4 @@
-/* Tests for vmm/vhost_user_blk.c against a real isle-tapdisk, without KVM:
+/* Tests for vmm/virtio/vhost_user_blk.c against a real isle-tapdisk, without KVM:
  * the VM stub has memfd guest RAM, a GSI table (vm_fd -1), the PCI bus and
  * the event loop; the test plays the guest driver through the PCI windows
  * (config space, BAR MMIO) with a one-request-at-a-time split ring.
@@ -30,9 +30,9 @@
 #include "cunit.h"
 #include "isle/log.h"
 #include "isle/util.h"
-#include "vmm/layout.h"
-#include "vmm/virtio_pci.h"
-#include "vmm/vm.h"
+#include "boot/layout.h"
+#include "virtio/virtio_pci.h"
+#include "core/vm.h"
 
 #define RAM_BASE   0x100000ULL
 #define RAM_SIZE   (4 * MiB)

@@ -1,4 +1,4 @@
-/* Tests for vmm/vhost_user_net.c without KVM or root: the VM stub of
+/* Tests for vmm/virtio/vhost_user_net.c without KVM or root: the VM stub of
  * test_vhost_user_blk.c (memfd RAM, GSI table with vm_fd -1, PCI bus, event
  * loop) and, as the socket= backend, a fake vhost-user-net device served by
  * lib/vu_server.c on a thread of its own, which records what it is told
@@ -32,9 +32,9 @@
 #include "isle/log.h"
 #include "isle/util.h"
 #include "isle/vu_server.h"
-#include "vmm/layout.h"
-#include "vmm/virtio_pci.h"
-#include "vmm/vm.h"
+#include "boot/layout.h"
+#include "virtio/virtio_pci.h"
+#include "core/vm.h"
 
 #define BIT(n)     (1ULL << (n))
 #define RAM_BASE   0x100000ULL

@@ -1,4 +1,4 @@
-/* Unit tests for vmm/vif.c: a golden table of vif specs, good and bad, with
+/* Unit tests for vmm/control/vif.c: a golden table of vif specs, good and bad, with
  * the parsed result written back in canonical form (vif_format) or the
  * error code and a piece of the message; the MAC helpers; that canonical
  * forms parse back to the same struct; and the isle-netback command line. */
@@ -7,7 +7,7 @@
 
 #include "cunit.h"
 #include "isle/util.h"
-#include "vmm/vif.h"
+#include "control/vif.h"
 
 struct vif_case {
 	const char *spec;

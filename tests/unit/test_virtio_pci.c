@@ -1,4 +1,4 @@
-/* Unit tests for vmm/virtio_pci.c: identity and capabilities, the
+/* Unit tests for vmm/virtio/virtio_pci.c: identity and capabilities, the
  * common-config rules (bad queue_select, queue_size that is not a power of
  * two, fields frozen after queue_enable, vectors the function lacks,
  * FEATURES_OK refusals, status bits that cannot be cleared, reset), ring
@@ -17,9 +17,9 @@
 
 #include "cunit.h"
 #include "isle/util.h"
-#include "vmm/layout.h"
-#include "vmm/virtio_pci.h"
-#include "vmm/vm.h"
+#include "boot/layout.h"
+#include "virtio/virtio_pci.h"
+#include "core/vm.h"
 
 #define RAM_BASE   0x100000ULL
 #define RAM_SIZE   0x100000ULL

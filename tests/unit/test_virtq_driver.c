@@ -15,7 +15,7 @@
 #include "isle/util.h"
 #include "isle/virtq.h"
 
-#include "frontends/virtq_driver.h"
+#include "virtq_driver.h"
 
 #define RAM_GPA   0x100000ULL
 #define RAM_SIZE  (2 * MiB)

@@ -1,0 +1,65 @@
+/* MSI-X capability, vector table and PBA for an emulated PCI device.
+ *
+ * Each vector that is enabled and unmasked owns a KVM MSI route (gsi.h) and an
+ * irqfd, so a device (or a backend process holding the eventfd) raises it with
+ * one eventfd write. A masked vector latches its pending bit in the PBA and is
+ * delivered on unmask, as the PCI spec requires.
+ *
+ * Contract: table/PBA accesses come from the guest: only naturally aligned
+ * 4- and 8-byte accesses inside the structures are honoured (others read
+ * zero / are dropped); the PBA is read-only. */
+#ifndef ISLE_VMM_MSIX_H
+#define ISLE_VMM_MSIX_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "irq/gsi.h"
+#include "pci/pci.h"
+
+#define MSIX_MAX_VECTORS 2048
+#define MSIX_ENTRY_SIZE  16
+
+struct msix_vector {
+	uint32_t addr_lo, addr_hi, data, ctrl;  /* the guest-visible table entry */
+	int gsi;        /* -1 until routed */
+	int efd;        /* irqfd eventfd, -1 until routed */
+	bool bound;     /* irqfd attached: only while the vector is unmasked */
+};
+
+struct msix {
+	struct pci_dev *dev;
+	struct gsi_table *gsi;
+	pthread_mutex_t lock;
+	unsigned int nr;
+	unsigned int cap;          /* config offset of the capability */
+	unsigned int bar;
+	uint32_t table_off, pba_off;
+	struct msix_vector *vec;
+	uint64_t *pba;
+	/* Shadow of the control word's ENABLE / MASKALL bits, so notify and
+	 * table accesses never read config space (that is bus->lock's). */
+	bool enabled, fn_masked;
+};
+
+/* Adds the capability to dev (table and PBA in BAR bar at the given offsets,
+ * which the caller has declared large enough). */
+int msix_init(struct msix *m, struct pci_dev *dev, struct gsi_table *gt, unsigned int nr,
+	      unsigned int bar, uint32_t table_off, uint32_t pba_off);
+void msix_destroy(struct msix *m);
+
+/* Handles a BAR access if it falls in the table or PBA; returns true if so. */
+bool msix_bar_access(struct msix *m, unsigned int bar, uint64_t offset, void *data,
+		     unsigned int len, bool is_write);
+/* Call from the device's config_write hook: reacts to enable/function-mask. */
+void msix_config_write(struct msix *m, unsigned int offset, unsigned int len, uint32_t old);
+
+bool msix_enabled(struct msix *m);
+/* Raises vector n: delivered now, or latched in the PBA while masked or
+ * while MSI-X is disabled. -EINVAL for n out of range. */
+int msix_notify(struct msix *m, unsigned int n);
+/* The eventfd that raises vector n, for handing to a backend (-1 if unrouted). */
+int msix_vector_eventfd(struct msix *m, unsigned int n);
+
+#endif

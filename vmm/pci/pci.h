@@ -1,0 +1,133 @@
+/* PCI bus 0 behind an ECAM window and ports 0xcf8/0xcfc: the one registry
+ * for every PCI device isle emulates or assigns.
+ *
+ * Config space is modelled as data (QEMU style): each byte has a value, a
+ * write mask and a write-1-to-clear mask; a write applies
+ *   new = ((old & ~wmask) | (val & wmask)) & ~(w1cmask & val)
+ * and then calls the device's config_write hook for side effects. BAR sizing
+ * falls out of the write masks. BARs are placed at registration (isle is the
+ * firmware) inside the windows the DSDT advertises; guests may move them.
+ * MMIO/PIO accesses inside the windows are decoded against the current BARs
+ * and the command register.
+ *
+ * Contract: the guest is untrusted. Config offsets and widths are checked
+ * (naturally aligned 1/2/4-byte accesses inside 4 KiB; others read all-ones
+ * and drop writes); no access can reach outside a device's arrays. */
+#ifndef ISLE_VMM_PCI_H
+#define ISLE_VMM_PCI_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <linux/pci_regs.h>
+
+#define PCI_CFG_SIZE   4096
+#define PCI_MAX_DEVS   32        /* bus 0, function 0 only */
+#define PCI_NUM_BARS   6
+
+/* Host bridge identity: Red Hat's "QEMU PCIe host bridge" id, which no Linux quirk matches. */
+#define PCI_HOST_VENDOR 0x1b36
+#define PCI_HOST_DEVICE 0x0008
+
+enum pci_bar_type {
+	PCI_BAR_NONE = 0,
+	PCI_BAR_IO,
+	PCI_BAR_MEM32,
+	PCI_BAR_MEM64,      /* takes this BAR and the next */
+};
+
+struct pci_dev;
+
+struct pci_dev_ops {
+	const char *name;
+	/* A BAR access; offset is relative to the BAR. Reads must fill data. */
+	void (*bar_access)(struct pci_dev *dev, unsigned int bar, uint64_t offset,
+			   void *data, unsigned int len, bool is_write);
+	/* Called after a config write was applied; old is the prior dword at
+	 * the aligned offset. May be NULL. */
+	void (*config_write)(struct pci_dev *dev, unsigned int offset, unsigned int len,
+			     uint32_t old);
+	/* Called when a BAR's decoded address changes (addr = 0 when decoding
+	 * stops), e.g. to move ioeventfds. May be NULL. */
+	void (*bar_moved)(struct pci_dev *dev, unsigned int bar, uint64_t addr);
+};
+
+struct pci_bar {
+	enum pci_bar_type type;
+	bool prefetch;
+	uint64_t size;     /* power of two; 0 = unused */
+};
+
+struct pci_dev {
+	uint8_t cfg[PCI_CFG_SIZE];
+	uint8_t wmask[PCI_CFG_SIZE];
+	uint8_t w1cmask[PCI_CFG_SIZE];
+	struct pci_bar bars[PCI_NUM_BARS];
+	uint64_t bar_addr[PCI_NUM_BARS];   /* last decoded address, for bar_moved */
+	const struct pci_dev_ops *ops;
+	void *opaque;
+	unsigned int slot;                 /* device number on bus 0 */
+	uint8_t cap_next;                  /* next free config offset for capabilities */
+};
+
+struct pci_windows {
+	uint64_t ecam_base;
+	uint64_t mmio32_base, mmio32_size;
+	uint64_t mmio64_base, mmio64_size;
+	uint16_t pio_base;
+	uint32_t pio_size;
+};
+
+struct pci_bus {
+	pthread_mutex_t lock;
+	struct pci_windows win;
+	struct pci_dev *devs[PCI_MAX_DEVS];
+	struct pci_dev host_bridge;
+	uint32_t cf8;                      /* last value written to 0xcf8 */
+	uint64_t next_mmio32, next_mmio64; /* allocation cursors */
+	uint32_t next_pio;
+	/* Port 0xcf9 (reset control) sits inside the 0xcf8-0xcff range that
+	 * pci_cf8_handler is registered for, and bus ranges cannot overlap, so
+	 * the handler passes byte writes to 0xcf9 here (set it after pci_bus_init,
+	 * before any vCPU runs; it is called without bus->lock). NULL: dropped.
+	 * Byte reads of 0xcf9 return 0. */
+	void (*cf9_write)(void *opaque, uint8_t val);
+	void *cf9_opaque;
+};
+
+/* Creates bus 0 with the host bridge at 00:00.0. */
+int pci_bus_init(struct pci_bus *bus, const struct pci_windows *win);
+void pci_bus_destroy(struct pci_bus *bus);
+
+/* Fills identity registers and the default masks (command, status W1C,
+ * latency, interrupt line). */
+void pci_dev_init(struct pci_dev *dev, uint16_t vendor, uint16_t device, uint32_t class_code,
+		  uint8_t revision, const struct pci_dev_ops *ops, void *opaque);
+/* Declares BAR n (size a power of two; 16 bytes minimum for memory, 4 for I/O). */
+int pci_dev_set_bar(struct pci_dev *dev, unsigned int bar, enum pci_bar_type type,
+		    uint64_t size, bool prefetch);
+/* Reserves len bytes for a capability with the given id in the standard
+ * list; returns its config offset or -ENOSPC. */
+int pci_dev_add_cap(struct pci_dev *dev, uint8_t cap_id, unsigned int len);
+
+/* Puts dev in the first free slot (or -ENOSPC) and assigns its BARs. */
+int pci_register(struct pci_bus *bus, struct pci_dev *dev);
+
+/* Current guest address of a BAR (0 when not decoded). */
+uint64_t pci_bar_address(const struct pci_dev *dev, unsigned int bar);
+
+/* Config access by bus/dev/fn: absent functions read all-ones. */
+void pci_cfg_access(struct pci_bus *bus, unsigned int busno, unsigned int devfn,
+		    unsigned int offset, void *data, unsigned int len, bool is_write);
+
+/* Bus handlers (see vmm/core/bus.h): the ECAM window, ports 0xcf8-0xcff, and the
+ * MMIO / PIO windows in which BARs decode. offset is relative to the range
+ * the handler was registered for. */
+void pci_ecam_handler(void *bus, uint64_t offset, void *data, unsigned int len, bool is_write);
+void pci_cf8_handler(void *bus, uint64_t offset, void *data, unsigned int len, bool is_write);
+/* The window handlers add the window's base to offset and decode BARs. */
+void pci_mmio32_handler(void *bus, uint64_t offset, void *data, unsigned int len, bool is_write);
+void pci_mmio64_handler(void *bus, uint64_t offset, void *data, unsigned int len, bool is_write);
+void pci_pio_handler(void *bus, uint64_t offset, void *data, unsigned int len, bool is_write);
+
+#endif
