@@ -11,33 +11,8 @@
 #include <string.h>
 
 #include "blk.h"
+#include "isle/iov.h"
 #include "isle/util.h"
-
-/* Copies len bytes starting skip bytes into iov[0..cnt) out to buf (to the
- * guest when to_guest). Returns the bytes copied (less at the vector end). */
-static size_t blk_iov_copy(const struct iovec *iov, unsigned int cnt, uint64_t skip,
-			   void *buf, size_t len, bool to_guest)
-{
-	uint8_t *b = buf;
-	size_t done = 0;
-
-	for (unsigned int i = 0; i < cnt && done < len; i++) {
-		size_t n;
-
-		if (skip >= iov[i].iov_len) {
-			skip -= iov[i].iov_len;
-			continue;
-		}
-		n = MIN(iov[i].iov_len - skip, len - done);
-		if (to_guest)
-			memcpy((uint8_t *)iov[i].iov_base + skip, b + done, n);
-		else
-			memcpy(b + done, (uint8_t *)iov[i].iov_base + skip, n);
-		done += n;
-		skip = 0;
-	}
-	return done;
-}
 
 /* Narrows iov[0..cnt) in place to the bytes [skip, skip + len), which the
  * caller knows lie inside it; returns the first entry, *n the count. The
@@ -166,7 +141,7 @@ static uint8_t blk_prepare_dwz(const struct blk_dev *bd, struct blk_req *req)
 		return VIRTIO_BLK_S_IOERR;
 	if (count > BLK_DWZ_SEG_MAX)
 		return VIRTIO_BLK_S_UNSUPP;
-	blk_iov_copy(e->iov, e->out_num, BLK_HDR_SIZE, seg, len, false);
+	iov_to_buf(e->iov, e->out_num, BLK_HDR_SIZE, seg, len);
 	for (unsigned int i = 0; i < count; i++) {
 		uint64_t sector = get_le64(&seg[i].sector);
 		uint32_t num = get_le32(&seg[i].num_sectors);
@@ -194,7 +169,7 @@ static void blk_get_id(const struct blk_dev *bd, struct blk_req *req)
 	const struct vq_elem *e = &req->elem;
 	size_t n = (size_t)MIN(e->in_len - 1, (uint64_t)BLK_ID_BYTES);
 
-	blk_iov_copy(e->iov + e->out_num, e->in_num, 0, (void *)bd->serial, n, true);
+	iov_from_buf(e->iov + e->out_num, e->in_num, 0, (void *)bd->serial, n);
 	blk_finish(req, VIRTIO_BLK_S_OK, (uint32_t)n + 1);
 }
 
@@ -222,7 +197,7 @@ int blk_handle(const struct blk_dev *bd, struct disk *disk, struct blk_req *req)
 		blk_finish(req, VIRTIO_BLK_S_IOERR, 1);
 		return 0;
 	}
-	blk_iov_copy(e->iov, e->out_num, 0, hdr, sizeof(hdr), false);
+	iov_to_buf(e->iov, e->out_num, 0, hdr, sizeof(hdr));
 	req->type = get_le32(hdr);
 	sector = get_le64(hdr + 8);
 

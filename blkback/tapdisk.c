@@ -1,6 +1,6 @@
 /* isle-tapdisk's vhost-user-blk device (contract in tapdisk.h): the
- * vhost-user callbacks, and the listening socket with its one connection
- * at a time. The queues' data path is tapdisk_queue.c.
+ * vhost-user callbacks, served on the shared vhost-user server
+ * (isle/vu_server.h: one front-end at a time, reconnects). The queues' data path is tapdisk_queue.c.
  *
  * Threads: the main thread runs vu_dispatch() and is the only one that
  * starts, stops or reconfigures a queue; it always halts a queue thread
@@ -16,9 +16,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
@@ -30,6 +28,7 @@
 #include "isle/log.h"
 #include "isle/util.h"
 #include "isle/vhost_user.h"
+#include "isle/vu_server.h"
 
 struct tapdisk {
 	struct disk disk;              /* holds the image lock */
@@ -37,12 +36,11 @@ struct tapdisk {
 	unsigned int queues;
 	struct td_queue q[VU_MAX_QUEUES];
 	struct gmem gm;                /* queue threads' copy of dev->gm */
-	struct vu_dev vu;
+	struct dma_as dma;             /* identity over gm: the queues' DMA */
 	struct evloop loop;
-	bool loop_ok;
-	int listen_fd, conn_fd, sig_fd;
-	struct sockaddr_un addr;
-	struct stat sock_st;           /* the socket file we made */
+	struct vu_server srv;          /* the socket and its one front-end */
+	bool loop_ok, srv_ok;
+	int sig_fd;
 };
 
 /* ---- vhost-user device ops ---- */
@@ -137,60 +135,7 @@ static const struct vu_dev_ops tapdisk_vu_ops = {
 	.inflight_changed = tapdisk_inflight_changed,
 };
 
-/* ---- socket and main loop ---- */
-
-static void tapdisk_on_conn(struct evloop *loop, int fd, uint32_t events, void *opaque);
-
-static void tapdisk_on_listen(struct evloop *loop, int fd, uint32_t events, void *opaque)
-{
-	struct tapdisk *td = opaque;
-	struct vu_dev_params p = {
-		.num_queues = td->queues, .max_queue_size = TAPDISK_MAX_QUEUE_SIZE,
-		.config_size = sizeof(struct virtio_blk_config),
-	};
-	int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
-
-	if (c < 0) {
-		log_warn("accept: %s", strerror(errno));
-		return;
-	}
-	if (vu_dev_init(&td->vu, c, &tapdisk_vu_ops, &p, td) ||
-	    evloop_add(loop, c, EPOLLIN, tapdisk_on_conn, td)) {
-		log_error("cannot serve a new connection");
-		close(c);
-		return;
-	}
-	/* One frontend at a time: the next one waits in the backlog. */
-	evloop_del(loop, fd);
-	td->conn_fd = c;
-	log_info("frontend connected");
-}
-
-static void tapdisk_disconnect(struct tapdisk *td)
-{
-	if (td->conn_fd < 0)
-		return;
-	evloop_del(&td->loop, td->conn_fd);
-	vu_dev_cleanup(&td->vu);    /* stops and drains the queues */
-	close(td->conn_fd);
-	td->conn_fd = -1;
-	if (evloop_add(&td->loop, td->listen_fd, EPOLLIN, tapdisk_on_listen, td))
-		log_error("cannot listen again");
-}
-
-static void tapdisk_on_conn(struct evloop *loop, int fd, uint32_t events, void *opaque)
-{
-	struct tapdisk *td = opaque;
-	int r = vu_dispatch(&td->vu);
-
-	if (!r)
-		return;
-	if (r == -ECONNRESET)
-		log_info("frontend disconnected; waiting for the next one");
-	else
-		log_warn("closing the frontend connection: %s", strerror(-r));
-	tapdisk_disconnect(td);
-}
+/* ---- main loop ---- */
 
 static void tapdisk_on_signal(struct evloop *loop, int fd, uint32_t events, void *opaque)
 {
@@ -201,49 +146,26 @@ static void tapdisk_on_signal(struct evloop *loop, int fd, uint32_t events, void
 	evloop_stop(loop);
 }
 
-/* Binds the socket, replacing a stale socket file nobody listens on. */
+/* The socket, served by the shared vhost-user server (isle/vu_server.h):
+ * one front-end at a time, the next one waits in the backlog. */
 static int tapdisk_listen(struct tapdisk *td, const char *path, char *err, size_t errlen)
 {
-	struct sockaddr_un *a = &td->addr;
-	struct stat st;
-	int fd, probe, r;
+	struct vu_dev_params p = {
+		.num_queues = td->queues, .max_queue_size = TAPDISK_MAX_QUEUE_SIZE,
+		.config_size = sizeof(struct virtio_blk_config),
+	};
+	int r = vu_server_open(&td->srv, &td->loop, path, &tapdisk_vu_ops, &p, td, NULL);
 
-	if (strlen(path) >= sizeof(a->sun_path)) {
+	if (r == -EADDRINUSE)
+		snprintf(err, errlen, "%s: another server is listening on it", path);
+	else if (r == -EEXIST)
+		snprintf(err, errlen, "%s: exists and is not a socket; not replacing it", path);
+	else if (r == -ENAMETOOLONG)
 		snprintf(err, errlen, "socket path too long: %s", path);
-		return -ENAMETOOLONG;
-	}
-	a->sun_family = AF_UNIX;
-	snprintf(a->sun_path, sizeof(a->sun_path), "%s", path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		goto fail;
-	if (bind(fd, (struct sockaddr *)a, sizeof(*a)) < 0) {
-		if (errno != EADDRINUSE || lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
-			goto fail;
-		/* Only a refused connection proves nobody listens; a live
-		 * server with a full backlog says EAGAIN (non-blocking probe). */
-		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-		r = probe < 0 ? -errno : connect(probe, (struct sockaddr *)a, sizeof(*a)) ? -errno : 0;
-		if (probe >= 0)
-			close(probe);
-		if (r != -ECONNREFUSED) {
-			snprintf(err, errlen, "%s: another server is listening on it", path);
-			close(fd);
-			return -EADDRINUSE;
-		}
-		log_info("%s: replacing a stale socket", path);
-		if (unlink(path) < 0 || bind(fd, (struct sockaddr *)a, sizeof(*a)) < 0)
-			goto fail;
-	}
-	if (listen(fd, 1) < 0 || stat(path, &td->sock_st) < 0)
-		goto fail;
-	td->listen_fd = fd;
-	return 0;
-fail:
-	r = -errno;
-	snprintf(err, errlen, "%s: %s", path, strerror(errno));
-	if (fd >= 0)
-		close(fd);
+	else if (r)
+		snprintf(err, errlen, "%s: %s", path, strerror(-r));
+	else
+		td->srv_ok = true;
 	return r;
 }
 
@@ -255,20 +177,27 @@ int tapdisk_open(struct tapdisk **tdp, const struct tapdisk_opts *o, char *err, 
 
 	if (!td)
 		return -ENOMEM;
-	td->listen_fd = td->conn_fd = td->sig_fd = -1;
+	td->sig_fd = -1;
 	td->queues = o->queues ? o->queues : 1;
+	dma_as_identity_init(&td->dma, &td->gm);
 	for (unsigned int i = 0; i < VU_MAX_QUEUES; i++)
-		tapdisk_queue_init(&td->q[i], i, &td->blk, &td->disk, &td->gm);
+		tapdisk_queue_init(&td->q[i], i, &td->blk, &td->disk, &td->dma);
 	r = disk_open(&td->disk, o->spec, o->engine, &flags, err, errlen);
 	if (r) {
 		free(td);
 		return r;
 	}
 	blk_dev_init(&td->blk, &td->disk, td->queues, o->spec->vdev);
+	r = evloop_init(&td->loop);
+	if (r) {
+		snprintf(err, errlen, "event loop: %s", strerror(-r));
+		tapdisk_close(td);
+		return r;
+	}
+	td->loop_ok = true;
 	r = tapdisk_listen(td, o->socket_path, err, errlen);
 	if (r) {
-		disk_close(&td->disk);
-		free(td);
+		tapdisk_close(td);
 		return r;
 	}
 	log_info("serving %s (%llu sectors, %s%s, engine %s, %u queue%s) on %s", td->disk.path,
@@ -293,39 +222,26 @@ int tapdisk_run(struct tapdisk *td)
 	td->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (td->sig_fd < 0)
 		return -errno;
-	r = evloop_init(&td->loop);
-	if (r)
-		return r;
-	td->loop_ok = true;
 	r = evloop_add(&td->loop, td->sig_fd, EPOLLIN, tapdisk_on_signal, td);
 	if (!r)
-		r = evloop_add(&td->loop, td->listen_fd, EPOLLIN, tapdisk_on_listen, td);
-	if (!r)
 		r = evloop_run(&td->loop);
-	tapdisk_disconnect(td);
+	vu_server_disconnect(&td->srv);   /* stops and drains the queues */
 	return r;
 }
 
 void tapdisk_close(struct tapdisk *td)
 {
-	struct stat st;
-
 	if (!td)
 		return;
-	tapdisk_disconnect(td);
+	if (td->srv_ok)
+		vu_server_close(&td->srv);   /* drops the front-end, unlinks our socket */
 	if (td->loop_ok)
 		evloop_fini(&td->loop);
 	if (td->sig_fd >= 0)
 		close(td->sig_fd);
-	if (td->listen_fd >= 0) {
-		close(td->listen_fd);
-		/* Only our own socket file: a successor may have replaced it. */
-		if (!stat(td->addr.sun_path, &st) && st.st_ino == td->sock_st.st_ino &&
-		    st.st_dev == td->sock_st.st_dev)
-			unlink(td->addr.sun_path);
-	}
 	disk_close(&td->disk);
 	for (unsigned int i = 0; i < VU_MAX_QUEUES; i++)
 		tapdisk_queue_fini(&td->q[i]);
+	dma_as_destroy(&td->dma);
 	free(td);
 }

@@ -288,7 +288,7 @@ int tapdisk_queue_start(struct td_queue *q, const struct vu_vring *vr, uint16_t 
 		log_error("queue %u: polled rings (no kick eventfd) are not supported", index);
 		return -EOPNOTSUPP;
 	}
-	r = vq_init(&q->vq, q->gm, &cfg);
+	r = vq_init(&q->vq, q->dma, &cfg);
 	if (r) {
 		log_error("queue %u: ring not usable: %s", index, strerror(-r));
 		return r;
@@ -371,13 +371,13 @@ void tapdisk_queue_set_notifiers(struct td_queue *q, int call_fd, int err_fd)
 }
 
 void tapdisk_queue_init(struct td_queue *q, unsigned int index, const struct blk_dev *blk,
-			const struct disk *image, const struct gmem *gm)
+			const struct disk *image, struct dma_as *dma)
 {
 	memset(q, 0, sizeof(*q));
 	q->index = index;
 	q->blk = blk;
 	q->image = image;
-	q->gm = gm;
+	q->dma = dma;
 	q->kick_fd = q->call_fd = q->err_fd = -1;
 	pthread_mutex_init(&q->lock, NULL);
 }

@@ -25,7 +25,8 @@ struct td_queue {
 	unsigned int index;
 	const struct blk_dev *blk;     /* shared, read-only */
 	const struct disk *image;      /* the open image this queue clones */
-	const struct gmem *gm;         /* stable while the queue runs */
+	struct dma_as *dma;            /* the rings' and buffers' address
+					* space; stable while the queue runs */
 	bool running;                  /* thread alive */
 	bool broken;                   /* ring corrupt: no more pops until reset */
 	pthread_t thread;
@@ -46,7 +47,7 @@ struct td_queue {
 };
 
 void tapdisk_queue_init(struct td_queue *q, unsigned int index, const struct blk_dev *blk,
-			const struct disk *image, const struct gmem *gm);
+			const struct disk *image, struct dma_as *dma);
 void tapdisk_queue_fini(struct td_queue *q);
 
 /* Starts serving ring vr from avail index base, with the VQ_F_* flags the

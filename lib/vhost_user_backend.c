@@ -28,7 +28,6 @@
 #include "isle/util.h"
 #include "isle/vhost_user.h"
 
-#define BIT(n) (1ULL << (n))
 #define VU_LIB_PROTOCOL_FEATURES                                              \
 	(BIT(VHOST_USER_PROTOCOL_F_MQ) | BIT(VHOST_USER_PROTOCOL_F_REPLY_ACK) |     \
 	 BIT(VHOST_USER_PROTOCOL_F_CONFIG) | BIT(VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD))
@@ -49,13 +48,15 @@ static bool is_pow2(uint64_t x)
 	return x && !(x & (x - 1));
 }
 
-/* A ring part must be aligned and lie in one region, so a device can use
- * one host pointer for it. */
-static bool vu_ring_part_ok(const struct gmem *gm, uint64_t gpa, uint64_t len, uint64_t align)
+/* A ring part must be aligned and lie in one mapping of the device's
+ * address space with the access the device needs, so a device can use one
+ * host pointer for it (vq_init() checks the same). */
+static bool vu_ring_part_ok(struct dma_as *as, uint64_t gpa, uint64_t len, uint64_t align,
+			    unsigned int access)
 {
-	uint64_t n = len;
+	int err;
 
-	return !(gpa & (align - 1)) && gmem_gpa_to_hva(gm, gpa, &n) && n == len;
+	return !(gpa & (align - 1)) && dma_map_whole(as, gpa, len, access, &err);
 }
 
 static int vu_vring_start(struct vu_dev *dev, unsigned int i)
@@ -66,9 +67,9 @@ static int vu_vring_start(struct vu_dev *dev, unsigned int i)
 
 	/* Split ring sizes (virtio 1.x, 2.7): desc 16/entry; avail and used
 	 * flags + idx + ring + event index. */
-	if (!vu_ring_part_ok(&dev->gm, vr->desc_gpa, 16 * num, 16) ||
-	    !vu_ring_part_ok(&dev->gm, vr->avail_gpa, 6 + 2 * num, 2) ||
-	    !vu_ring_part_ok(&dev->gm, vr->used_gpa, 6 + 8 * num, 4)) {
+	if (!vu_ring_part_ok(&dev->dma, vr->desc_gpa, 16 * num, 16, DMA_READ) ||
+	    !vu_ring_part_ok(&dev->dma, vr->avail_gpa, 6 + 2 * num, 2, DMA_READ) ||
+	    !vu_ring_part_ok(&dev->dma, vr->used_gpa, 6 + 8 * num, 4, DMA_RW)) {
 		log_warn("vhost-user: ring %u not inside guest memory", i);
 		return -EFAULT;
 	}
@@ -137,6 +138,8 @@ static int vu_set_mem_table(struct vu_dev *dev, struct vu_req *rq)
 	memcpy(dev->maps, nmaps, sizeof(nmaps));
 	if (dev->ops->mem_table_changed)
 		dev->ops->mem_table_changed(dev, &dev->gm);
+	/* Every address the old table translated is gone. */
+	dma_as_invalidate(&dev->dma, 0, UINT64_MAX);
 	vu_mem_unmap(&old, old_maps);
 	return 0;
 }
@@ -548,8 +551,11 @@ int vu_dev_init(struct vu_dev *dev, int sock, const struct vu_dev_ops *ops,
 	dev->priv = priv;
 	dev->p = *p;
 	dev->inflight.fd = -1;
+	/* Guest addresses from the front-end are guest-physical: the
+	 * identity over the table it sends. */
+	dma_as_identity_init(&dev->dma, &dev->gm);
 	for (unsigned int i = 0; i < VU_MAX_QUEUES; i++)
-		dev->vrings[i] = (struct vu_vring){ .gm = &dev->gm, .kick_fd = -1,
+		dev->vrings[i] = (struct vu_vring){ .dma = &dev->dma, .kick_fd = -1,
 						    .call_fd = -1, .err_fd = -1 };
 	return 0;
 }
@@ -562,7 +568,7 @@ void vu_dev_cleanup(struct vu_dev *dev)
 		vu_vring_halt(dev, i);
 		vu_close_fds(&vr->call_fd, 1);
 		vu_close_fds(&vr->err_fd, 1);
-		*vr = (struct vu_vring){ .gm = &dev->gm, .kick_fd = -1, .call_fd = -1,
+		*vr = (struct vu_vring){ .dma = &dev->dma, .kick_fd = -1, .call_fd = -1,
 					 .err_fd = -1 };
 	}
 	vu_inflight_drop(dev);
@@ -571,6 +577,8 @@ void vu_dev_cleanup(struct vu_dev *dev)
 
 		dev->ops->mem_table_changed(dev, &empty);
 	}
+	if (dev->gm.nr)
+		dma_as_invalidate(&dev->dma, 0, UINT64_MAX);
 	vu_mem_unmap(&dev->gm, dev->maps);
 	dev->features = dev->protocol_features = 0;
 	dev->owned = false;

@@ -218,17 +218,25 @@ static uint64_t vhu_gpa_to_uva(const struct gmem *gm, uint64_t gpa)
 int vhu_front_set_vring_addr(struct vhu_front *f, const struct gmem *gm, unsigned int index,
 			     uint64_t desc_gpa, uint64_t avail_gpa, uint64_t used_gpa)
 {
+	return vhu_front_set_vring_uva(f, index, vhu_gpa_to_uva(gm, desc_gpa),
+				       vhu_gpa_to_uva(gm, avail_gpa),
+				       vhu_gpa_to_uva(gm, used_gpa), used_gpa);
+}
+
+int vhu_front_set_vring_uva(struct vhu_front *f, unsigned int index, uint64_t desc_uva,
+			    uint64_t avail_uva, uint64_t used_uva, uint64_t log_addr)
+{
 	struct vhost_user_msg m;
 	struct vhost_vring_addr *a = &m.payload.addr;
 
+	if (!desc_uva || !avail_uva || !used_uva)
+		return -EFAULT;
 	vhu_msg_init(&m, VHOST_USER_SET_VRING_ADDR, sizeof(*a));
 	a->index = index;
-	a->log_guest_addr = used_gpa;   /* what QEMU sends; logging is off */
-	a->desc_user_addr = vhu_gpa_to_uva(gm, desc_gpa);
-	a->avail_user_addr = vhu_gpa_to_uva(gm, avail_gpa);
-	a->used_user_addr = vhu_gpa_to_uva(gm, used_gpa);
-	if (!a->desc_user_addr || !a->avail_user_addr || !a->used_user_addr)
-		return -EFAULT;
+	a->log_guest_addr = log_addr;   /* QEMU sends the used ring's; logging is off */
+	a->desc_user_addr = desc_uva;
+	a->avail_user_addr = avail_uva;
+	a->used_user_addr = used_uva;
 	return vhu_send(f, &m, NULL, 0);
 }
 

@@ -12,7 +12,9 @@
 #include <endian.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/eventfd.h>
 
+#include "isle/dma.h"
 #include "isle/log.h"
 #include "isle/util.h"
 #include "isle/virtq.h"
@@ -54,41 +56,47 @@ const char *vq_broken_reason(const struct vq *vq)
 
 /* Host address of a whole ring part, or NULL if it is misaligned (in guest
  * or host address: ring fields are accessed atomically) or not inside one
- * contiguous mapping. */
-static void *vq_map_ring(const struct gmem *gm, uint64_t gpa, uint64_t size,
-			 uint64_t align)
+ * contiguous mapping with this access. */
+static void *vq_map_ring(struct dma_as *as, uint64_t iova, uint64_t size, uint64_t align,
+			 unsigned int access)
 {
-	uint64_t len = size;
 	void *hva;
+	int err;
 
-	if (gpa & (align - 1))
+	if (iova & (align - 1))
 		return NULL;
-	hva = gmem_gpa_to_hva(gm, gpa, &len);
-	if (!hva || len != size || ((uintptr_t)hva & (align - 1)))
+	hva = dma_map_whole(as, iova, size, access, &err);
+	if (!hva || ((uintptr_t)hva & (align - 1)))
 		return NULL;
 	return hva;
 }
 
-int vq_init(struct vq *vq, const struct gmem *gm, const struct vq_config *cfg)
+int vq_init(struct vq *vq, struct dma_as *as, const struct vq_config *cfg)
 {
 	unsigned int num = cfg->num;
 	unsigned int max = cfg->max_num ? MIN(cfg->max_num, VQ_MAX_SIZE) : VQ_MAX_SIZE;
 	void *desc, *avail, *used;
 
-	if (!num || (num & (num - 1)) || num > max)
+	if (!as || !num || (num & (num - 1)) || num > max)
 		return -EINVAL;
 	if (cfg->flags & ~(VQ_F_EVENT_IDX | VQ_F_INDIRECT_DESC))
 		return -EINVAL;
 	/* The sizes include used_event and avail_event whether or not EVENT_IDX
-	 * was negotiated: that is the layout the spec gives the driver. */
-	desc = vq_map_ring(gm, cfg->desc_gpa, 16ULL * num, VRING_DESC_ALIGN_SIZE);
-	avail = vq_map_ring(gm, cfg->avail_gpa, 6 + 2ULL * num, VRING_AVAIL_ALIGN_SIZE);
-	used = vq_map_ring(gm, cfg->used_gpa, 6 + 8ULL * num, VRING_USED_ALIGN_SIZE);
+	 * was negotiated: that is the layout the spec gives the driver. We
+	 * write avail_event (in the used ring) and used->flags, and read our
+	 * own used->idx back when resuming, hence read-write there. */
+	desc = vq_map_ring(as, cfg->desc_gpa, 16ULL * num, VRING_DESC_ALIGN_SIZE, DMA_READ);
+	avail = vq_map_ring(as, cfg->avail_gpa, 6 + 2ULL * num, VRING_AVAIL_ALIGN_SIZE,
+			    DMA_READ);
+	used = vq_map_ring(as, cfg->used_gpa, 6 + 8ULL * num, VRING_USED_ALIGN_SIZE, DMA_RW);
 	if (!desc || !avail || !used)
 		return -EINVAL;
 
 	memset(vq, 0, sizeof(*vq));
-	vq->gm = gm;
+	vq->as = as;
+	vq->desc_iova = cfg->desc_gpa;
+	vq->avail_iova = cfg->avail_gpa;
+	vq->used_iova = cfg->used_gpa;
 	vq->desc = desc;
 	vq->avail = avail;
 	vq->used = used;
@@ -98,6 +106,15 @@ int vq_init(struct vq *vq, const struct gmem *gm, const struct vq_config *cfg)
 	vq->flags = cfg->flags;
 	vq->notify = true;
 	return 0;
+}
+
+bool vq_rings_overlap(const struct vq *vq, uint64_t iova, uint64_t len)
+{
+	uint64_t num = vq->num;
+
+	return num && (dma_range_overlaps(iova, len, vq->desc_iova, 16 * num) ||
+		       dma_range_overlaps(iova, len, vq->avail_iova, 6 + 2 * num) ||
+		       dma_range_overlaps(iova, len, vq->used_iova, 6 + 8 * num));
 }
 
 void vq_set_last_avail(struct vq *vq, uint16_t idx)
@@ -153,10 +170,13 @@ struct vq_walk {
 	bool seen_write;
 };
 
-/* Appends one buffer to the element, split at guest-RAM region boundaries. */
+/* Appends one buffer to the element, split where the address space's
+ * mappings end. A device-writable buffer needs write access, a readable one
+ * read access. */
 static int vq_add_buf(struct vq_walk *w, uint64_t addr, uint32_t len, bool write)
 {
 	struct vq_elem *elem = w->elem;
+	unsigned int access = write ? DMA_WRITE : DMA_READ;
 
 	/* The spec puts all device-readable buffers first; a device that
 	 * accepted otherwise would have to guess the request layout. */
@@ -167,10 +187,14 @@ static int vq_add_buf(struct vq_walk *w, uint64_t addr, uint32_t len, bool write
 		return vq_set_broken(w->vq, "buffer wraps around the address space");
 	while (len) {
 		uint64_t n = len;
-		void *hva = gmem_gpa_to_hva(w->vq->gm, addr, &n);
+		void *hva;
 		unsigned int i = elem->out_num + elem->in_num;
+		int r = dma_translate(w->vq->as, addr, &n, access, &hva);
 
-		if (!hva)
+		if (r == -EPERM)
+			return vq_set_broken(w->vq, write ? "buffer not writable by the device"
+							  : "buffer not readable by the device");
+		if (r)
 			return vq_set_broken(w->vq, "buffer outside guest RAM");
 		if (i >= elem->iov_cap)
 			return vq_set_broken(w->vq, "too many segments");
@@ -230,9 +254,11 @@ static int vq_map_chain(struct vq *vq, uint16_t head, struct vq_elem *elem)
 			if (!d.len || d.len % sizeof(d) ||
 			    d.len > VQ_INDIRECT_MAX * sizeof(d))
 				return vq_set_broken(vq, "bad indirect table length");
-			table = gmem_gpa_to_hva(vq->gm, d.addr, &n);
-			if (!table || n != d.len)
-				return vq_set_broken(vq, "indirect table not in one RAM mapping");
+			table = dma_map_whole(vq->as, d.addr, n, DMA_READ, &r);
+			if (!table)
+				return vq_set_broken(vq, r == -EPERM ?
+						     "indirect table not readable by the device" :
+						     "indirect table not in one RAM mapping");
 			size = d.len / sizeof(d);
 			idx = count = 0;
 			indirect = true;
@@ -360,6 +386,12 @@ bool vq_should_notify(struct vq *vq)
 	/* Interrupt only if used_event lies in the window (old, cur] we just
 	 * published. */
 	return vring_need_event(vq_load16(vq->used_event), cur, old);
+}
+
+void vq_notify_eventfd(struct vq *vq, int call_fd)
+{
+	if (vq_should_notify(vq) && call_fd >= 0)
+		eventfd_write(call_fd, 1);
 }
 
 void vq_disable_notify(struct vq *vq)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "isle/log.h"
+#include "isle/usock.h"
 #include "isle/vu_server.h"
 
 static void vu_server_on_conn(struct evloop *loop, int fd, uint32_t events, void *opaque);
@@ -70,37 +71,11 @@ static void vu_server_on_conn(struct evloop *loop, int fd, uint32_t events, void
 	vu_server_disconnect(s);
 }
 
-/* Binds s->addr, replacing a socket file nobody accepts on. */
-static int vu_server_bind(struct vu_server *s, int fd)
-{
-	const struct sockaddr *a = (const struct sockaddr *)&s->addr;
-	struct stat st;
-	int probe, r;
-
-	if (!bind(fd, a, sizeof(s->addr)))
-		return 0;
-	if (errno != EADDRINUSE)
-		return -errno;
-	if (lstat(s->addr.sun_path, &st) < 0)
-		return -errno;
-	if (!S_ISSOCK(st.st_mode))
-		return -EEXIST;
-	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (probe < 0)
-		return -errno;
-	r = connect(probe, a, sizeof(s->addr));
-	close(probe);
-	if (!r)
-		return -EADDRINUSE;
-	if (unlink(s->addr.sun_path) < 0 || bind(fd, a, sizeof(s->addr)) < 0)
-		return -errno;
-	return 0;
-}
-
 int vu_server_open(struct vu_server *s, struct evloop *loop, const char *path,
 		   const struct vu_dev_ops *ops, const struct vu_dev_params *p, void *priv,
 		   const struct vu_server_hooks *hooks)
 {
+	bool replaced;
 	int fd, r;
 
 	memset(s, 0, sizeof(*s));
@@ -114,16 +89,15 @@ int vu_server_open(struct vu_server *s, struct evloop *loop, const char *path,
 	s->hooks = hooks;
 	s->addr.sun_family = AF_UNIX;
 	snprintf(s->addr.sun_path, sizeof(s->addr.sun_path), "%s", path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = usock_listen(path, 1, &s->sock_st, &replaced);
 	if (fd < 0)
-		return -errno;
-	r = vu_server_bind(s, fd);
-	if (!r && (listen(fd, 1) < 0 || stat(path, &s->sock_st) < 0))
-		r = -errno;
-	if (!r)
-		r = evloop_add(loop, fd, EPOLLIN, vu_server_on_listen, s);
+		return fd;
+	if (replaced)
+		log_info("vhost-user: %s: replacing a stale socket", path);
+	r = evloop_add(loop, fd, EPOLLIN, vu_server_on_listen, s);
 	if (r) {
 		close(fd);
+		usock_unlink_own(path, &s->sock_st);
 		return r;
 	}
 	s->listen_fd = fd;
@@ -132,7 +106,6 @@ int vu_server_open(struct vu_server *s, struct evloop *loop, const char *path,
 
 void vu_server_close(struct vu_server *s)
 {
-	struct stat st;
 	int fd = s->listen_fd;
 
 	s->listen_fd = -1;   /* vu_server_disconnect must not re-arm it */
@@ -141,8 +114,5 @@ void vu_server_close(struct vu_server *s)
 		return;
 	evloop_del(s->loop, fd);
 	close(fd);
-	/* Only our own file: a successor may already have replaced it. */
-	if (!stat(s->addr.sun_path, &st) && st.st_ino == s->sock_st.st_ino &&
-	    st.st_dev == s->sock_st.st_dev)
-		unlink(s->addr.sun_path);
+	usock_unlink_own(s->addr.sun_path, &s->sock_st);
 }

@@ -26,6 +26,7 @@
 
 #include "isle/evloop.h"
 #include "isle/log.h"
+#include "isle/usock.h"
 #include "isle/vu_server.h"
 #include "netback.h"
 #include "rtnl.h"
@@ -299,44 +300,22 @@ static void on_stats(struct evloop *loop, int fd, uint32_t events, void *opaque)
 	close(c);
 }
 
-/* The stats socket; replaces a stale socket file like vu_server does. */
+/* The stats socket (isle/usock.h: a stale socket file is replaced). */
 static int stats_listen(struct nb_main *m, const char *path)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	struct stat st;
-	int fd, probe, r;
+	int fd = usock_listen(path, 8, &m->stats_st, NULL);
+	int r;
 
-	if (strlen(path) >= sizeof(a.sun_path))
-		return -ENAMETOOLONG;
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		r = -errno;
-		if (r != -EADDRINUSE || lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
-			goto fail;
-		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (probe >= 0 && !connect(probe, (struct sockaddr *)&a, sizeof(a))) {
-			close(probe);
-			goto fail;   /* somebody serves it */
-		}
-		if (probe >= 0)
-			close(probe);
-		if (unlink(path) < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-			r = -errno;
-			goto fail;
-		}
-	}
-	if (listen(fd, 8) < 0 || stat(path, &m->stats_st) < 0) {
-		r = -errno;
-		goto fail;
+		return fd;
+	r = evloop_add(&m->loop, fd, EPOLLIN, on_stats, m);
+	if (r) {
+		close(fd);
+		usock_unlink_own(path, &m->stats_st);
+		return r;
 	}
 	m->stats_fd = fd;
-	return evloop_add(&m->loop, fd, EPOLLIN, on_stats, m);
-fail:
-	close(fd);
-	return r;
+	return 0;
 }
 
 static void on_connected(struct vu_server *s)
@@ -410,13 +389,9 @@ static int serve(struct nb_main *m)
 	if (r)
 		log_error("main loop: %s", strerror(-r));
 	if (m->stats_fd >= 0) {
-		struct stat st;
-
 		evloop_del(&m->loop, m->stats_fd);
 		close(m->stats_fd);
-		if (!stat(m->o.stats, &st) && st.st_ino == m->stats_st.st_ino &&
-		    st.st_dev == m->stats_st.st_dev)
-			unlink(m->o.stats);
+		usock_unlink_own(m->o.stats, &m->stats_st);
 	}
 out_srv:
 	vu_server_close(&m->srv);   /* stops every ring */

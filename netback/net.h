@@ -32,6 +32,7 @@
 #include <sys/uio.h>
 #include <linux/virtio_net.h>
 
+#include "isle/net_ctrl.h"   /* the control queue, shared with the VMM (lib/) */
 #include "isle/virtq.h"
 
 #define NET_HDR_LEN        12   /* virtio_net_hdr_v1 / _mrg_rxbuf */
@@ -144,13 +145,6 @@ void net_rx_release(struct net_queue *q);
 /* Interrupts the driver if the ring wants it (EVENT_IDX or flags). */
 void net_notify(struct vq *vq, int call_fd);
 
-/* Copies between an iovec list (from byte off) and a buffer; return the
- * bytes copied (fewer when the list ends). */
-size_t net_iov_read(const struct iovec *iov, unsigned int cnt, size_t off, void *buf,
-		    size_t len);
-size_t net_iov_write(const struct iovec *iov, unsigned int cnt, size_t off, const void *buf,
-		     size_t len);
-
 static inline void net_stat_add(uint64_t *c, uint64_t n)
 {
 	__atomic_store_n(c, *c + n, __ATOMIC_RELAXED);
@@ -158,23 +152,5 @@ static inline void net_stat_add(uint64_t *c, uint64_t n)
 
 /* A consistent-enough snapshot for another thread. */
 void net_stats_read(const struct net_stats *s, struct net_stats *out);
-
-/* ---- control queue (net_ctrl.c) ---- */
-
-struct net_ctrl {
-	uint64_t features;
-	unsigned int max_pairs;
-	unsigned int pairs;          /* from VQ_PAIRS_SET; max_pairs until then */
-	bool promisc, allmulti;
-	uint8_t mac[6];
-	uint64_t commands, rejected;
-};
-
-void net_ctrl_init(struct net_ctrl *c, uint64_t features, unsigned int max_pairs,
-		   const uint8_t mac[6]);
-/* Handles one control chain: class + command (+ data) readable, the ack the
- * last writable byte. Returns the used length (1), or -EINVAL when there is
- * no byte to put the ack in. */
-int net_ctrl_handle(struct net_ctrl *c, const struct vq_elem *e);
 
 #endif

@@ -21,11 +21,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "isle/iov.h"
 #include "isle/log.h"
 #include "isle/util.h"
 #include "net.h"
 
-#define BIT(n) (1ULL << (n))
 
 static bool has(const struct net_queue *q, unsigned int bit)
 {
@@ -154,7 +154,7 @@ static void net_rx_deliver(struct net_queue *q, size_t n)
 		/* Before any push: the guest may look at the first chain as
 		 * soon as used->idx moves. */
 		nbufs = htole16((uint16_t)k);
-		net_iov_write(iov, cnt, offsetof(struct virtio_net_hdr_v1, num_buffers), &nbufs,
+		iov_from_buf(iov, cnt, offsetof(struct virtio_net_hdr_v1, num_buffers), &nbufs,
 			      sizeof(nbufs));
 	}
 	left = n;
@@ -206,7 +206,7 @@ static int net_rx_one(struct net_queue *q)
 			q->rx_want = q->hdr_len + NET_FRAME_MAX;
 		return 1;
 	}
-	net_iov_read(iov, cnt, 0, hdr, sizeof(hdr));
+	iov_to_buf(iov, cnt, 0, hdr, sizeof(hdr));
 	if (!net_rx_gso_ok(q, hdr[1])) {
 		/* The tap's offloads follow the guest's features; this only
 		 * happens if setting them failed. */
@@ -217,7 +217,7 @@ static int net_rx_one(struct net_queue *q)
 	 * the tap then never has partial checksums, but may say DATA_VALID. */
 	if (!has(q, VIRTIO_NET_F_GUEST_CSUM) && hdr[0]) {
 		hdr[0] = 0;
-		net_iov_write(iov, cnt, 0, hdr, 1);
+		iov_from_buf(iov, cnt, 0, hdr, 1);
 	}
 	net_rx_deliver(q, (size_t)n);
 	return 1;

@@ -16,11 +16,11 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "isle/iov.h"
 #include "isle/log.h"
 #include "isle/util.h"
 #include "net.h"
 
-#define BIT(n) (1ULL << (n))
 
 static bool has(const struct net_queue *q, unsigned int bit)
 {
@@ -74,46 +74,6 @@ void net_queue_configure(struct net_queue *q, uint64_t features, unsigned int mt
 		    has(q, VIRTIO_NET_F_GUEST_UFO);
 	q->rx_min = q->hdr_len + MIN(mtu_frame, NET_FRAME_MAX);
 	q->rx_want = guest_gso ? q->hdr_len + NET_FRAME_MAX : q->rx_min;
-}
-
-size_t net_iov_read(const struct iovec *iov, unsigned int cnt, size_t off, void *buf,
-		    size_t len)
-{
-	size_t done = 0;
-
-	for (unsigned int i = 0; i < cnt && done < len; i++) {
-		size_t n;
-
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		n = MIN(iov[i].iov_len - off, len - done);
-		memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + off, n);
-		done += n;
-		off = 0;
-	}
-	return done;
-}
-
-size_t net_iov_write(const struct iovec *iov, unsigned int cnt, size_t off, const void *buf,
-		     size_t len)
-{
-	size_t done = 0;
-
-	for (unsigned int i = 0; i < cnt && done < len; i++) {
-		size_t n;
-
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		n = MIN(iov[i].iov_len - off, len - done);
-		memcpy((uint8_t *)iov[i].iov_base + off, (const uint8_t *)buf + done, n);
-		done += n;
-		off = 0;
-	}
-	return done;
 }
 
 void net_notify(struct vq *vq, int call_fd)
@@ -225,7 +185,7 @@ static int net_tx_one(struct net_queue *q, const struct vq_elem *e)
 	else if (e->out_len < q->hdr_len)
 		v = NET_TX_SHORT;
 	else {
-		net_iov_read(e->iov, e->out_num, 0, &hdr, q->hdr_len);
+		iov_to_buf(e->iov, e->out_num, 0, &hdr, q->hdr_len);
 		frame_len = e->out_len - q->hdr_len;
 		v = net_tx_check(q, &hdr, frame_len);
 	}
@@ -241,7 +201,7 @@ static int net_tx_one(struct net_queue *q, const struct vq_elem *e)
 		/* More pieces than writev takes: linearize (rare; a normal
 		 * driver sends a few descriptors per frame). */
 		memcpy(q->tx_bounce, &hdr, q->hdr_len);
-		net_iov_read(e->iov, e->out_num, q->hdr_len, q->tx_bounce + q->hdr_len, frame_len);
+		iov_to_buf(e->iov, e->out_num, q->hdr_len, q->tx_bounce + q->hdr_len, frame_len);
 		q->tx_wiov[0] = (struct iovec){ q->tx_bounce, q->hdr_len + frame_len };
 		cnt = 1;
 	}

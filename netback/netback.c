@@ -23,7 +23,6 @@
 #include "qp.h"
 #include "tap.h"
 
-#define BIT(n) (1ULL << (n))
 
 struct netback {
 	char ifname[IFNAMSIZ];
@@ -100,7 +99,7 @@ static int nb_ctrl_start(struct netback *nb, const struct vu_vring *vr)
 
 	if (vr->kick_fd < 0)
 		return -EOPNOTSUPP;
-	r = vq_init(&nb->ctrlvq, vr->gm, &cfg);
+	r = vq_init(&nb->ctrlvq, vr->dma, &cfg);
 	if (r)
 		return r;
 	vq_set_last_avail(&nb->ctrlvq, vr->base);
@@ -213,7 +212,7 @@ static int nb_queue_start(struct vu_dev *dev, unsigned int index, const struct v
 			 index);
 		return -EOPNOTSUPP;
 	}
-	r = qp_start(&nb->qp[index / 2], dir, vr, vr->gm);
+	r = qp_start(&nb->qp[index / 2], dir, vr, &dev->gm);
 	if (r)
 		log_warn("%s: ring %u: cannot start: %s", nb->ifname, index, strerror(-r));
 	else
@@ -259,7 +258,8 @@ static void nb_mem_table_changed(struct vu_dev *dev, const struct gmem *gm)
 	if (nb->ctrl_running) {
 		uint16_t last = vq_get_last_avail(&nb->ctrlvq);
 
-		if (vq_init(&nb->ctrlvq, gm, &nb->ctrl_cfg)) {
+		/* dev->dma is the identity over the new table (dev->gm). */
+		if (vq_init(&nb->ctrlvq, &dev->dma, &nb->ctrl_cfg)) {
 			log_warn("%s: control queue outside the new memory table", nb->ifname);
 			nb_ctrl_stop(nb);
 			return;

@@ -227,7 +227,7 @@ static void qp_do_start(struct nb_qp *qp, void *opaque)
 	/* The same table a running sibling ring uses: qp_remap keeps every
 	 * copy current, so overwriting it changes nothing for that ring. */
 	qp->gm = *a->gm;
-	a->r = vq_init(vq, &qp->gm, &cfg);
+	a->r = vq_init(vq, &qp->dma, &cfg);
 	if (a->r)
 		return;
 	vq_set_last_avail(vq, vr->base);
@@ -297,7 +297,7 @@ static void qp_do_remap(struct nb_qp *qp, void *opaque)
 		if (dir == QP_RX)
 			net_rx_release(qp->q);
 		last = vq_get_last_avail(vq);
-		if (qp->broken[dir] || vq_init(vq, &qp->gm, &qp->cfg[dir])) {
+		if (qp->broken[dir] || vq_init(vq, &qp->dma, &qp->cfg[dir])) {
 			/* No pointer into the old mappings may survive. */
 			memset(vq, 0, sizeof(*vq));
 			vq_set_broken(vq, "ring outside the new memory table");
@@ -372,6 +372,8 @@ int qp_init(struct nb_qp *qp, const char *ifname, unsigned int index, int tap_fd
 	qp->ctl_fd = qp->resched_fd = -1;
 	qp->loop.epfd = qp->loop.wakefd = -1;
 	qp->kick[0] = qp->kick[1] = qp->err[0] = qp->err[1] = -1;
+	/* The pair's rings translate through its own copy of the table. */
+	dma_as_identity_init(&qp->dma, &qp->gm);
 	qp->active = true;
 	qp->attached = true;   /* tap_open leaves every queue attached */
 	pthread_mutex_init(&qp->lock, NULL);
@@ -428,4 +430,5 @@ void qp_fini(struct nb_qp *qp)
 	}
 	pthread_cond_destroy(&qp->cond);
 	pthread_mutex_destroy(&qp->lock);
+	dma_as_destroy(&qp->dma);
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "isle/evloop.h"
+#include "isle/dma.h"
 #include "isle/gmem.h"
 #include "isle/vhost_user.h"
 #include "net.h"
@@ -35,6 +36,7 @@ struct nb_qp {
 	bool call_done;
 	/* The pair thread's (the main thread's only inside a call). */
 	struct gmem gm;               /* private copy of the memory map */
+	struct dma_as dma;            /* identity over gm: the rings' address space */
 	struct net_queue *q;
 	struct vq_config cfg[2];
 	int kick[2], err[2];

@@ -13,9 +13,10 @@
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
 
+#include "isle/util.h"
+
 #include "tap.h"
 
-#define BIT(n) (1ULL << (n))
 
 static int tap_open_one(const char *name, bool mq, char ifname[IFNAMSIZ])
 {

@@ -7,6 +7,7 @@
 #include "control/cli.h"
 #include "devices/serial.h"
 #include "devices/testdev.h"
+#include "core/device.h"
 #include "core/vm.h"
 
 #ifndef ISLE_VERSION
@@ -16,7 +17,7 @@
 /* A guest that exits 0 after reporting a failure has not passed. */
 static int main_check_reports(struct vm *vm, int status)
 {
-	struct testdev *td = vm->testdev;
+	struct testdev *td = device_priv_of_type(vm, &testdev_type);
 
 	if (!td || !td->reports)
 		return status;
@@ -33,6 +34,7 @@ int main(int argc, char **argv)
 {
 	char err[256];
 	struct cli cli;
+	struct serial *serial;
 	struct vm vm;
 	int status;
 
@@ -41,25 +43,27 @@ int main(int argc, char **argv)
 		fprintf(stderr, "isle: %s\n", err);
 		return ISLE_EXIT_USAGE;
 	}
-	if (cli.action == CLI_HELP) {
-		fputs(cli_usage, stdout);
-		return 0;
-	}
-	if (cli.action == CLI_VERSION) {
-		printf("isle %s\n", ISLE_VERSION);
+	if (cli.action != CLI_RUN) {
+		if (cli.action == CLI_HELP)
+			fputs(cli_usage, stdout);
+		else
+			printf("isle %s\n", ISLE_VERSION);
+		vm_config_free(&cli.vm);
 		return 0;
 	}
 	status = vm_create(&vm, &cli.vm);
 	if (status) {
 		vm_destroy(&vm);
+		vm_config_free(&cli.vm);
 		/* Bad files and images are the user's input, like a bad option. */
 		return status == -ENOEXEC ? ISLE_EXIT_USAGE : ISLE_EXIT_ERROR;
 	}
 	status = vm_run(&vm);
-	if (vm.serial)
-		serial_flush(vm.serial);
+	if ((serial = device_priv_of_type(&vm, &serial_type)))
+		serial_flush(serial);
 	log_info("%s (exit status %d)", vm.exit_msg, status);
 	status = main_check_reports(&vm, status);
-	vm_destroy(&vm);
+	vm_destroy(&vm);   /* every device unrealized, newest first */
+	vm_config_free(&cli.vm);
 	return status;
 }

@@ -40,7 +40,6 @@
 
 #include "blkfront.h"
 
-#define BIT(n)         (1ULL << (n))
 #define PAGE           4096u
 #define MAX_QD         64u
 #define MAX_BS         (128u * 1024)

@@ -5,6 +5,10 @@
  *   port 0xf4, write: the guest is done; isle exits with (value & 0xff).
  *   port 0xf8, write (32-bit): guest-physical address (< 4 GiB) of a
  *     struct testdev_report; isle records it (isle-only; QEMU ignores it).
+ *   ports 0x2000-0x2017, byte writes: ISA IRQ line n (port 0x2000 + n) is
+ *     set to (value != 0), as QEMU's pc-testdev ("-device pc-testdev")
+ *     does; reads return 0. QEMU only has ISA lines 0-15 there (and aborts
+ *     on 16-23), isle drives IOAPIC pins 16-23 too; IRQ 0 is pin 2.
  * PCI part (isle only), vendor:device 1234:1510, class ff0000:
  *   BAR0  32-bit MMIO, 4 KiB: registers below
  *   BAR1  I/O, 32 bytes: reads 0 (exists to exercise I/O BAR sizing)
@@ -17,6 +21,8 @@
 
 #define TESTDEV_EXIT_PORT    0xf4
 #define TESTDEV_REPORT_PORT  0xf8
+#define TESTDEV_IRQ_PORT     0x2000
+#define TESTDEV_IRQ_LINES    24
 
 #define TESTDEV_VENDOR       0x1234
 #define TESTDEV_DEVICE       0x1510

@@ -11,6 +11,8 @@
 #define ALIGN_DOWN(x, a) ((x) & ~((__typeof__(x))(a) - 1))
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
+/* A feature or register bit: 64-bit, as virtio and vhost-user feature words. */
+#define BIT(n) (1ULL << (n))
 
 #define KiB (1024ULL)
 #define MiB (1024ULL * KiB)

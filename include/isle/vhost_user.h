@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <linux/vhost_types.h>
 
+#include "isle/dma.h"
 #include "isle/gmem.h"
 
 /* Front-end request codes, from the spec's "Front-end message types" (the
@@ -223,7 +224,7 @@ uint64_t vu_inflight_queue_size(uint16_t queue_size);
  * guest-physical (translated from the front-end's user addresses through the
  * region table). The library owns the fds; -1 means none (kick -1 = poll). */
 struct vu_vring {
-	const struct gmem *gm;   /* guest memory: &dev->gm */
+	struct dma_as *dma;      /* the rings' address space: &dev->dma */
 	uint32_t num;            /* ring size, 0 until SET_VRING_NUM */
 	uint64_t desc_gpa, avail_gpa, used_gpa;
 	uint64_t log_gpa;        /* as sent: already a guest address */
@@ -294,6 +295,10 @@ struct vu_dev {
 	uint64_t protocol_features;   /* acked by SET_PROTOCOL_FEATURES */
 	bool owned;
 	struct gmem gm;               /* region fds owned here */
+	/* Identity over gm: what vrings[].dma points to. Every memory-table
+	 * change (and cleanup) announces an invalidation of everything on it,
+	 * after mem_table_changed and before the old mappings go. */
+	struct dma_as dma;
 	struct vu_map maps[GMEM_MAX_REGIONS];
 	struct {
 		int fd;
@@ -359,6 +364,11 @@ int vhu_front_set_mem_table(struct vhu_front *f, const struct gmem *gm);
 int vhu_front_set_vring_num(struct vhu_front *f, unsigned int index, unsigned int num);
 int vhu_front_set_vring_addr(struct vhu_front *f, const struct gmem *gm, unsigned int index,
 			     uint64_t desc_gpa, uint64_t avail_gpa, uint64_t used_gpa);
+/* The same with ring addresses already in the memory table's user address
+ * space (host addresses in this process), e.g. translated from a device's
+ * IOVAs through its DMA address space (isle/dma.h); 0 in any is -EFAULT. */
+int vhu_front_set_vring_uva(struct vhu_front *f, unsigned int index, uint64_t desc_uva,
+			    uint64_t avail_uva, uint64_t used_uva, uint64_t log_addr);
 int vhu_front_set_vring_base(struct vhu_front *f, unsigned int index, uint16_t base);
 int vhu_front_get_vring_base(struct vhu_front *f, unsigned int index, uint16_t *base);
 /* fd < 0 sends the no-fd flag (the back-end polls / does not signal). */

@@ -4,19 +4,29 @@
  * Contract:
  *  - The driver (guest, or a vhost-user frontend) is untrusted. vq_init()
  *    validates the queue size, alignments, and that each ring part lies in one
- *    contiguous guest-RAM mapping, so ring accesses afterwards are plain loads
- *    and stores into validated memory. Every descriptor is read once into a
- *    local copy and checked; every buffer is translated through gmem.
+ *    contiguous mapping of the device's DMA address space (isle/dma.h) with
+ *    the access the device needs (descriptor table and avail ring: read; used
+ *    ring: write, and read back on resume), so ring accesses afterwards are
+ *    plain loads and stores into validated memory. Every descriptor is read
+ *    once into a local copy and checked; every buffer is translated through
+ *    the address space with the access its descriptor implies (device-
+ *    writable: DMA_WRITE, else DMA_READ; indirect tables: DMA_READ).
  *  - Anything the driver got wrong makes the queue "broken": vq_pop() returns
  *    -EIO from then on, until the next vq_init(). The caller sets the device's
  *    DEVICE_NEEDS_RESET status; vq_broken_reason() says why.
- *  - The vq caches host pointers into the gmem it was given: the gmem must
- *    outlive it and must not change under it. After a memory-table change
- *    (vhost-user SET_MEM_TABLE) call vq_init() again and restore the indices
- *    with vq_set_last_avail()/vq_sync_used_idx().
- *  - Addresses are guest-physical. A vhost-user backend translates the
- *    frontend's ring addresses (its virtual addresses) to guest-physical
- *    before calling vq_init().
+ *  - The vq caches host pointers to its rings, from the address space it was
+ *    given: the AS must outlive it, and the rings stay valid until the AS
+ *    announces an invalidation that covers them. A device learns that with a
+ *    dma_notifier on the AS (DMA_EV_UNMAP; vq_rings_overlap() says whether
+ *    the range hits this queue's rings), stops using the queue, and calls
+ *    vq_init() again once the rings are mapped again, restoring the indices
+ *    with vq_set_last_avail()/vq_sync_used_idx(); iovecs of chains popped
+ *    before must not be touched after an invalidation covering them. A
+ *    vhost-user memory-table change (SET_MEM_TABLE) is such an invalidation
+ *    of everything.
+ *  - Addresses are IOVAs of that address space (guest-physical with the
+ *    identity AS). A vhost-user backend translates the frontend's ring
+ *    addresses (its virtual addresses) to guest-physical before vq_init().
  *  - One thread uses a vq at a time; the driver runs concurrently, which is
  *    what the barriers are for. Little-endian layout (virtio 1.x). */
 #ifndef ISLE_VIRTQ_H
@@ -30,11 +40,11 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 
-#include "isle/gmem.h"
+#include "isle/dma.h"
 
 #define VQ_MAX_SIZE 32768           /* the split-ring limit on the queue size */
 /* Descriptors a device normally accepts in one chain (advertise a seg_max
- * below this), plus slack for buffers split where guest-RAM regions meet.
+ * below this), plus slack for buffers split where mappings meet.
  * Callers size their iovec arrays with VQ_ELEM_MAX_IOV. */
 #define VQ_MAX_SEGS     1024
 #define VQ_SPLIT_EXTRA  64
@@ -48,7 +58,7 @@
 struct vq_config {
 	unsigned int num;      /* queue size the driver chose */
 	unsigned int max_num;  /* the device's limit; 0 means VQ_MAX_SIZE */
-	uint64_t desc_gpa;     /* descriptor table, 16-byte aligned */
+	uint64_t desc_gpa;     /* descriptor table, 16-byte aligned (an IOVA) */
 	uint64_t avail_gpa;    /* driver (avail) ring, 2-byte aligned */
 	uint64_t used_gpa;     /* device (used) ring, 4-byte aligned */
 	unsigned int flags;    /* VQ_F_* */
@@ -63,7 +73,7 @@ static inline unsigned int vq_flags_from_features(uint64_t features)
 
 /* One popped descriptor chain. iov[0, out_num) are the device-readable
  * buffers, iov[out_num, out_num + in_num) the device-writable ones, in chain
- * order; a buffer that crosses a guest-RAM region boundary takes several
+ * order; a buffer that crosses a mapping boundary of the address space takes several
  * iovecs. The iovec array is the caller's (see vq_elem_init()). */
 struct vq_elem {
 	struct iovec *iov;
@@ -108,7 +118,8 @@ _Static_assert(sizeof(struct vq_inflight_split) == 16, "QueueRegionSplit layout"
 #define VQ_INFLIGHT_ALIGN   64   /* per-queue stride in the memfd (our choice) */
 
 struct vq {
-	const struct gmem *gm;
+	struct dma_as *as;          /* every guest address goes through it */
+	uint64_t desc_iova, avail_iova, used_iova;   /* for vq_rings_overlap() */
 	struct vring_desc *desc;
 	struct vring_avail *avail;
 	struct vring_used *used;
@@ -128,12 +139,18 @@ struct vq {
 	uint64_t inflight_counter;
 };
 
-/* Validates cfg against gm and starts the queue fresh (indices 0, kicks
+/* Validates cfg against as and starts the queue fresh (indices 0, kicks
  * enabled, not broken, no inflight region). Returns -EINVAL, leaving *vq
  * untouched, if num is 0, not a power of two, or over the limits, if a ring
  * is misaligned, or if a ring part (desc 16*num; avail 6+2*num; used 6+8*num
- * bytes, event fields included) is not inside one contiguous mapping. */
-int vq_init(struct vq *vq, const struct gmem *gm, const struct vq_config *cfg);
+ * bytes, event fields included) is not inside one contiguous mapping with
+ * the access it needs. */
+int vq_init(struct vq *vq, struct dma_as *as, const struct vq_config *cfg);
+
+/* Whether an address-space event on [iova, iova+len) touches this queue's
+ * rings (false for a queue never initialized). For a device's dma_notifier:
+ * true means the cached ring pointers are stale, vq_init() again. */
+bool vq_rings_overlap(const struct vq *vq, uint64_t iova, uint64_t len);
 
 /* vhost-user GET/SET_VRING_BASE and resumption. vq_sync_used_idx() adopts
  * used->idx from guest memory (the ring already carries state, e.g. after a
@@ -173,6 +190,9 @@ int vq_push(struct vq *vq, uint16_t head, uint32_t written);
  * did not set VRING_AVAIL_F_NO_INTERRUPT). Assumes the caller notifies when
  * true. */
 bool vq_should_notify(struct vq *vq);
+/* vq_should_notify(), and if so one write to the eventfd call_fd (an irqfd
+ * or a vhost-user call fd; -1: the driver takes no interrupts). */
+void vq_notify_eventfd(struct vq *vq, int call_fd);
 
 /* Kicks from the driver: off while a backend polls, on again when it goes
  * idle. vq_enable_notify() returns true if buffers are already waiting (the

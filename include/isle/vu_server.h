@@ -1,13 +1,14 @@
 /* A vhost-user back-end's listening socket: binds a path, serves one
  * front-end at a time on the caller's event loop, and goes back to
  * listening when that front-end leaves (EOF or a protocol error), so a VMM
- * can reconnect. Used by isle-netback; any back-end with a struct
- * vu_dev_ops can use it.
+ * can reconnect. isle-tapdisk and isle-netback serve through it; any
+ * back-end with a struct vu_dev_ops can.
  *
  * Contract:
- *  - vu_server_open() binds and listens. A stale socket file (nothing
- *    accepts on it) is replaced; a live one is -EADDRINUSE; a path that
- *    exists and is not a socket is -EEXIST. Nothing is logged on errors.
+ *  - vu_server_open() binds and listens (isle/usock.h: a stale socket
+ *    file is replaced, and that is logged; a live one is -EADDRINUSE; a
+ *    path that exists and is not a socket is -EEXIST). Nothing is logged
+ *    on errors.
  *  - Everything else runs on the loop's thread: accept, vu_dev_init,
  *    vu_dispatch per readable event, and on the way out vu_dev_cleanup
  *    (every started ring is stopped through the device ops) before the

@@ -61,6 +61,7 @@ struct slot {
 
 static uint8_t *ram[2];
 static struct gmem gm;
+static struct dma_as as;   /* identity over gm: what the device uses */
 static struct disk disk;
 static struct blk_dev bd;
 static struct slot slots[NSLOTS];
@@ -149,7 +150,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memset(ram[i] + n, 0, REGION_SIZE - n);
 	}
 	put_le16(ram[0] + AVAIL + 2, data[2]);
-	check(vq_init(&vq, &gm, &cfg) == 0);
+	dma_as_identity_init(&as, &gm);   /* the device's view of gm */
+	check(vq_init(&vq, &as, &cfg) == 0);
 
 	blk_dev_init(&bd, &disk, 1, NULL);
 	bd.readonly = flags & 0x04;

@@ -28,7 +28,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			start = i + 1;
 		}
 	}
-	cli_parse(argc, argv, &cli, err, sizeof(err));
+	/* A successful parse owns copies (freed here, so leaks show); a
+	 * failed one leaves nothing behind. */
+	if (cli_parse(argc, argv, &cli, err, sizeof(err)) == 0)
+		vm_config_free(&cli.vm);
 	free(buf);
 	return 0;
 }

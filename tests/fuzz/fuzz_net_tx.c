@@ -46,7 +46,6 @@
 #define REGION_SIZE 0x20000
 #define RAM_SIZE    (2 * REGION_SIZE)
 #define DATA        0x4000
-#define BIT(n)      (1ULL << (n))
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -227,6 +226,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct vq_config cfg = { 0 };
 	uint64_t f = 0;
 	struct gmem gm;
+	struct dma_as as;
 	struct vq *vq;
 	bool rx;
 	unsigned int budget;
@@ -257,7 +257,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check(gmem_add(&gm, 0, REGION_SIZE, ram[0], -1, 0) == 0);
 	check(gmem_add(&gm, REGION_SIZE, REGION_SIZE, ram[1], -1, 0) == 0);
 	vq = rx ? &q->rxvq : &q->txvq;
-	check(vq_init(vq, &gm, &cfg) == 0);
+	dma_as_identity_init(&as, &gm);   /* the device's view of gm */
+	check(vq_init(vq, &as, &cfg) == 0);
 	in.p += 4;
 	in.left -= 4;
 	wild = data[2] & 1;

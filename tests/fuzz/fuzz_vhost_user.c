@@ -97,9 +97,10 @@ static int fd_queue_start(struct vu_dev *dev, unsigned int i, const struct vu_vr
 	check(vr->num && !(vr->num & (vr->num - 1)) && vr->num <= dev->p.max_queue_size,
 	      "ring size");
 	check(vr->has_kick && vr->has_addr && !vr->started, "ring state");
-	touch(vr->gm, vr->desc_gpa, 16ULL * vr->num);
-	touch(vr->gm, vr->avail_gpa, 6 + 2ULL * vr->num);
-	touch(vr->gm, vr->used_gpa, 6 + 8ULL * vr->num);
+	check(vr->dma == &dev->dma, "rings in the device's address space");
+	touch(&dev->gm, vr->desc_gpa, 16ULL * vr->num);
+	touch(&dev->gm, vr->avail_gpa, 6 + 2ULL * vr->num);
+	touch(&dev->gm, vr->used_gpa, 6 + 8ULL * vr->num);
 	if (vr->inflight) {
 		sink = ((uint8_t *)vr->inflight)[0];
 		sink = ((uint8_t *)vr->inflight)[vr->inflight_size - 1];

@@ -46,7 +46,6 @@
 #define CFG_SIZE  20
 #define RAM_BASE  0x100000ULL
 #define RAM_SIZE  0x10000ULL
-#define BIT(n)    (1ULL << (n))
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -96,7 +95,8 @@ static int fd_activate(struct virtio_pci *p, uint64_t features, const struct vir
 
 		if (q[i].index >= NQ || !tq->enable || q[i].size != tq->size ||
 		    q[i].kick_fd != tq->kick_fd || (i && q[i].index <= q[i - 1].index) ||
-		    !virtio_pci_ring_ok(&vm.gmem, q[i].size, q[i].desc_gpa, q[i].avail_gpa,
+		    q[i].dma != &vm.dma ||
+		    !virtio_pci_ring_ok(&vm.dma, q[i].size, q[i].desc_gpa, q[i].avail_gpa,
 					q[i].used_gpa))
 			abort();
 	}
@@ -235,6 +235,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&vm, 0, sizeof(vm));
 	vm.vm_fd = vm.kvm_fd = -1;
 	active = false;
+	dma_as_identity_init(&vm.dma, &vm.gmem);
 	if (gmem_add(&vm.gmem, RAM_BASE, RAM_SIZE, ram, -1, 0) || gsi_init(&vm.gsi, -1) ||
 	    pci_bus_init(&vm.pci, &win) || evloop_init(&vm.loop) ||
 	    virtio_pci_init(&vp, &vm, &fd_ops, &p, NULL))

@@ -17,7 +17,8 @@
  *   6 u16 used offset   (rounded down to 4)
  *   8 u16 last_avail (as from SET_VRING_BASE); used->idx is taken from RAM
  *  10 u8  avail count: avail->idx = last_avail + count (> size: a jump)
- *  11 u8  unused
+ *  11 u8  bit 0: the device sees RAM through a test IOMMU that maps the
+ *         second region read-only (else the identity DMA address space)
  *  12 u32 unused
  * then, with flag 3, the inflight region's bytes (16 + 16 * size, as many as
  * there are), then guest RAM from offset 0 (the rest, up to 64 KiB).
@@ -29,7 +30,8 @@
  * Checks beyond ASan/UBSan (abort on violation): iovecs lie inside guest RAM,
  * their count fits the element and their lengths add up to the totals;
  * readable iovecs come first; heads are < size; once broken, pops keep
- * returning -EIO; used->idx advances by one per push. */
+ * returning -EIO; used->idx advances by one per push; with the read-only
+ * region, no device-writable iovec lies in it. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static uint8_t *ram[2];
 static struct iovec iov[VQ_ELEM_MAX_IOV];
+static bool ro_region1;   /* the test IOMMU is in use */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -99,6 +102,8 @@ static void use_elem(const struct vq *vq, const struct vq_elem *e)
 
 		check(len > 0);
 		check(in_ram(&e->iov[i]));
+		check(!ro_region1 || i < e->out_num ||
+		      (uintptr_t)p - (uintptr_t)ram[1] >= REGION_SIZE);
 		if (i < e->out_num)
 			out += len;
 		else
@@ -177,12 +182,28 @@ static void run(struct vq *vq, unsigned int flags, struct vq_inflight_split *inf
 	vq_disable_notify(vq);
 }
 
+/* Guest RAM as the identity sees it, but the second region read-only for
+ * the device, as an IOMMU page table without write permission would map it. */
+static int ro_translate(struct dma_as *as, uint64_t iova, uint64_t *len, unsigned int access,
+			void **hva)
+{
+	*hva = gmem_gpa_to_hva(as->priv, iova, len);
+	if (!*hva)
+		return -EFAULT;
+	if ((access & DMA_WRITE) && iova >= REGION_SIZE)
+		return -EPERM;
+	return 0;
+}
+
+static const struct dma_as_ops ro_ops = { .name = "fuzz-ro", .translate = ro_translate };
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct vq_inflight_split *inf = NULL;
 	size_t inf_size = 0, n;
 	struct vq_config cfg;
 	struct gmem gm;
+	struct dma_as as;
 	struct vq vq;
 	uint16_t last, avail_idx;
 	unsigned int flags;
@@ -202,6 +223,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	};
 	last = get_le16(data + 8);
 	avail_idx = (uint16_t)(last + data[10]);
+	ro_region1 = data[11] & 1;
 	data += HDR_SIZE;
 	size -= HDR_SIZE;
 
@@ -230,7 +252,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check(gmem_add(&gm, 0, REGION_SIZE, ram[0], -1, 0) == 0);
 	check(gmem_add(&gm, REGION_SIZE, REGION_SIZE, ram[1], -1, 0) == 0);
 
-	if (vq_init(&vq, &gm, &cfg) == 0) {
+	if (ro_region1)
+		dma_as_init(&as, &ro_ops, &gm);
+	else
+		dma_as_identity_init(&as, &gm);
+	if (vq_init(&vq, &as, &cfg) == 0) {
 		put_le16(idx, avail_idx);
 		check(gmem_write(&gm, cfg.avail_gpa + 2, idx, 2) == 0);
 		vq_set_last_avail(&vq, last);

@@ -141,7 +141,10 @@ idt_fill:
 	ret
 
 /* An AP in long mode: take a slot, record the APIC id, count ourselves in,
- * park. Everything is ring 0 (slow under emulation), so it stays short. */
+ * enable the LAPIC and idle with interrupts on, so interrupts routed to
+ * this CPU (the ioapic scenario) reach irq_handle on the AP's own stack. An
+ * AP without a slot (no stack) parks with interrupts off. Everything is
+ * ring 0 (slow under emulation), so it stays short. */
 ap_entry64:
 	movl $1, %eax
 	lock xaddl %eax, smp_ap_next
@@ -157,7 +160,14 @@ ap_entry64:
 	cpuid
 	shrl $24, %ebx
 	movl %ebx, smp_ap_apic_ids(, %r12, 4)
+	movl $0xfee000f0, %eax          /* LAPIC SVR: software enable, */
+	movl $0x1ff, (%rax)             /* spurious vector 0xff */
 	lock incl smp_ap_count
+ap_idle:
+	sti
+	hlt
+	cli
+	jmp ap_idle
 ap_park:
 	cli
 	hlt

@@ -99,8 +99,15 @@ void irq_idle_us(uint64_t us);
 
 #define IRQ_WAKEUP_VECTOR 0xee
 
-/* Interrupts taken per vector (>= 32); bumped by the ring-0 handler. */
+/* Interrupts taken per vector (>= 32); bumped by the ring-0 handler on
+ * whichever CPU took them (APs idle with interrupts on once started). */
 extern volatile uint32_t irq_counts[256];
+/* Per-vector handler options, and the APIC id of the CPU that last took a
+ * vector flagged IRQ_TRACK_CPU. */
+#define IRQ_NO_EOI     0x01   /* the test writes APIC_EOI itself */
+#define IRQ_TRACK_CPU  0x02
+extern volatile uint8_t irq_flags[256];
+extern volatile uint32_t irq_last_apic[256];
 /* Vector and error code of the last exception recovered via .extable
  * (-1 when none). */
 extern volatile int exc_vector;
@@ -281,6 +288,12 @@ void test_selftest_run(void);
 void test_pci_run(void);
 void test_msix_run(void);
 void test_smp_run(void);
+void test_ioapic_run(void);
+/* test_smp.c: the trampoline, and INIT/SIPI/SIPI for one AP (true once
+ * more than `before` APs have checked in). */
+bool smp_tramp_install(void);
+bool smp_ap_start(uint32_t id, uint32_t before);
+void test_console_run(void);
 void test_idle_run(void);
 void test_poweroff_run(void);
 void test_reset_run(void);

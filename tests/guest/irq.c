@@ -12,6 +12,8 @@
 #include "guest.h"
 
 volatile uint32_t irq_counts[256];
+volatile uint8_t irq_flags[256];
+volatile uint32_t irq_last_apic[256];
 volatile int exc_vector = -1;
 volatile uint64_t exc_error;
 
@@ -74,10 +76,13 @@ void irq_handle(struct irq_frame *f)
 		}
 		irq_fatal(f);
 	}
-	irq_counts[f->vector]++;
+	if (irq_flags[f->vector] & IRQ_TRACK_CPU)
+		irq_last_apic[f->vector] = apic_id();
+	__atomic_fetch_add(&irq_counts[f->vector], 1, __ATOMIC_SEQ_CST);
 	/* The spurious vector must not be EOIed; everything else came
-	 * through the LAPIC (MSI or IPI) and must be. */
-	if (f->vector != APIC_SPURIOUS_VECTOR)
+	 * through the LAPIC (MSI, IOAPIC or IPI) and must be, unless the
+	 * test EOIs it itself (level-triggered lines). */
+	if (f->vector != APIC_SPURIOUS_VECTOR && !(irq_flags[f->vector] & IRQ_NO_EOI))
 		apic_write(APIC_EOI, 0);
 }
 

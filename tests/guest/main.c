@@ -27,6 +27,8 @@ static const struct scenario scenarios[] = {
 	{ "pci",      test_pci_run,      "bus 0 via ECAM and 0xcf8, BAR sizing" },
 	{ "msix",     test_msix_run,     "isle test device MSI-X delivery (isle only)" },
 	{ "smp",      test_smp_run,      "start every AP from the MADT" },
+	{ "ioapic",   test_ioapic_run,   "IOAPIC edge/level/EOI/mask/per-CPU via pc-testdev IRQ ports" },
+	{ "console",  test_console_run,  "a line typed on isle's stdin arrives on COM1 (expect=, console_ms=)" },
 	{ "idle",     test_idle_run,     "spin idle_ms milliseconds for benchmarks" },
 	{ "poweroff", test_poweroff_run, "ACPI S5; the VMM must end the VM" },
 	{ "reset",    test_reset_run,    "reset via method=cf9|i8042|acpi; the VMM must end the VM" },

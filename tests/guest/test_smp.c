@@ -1,8 +1,8 @@
 /* Scenario "smp": starts every other enabled CPU listed in the MADT with
  * INIT / SIPI / SIPI. Each AP runs the real-mode trampoline (copied to
  * SMP_TRAMPOLINE), enters long mode on the BSP's page tables in crt0.S,
- * takes a stack slot, records its APIC id, counts itself in and parks in
- * ring 0 with cli; hlt. The BSP reports one line per AP and checks the
+ * takes a stack slot, records its APIC id, counts itself in and idles in
+ * ring 0 with its LAPIC enabled and interrupts on (sti; hlt). The BSP reports one line per AP and checks the
  * count against the MADT. One vCPU means nothing to start, which passes.
  * Every wait is bounded. */
 #include "guest.h"
@@ -12,7 +12,7 @@
 #define SIPI_DELAY_US 200
 #define AP_TIMEOUT_US 1000000
 
-static bool tramp_install(void)
+bool smp_tramp_install(void)
 {
 	size_t len = (size_t)(smp_tramp_end - smp_tramp_start);
 
@@ -39,7 +39,7 @@ static bool ap_wait(uint32_t before, uint64_t us)
 /* The universal startup algorithm (Intel SDM vol. 3, 9.4.4.1): INIT, wait
  * 10 ms, SIPI, 200 us, and a second SIPI only if the AP is not up yet (a
  * running AP ignores it anyway). */
-static bool ap_start(uint32_t id, uint32_t before)
+bool smp_ap_start(uint32_t id, uint32_t before)
 {
 	uint32_t sipi = APIC_ICR_STARTUP | APIC_ICR_ASSERT | (SMP_TRAMPOLINE >> 12);
 
@@ -107,7 +107,7 @@ void test_smp_run(void)
 	if (enabled == 1)
 		report_info("single CPU: no APs to start");
 
-	if (enabled > 1 && !report(tramp_install(), "trampoline installed at %#x (%zu bytes)",
+	if (enabled > 1 && !report(smp_tramp_install(), "trampoline installed at %#x (%zu bytes)",
 				   SMP_TRAMPOLINE, (size_t)(smp_tramp_end - smp_tramp_start))) {
 		report_prefix_pop();
 		return;
@@ -129,7 +129,7 @@ void test_smp_run(void)
 		}
 		expected++;
 		t0 = rdtsc();
-		up = ap_start(id, before);
+		up = smp_ap_start(id, before);
 		report(up && before < SMP_MAX_APS && smp_ap_apic_ids[before] == id,
 		       "AP apic id %u came up (%s after %lu us, recorded id %u)", id,
 		       up ? "running" : "timed out", timer_elapsed_us(t0),

@@ -46,7 +46,6 @@
 #define RING(q)   (0x10000ULL * (q))          /* desc; avail +0x1000; used +0x2000 */
 #define BUF(q, i) (0x40000ULL + 0x20000ULL * (q) + 0x1000ULL * (i))
 #define ETHERTYPE 0x88b5                      /* local experimental */
-#define BIT(n)    (1ULL << (n))
 #define RX 0
 #define TX 1
 

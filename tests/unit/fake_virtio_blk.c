@@ -10,6 +10,7 @@
 uint8_t *fake_ram;
 void *fake_priv;
 static struct gmem gm;
+static struct dma_as as;   /* identity over gm: what the device uses */
 
 uint64_t fe_virt_to_phys(const void *p)
 {
@@ -52,6 +53,7 @@ void fake_setup(void)
 	memset(&gm, 0, sizeof(gm));
 	CU_ASSERT_FATAL(fake_ram && fake_priv);
 	CU_ASSERT_EQUAL_FATAL(gmem_add(&gm, RAM_GPA, RAM_SIZE, fake_ram, -1, 0), 0);
+	dma_as_identity_init(&as, &gm);   /* the device's view of gm */
 
 	memset(&fk, 0, sizeof(fk));
 	put_le16(&fk.cfg[0], 0x1af4);
@@ -146,7 +148,7 @@ static void fake_status_write(uint8_t v)
 			.flags = vq_flags_from_features(fk.driver),
 		};
 
-		fk.running = vq_init(&fk.vq, &gm, &c) == 0;
+		fk.running = vq_init(&fk.vq, &as, &c) == 0;
 		if (!fk.running)
 			v |= VIRTIO_CONFIG_S_NEEDS_RESET;
 		vq_elem_init(&fk.elem, fk.iov, ARRAY_SIZE(fk.iov));

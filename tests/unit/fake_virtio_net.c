@@ -16,6 +16,7 @@ uint8_t *fake_ram;
 void *fake_priv;
 struct fake_net fk;
 static struct gmem gm;
+static struct dma_as as;   /* identity over gm: what the device uses */
 static struct iovec rx_iov[FAKE_RX_MAX][4];
 static struct vq_elem rx_elem[FAKE_RX_MAX];
 
@@ -57,6 +58,7 @@ void fake_setup(void)
 	memset(&gm, 0, sizeof(gm));
 	CU_ASSERT_FATAL(fake_ram && fake_priv);
 	CU_ASSERT_EQUAL_FATAL(gmem_add(&gm, RAM_GPA, RAM_SIZE, fake_ram, -1, 0), 0);
+	dma_as_identity_init(&as, &gm);   /* the device's view of gm */
 
 	memset(&fk, 0, sizeof(fk));
 	put_le16(&fk.cfg[0], 0x1af4);
@@ -130,7 +132,7 @@ static void fake_status_write(uint8_t v)
 				.used_gpa = fk.q[i].used, .flags = vq_flags_from_features(fk.driver),
 			};
 
-			if (!fk.q[i].enable || vq_init(&fk.q[i].vq, &gm, &c))
+			if (!fk.q[i].enable || vq_init(&fk.q[i].vq, &as, &c))
 				fk.running = false;
 		}
 		if (!fk.running)

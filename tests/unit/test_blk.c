@@ -38,6 +38,7 @@
 
 static uint8_t *ram, *ram2;
 static struct gmem gm;
+static struct dma_as as;   /* identity over gm: what the device uses */
 static struct vq vq;
 static uint16_t avail_idx;
 static unsigned int ndesc;
@@ -79,7 +80,8 @@ static bool setup_engine(enum disk_engine_hint e, bool ro)
 	memset(&gm, 0, sizeof(gm));
 	CU_ASSERT_EQUAL_FATAL(gmem_add(&gm, RAM_GPA, RAM_SIZE, ram, -1, 0), 0);
 	CU_ASSERT_EQUAL_FATAL(gmem_add(&gm, RAM2_GPA, RAM2_SIZE, ram2, -1, 0), 0);
-	CU_ASSERT_EQUAL_FATAL(vq_init(&vq, &gm, &c), 0);
+	dma_as_identity_init(&as, &gm);   /* the device's view of gm */
+	CU_ASSERT_EQUAL_FATAL(vq_init(&vq, &as, &c), 0);
 	avail_idx = 0;
 	snprintf(img, sizeof(img), "/var/tmp/isle-blk-XXXXXX");
 	fd = mkstemp(img);

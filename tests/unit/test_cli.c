@@ -84,6 +84,22 @@ static const struct cli_case cases[] = {
 	  "two NICs on socket=/s" },
 	{ { "isle", "run", "--kernel", "k", "--net", "socket=/s,bridge=br0" }, 0,
 	  "cannot go with socket=" },
+	/* --testdev is a flag. */
+	{ { "isle", "run", "--kernel", "k", "--testdev" }, 1, NULL },
+	{ { "isle", "run", "--testdev", "--kernel", "k" }, 1, NULL },
+	{ { "isle", "run", "--kernel", "k", "--testdev=1" }, 0, "--testdev takes no value" },
+	/* id=: a name, unique across the VM's devices. */
+	{ { "isle", "run", "--kernel", "k", "--disk", "a,id=boot", "--net", "id=lan,bridge=b" },
+	  1, NULL },
+	{ { "isle", "run", "--kernel", "k", "--disk", "socket=/s,id=d1,vdev=xvdb" }, 1, NULL },
+	{ { "isle", "run", "--kernel", "k", "--disk", "a,id=1x" }, 0, "--disk: id '1x' is not a name" },
+	{ { "isle", "run", "--kernel", "k", "--disk", "a,id=" }, 0, "is not a name" },
+	{ { "isle", "run", "--kernel", "k", "--disk", "a,id=x,id=y" }, 0, "id= given twice" },
+	{ { "isle", "run", "--kernel", "k", "--net", "id=a/b" }, 0, "--net: id 'a/b' is not a name" },
+	{ { "isle", "run", "--kernel", "k", "--net", "id=abcdefghijabcdefghijabcdefghijabc" }, 0,
+	  "id longer than 31" },
+	{ { "isle", "run", "--kernel", "k", "--disk", "a,id=x", "--net", "id=x" }, 0,
+	  "--net: id 'x' used twice" },
 };
 
 static void test_golden_table(void)
@@ -103,7 +119,11 @@ static void test_golden_table(void)
 			CU_ASSERT_EQUAL(r, 0);
 			if (r)
 				fprintf(stderr, "case %zu: unexpected error '%s'\n", i, err);
+			vm_config_free(&cli.vm);
 		} else {
+			/* A failed parse leaves nothing to free. */
+			CU_ASSERT_PTR_NULL(cli.vm.kernel);
+			CU_ASSERT_PTR_NULL(cli.vm.devices);
 			CU_ASSERT_NOT_EQUAL(r, 0);
 			CU_ASSERT_PTR_NOT_NULL(strstr(err, cases[i].err_has));
 			if (!strstr(err, cases[i].err_has))
@@ -126,6 +146,41 @@ static void test_values(void)
 	CU_ASSERT_EQUAL(cli.vm.vcpus, 8);
 	CU_ASSERT_STRING_EQUAL(cli.vm.cmdline, "console=ttyS0");
 	CU_ASSERT_STRING_EQUAL(cli.vm.serial_file, "out.log");
+	CU_ASSERT_FALSE(cli.vm.testdev);
+	/* The config owns copies: argv may go away. */
+	CU_ASSERT_PTR_NOT_EQUAL(cli.vm.kernel, argv[2] + 9);
+	CU_ASSERT_PTR_NOT_EQUAL(cli.vm.cmdline, argv[7]);
+	vm_config_free(&cli.vm);
+	CU_ASSERT_PTR_NULL(cli.vm.kernel);
+	CU_ASSERT_PTR_NULL(cli.vm.cmdline);
+	CU_ASSERT_PTR_NULL(cli.vm.serial_file);
+}
+
+static void test_testdev_and_ids(void)
+{
+	char *argv[] = { "isle", "run", "--kernel", "k", "--testdev", "--disk", "file:a,id=root",
+			 "--net", "bridge=br0", "--disk", "socket=/s,id=d2" };
+	char err[128];
+	struct cli cli;
+	const struct device_spec *d;
+
+	CU_ASSERT_EQUAL_FATAL(cli_parse(ARRAY_SIZE(argv), argv, &cli, err, sizeof(err)), 0);
+	CU_ASSERT_TRUE(cli.vm.testdev);
+	CU_ASSERT_EQUAL_FATAL(cli.vm.nr_devices, 3);
+	d = cli.vm.devices;
+	CU_ASSERT_EQUAL(d[0].kind, DEVICE_DISK);
+	CU_ASSERT_STRING_EQUAL(d[0].id, "root");
+	CU_ASSERT_STRING_EQUAL(d[0].disk.spec, "file:a");
+	CU_ASSERT_EQUAL(d[1].kind, DEVICE_NIC);
+	CU_ASSERT_STRING_EQUAL(d[1].id, "");
+	CU_ASSERT_STRING_EQUAL(d[1].nic.bridge, "br0");
+	CU_ASSERT_STRING_EQUAL(d[2].id, "d2");
+	CU_ASSERT_TRUE(d[2].disk.socket);
+	CU_ASSERT_STRING_EQUAL(d[2].disk.spec, "/s");
+	CU_ASSERT_STRING_EQUAL(d[2].disk.vdev, "xvdb");
+	CU_ASSERT_EQUAL(vm_config_count(&cli.vm, DEVICE_DISK), 2);
+	CU_ASSERT_EQUAL(vm_config_count(&cli.vm, DEVICE_NIC), 1);
+	vm_config_free(&cli.vm);
 }
 
 static void test_disks(void)
@@ -138,27 +193,29 @@ static void test_disks(void)
 			 "--disk", "/img/b,,,ro",
 			 "--disk", ",raw,xvde" };
 	char err[128];
-	static struct cli cli;   /* big: eight disk specs */
+	static struct cli cli;
 	struct vm_config *c = &cli.vm;
 
 	CU_ASSERT_EQUAL_FATAL(cli_parse(ARRAY_SIZE(argv), argv, &cli, err, sizeof(err)), 0);
-	CU_ASSERT_EQUAL_FATAL(c->nr_disks, 6);
-	CU_ASSERT_STRING_EQUAL(c->disks[0].spec, "tap:aio:/img/a");
-	CU_ASSERT_STRING_EQUAL(c->disks[0].vdev, "xvdb");
-	CU_ASSERT_PTR_NULL(c->disks[0].socket);
+	CU_ASSERT_EQUAL_FATAL(c->nr_devices, 6);
+	CU_ASSERT_STRING_EQUAL(c->devices[0].disk.spec, "tap:aio:/img/a");
+	CU_ASSERT_STRING_EQUAL(c->devices[0].disk.vdev, "xvdb");
+	CU_ASSERT_FALSE(c->devices[0].disk.socket);
 	/* From target= on it is the path, vdev= or not. */
-	CU_ASSERT_STRING_EQUAL(c->disks[1].spec, "format=raw,access=ro,target=/img/x,vdev=y");
-	CU_ASSERT_STRING_EQUAL(c->disks[1].vdev, "xvdc");
-	CU_ASSERT_STRING_EQUAL(c->disks[2].socket, "/run/a,b.sock");
-	CU_ASSERT_STRING_EQUAL(c->disks[2].vdev, "vdc");
+	CU_ASSERT_STRING_EQUAL(c->devices[1].disk.spec, "format=raw,access=ro,target=/img/x,vdev=y");
+	CU_ASSERT_STRING_EQUAL(c->devices[1].disk.vdev, "xvdc");
+	CU_ASSERT_TRUE(c->devices[2].disk.socket);
+	CU_ASSERT_STRING_EQUAL(c->devices[2].disk.spec, "/run/a,b.sock");
+	CU_ASSERT_STRING_EQUAL(c->devices[2].disk.vdev, "vdc");
 	/* Defaults: the first free xvdX, skipping taken names. */
-	CU_ASSERT_STRING_EQUAL(c->disks[3].spec, "phy:/dev/loop0");
-	CU_ASSERT_STRING_EQUAL(c->disks[3].vdev, "xvda");
-	CU_ASSERT_STRING_EQUAL(c->disks[4].spec, "/img/b,,,ro");
-	CU_ASSERT_STRING_EQUAL(c->disks[4].vdev, "xvdd");
+	CU_ASSERT_STRING_EQUAL(c->devices[3].disk.spec, "phy:/dev/loop0");
+	CU_ASSERT_STRING_EQUAL(c->devices[3].disk.vdev, "xvda");
+	CU_ASSERT_STRING_EQUAL(c->devices[4].disk.spec, "/img/b,,,ro");
+	CU_ASSERT_STRING_EQUAL(c->devices[4].disk.vdev, "xvdd");
 	/* Empty positional fields pass through untouched. */
-	CU_ASSERT_STRING_EQUAL(c->disks[5].spec, ",raw,xvde");
-	CU_ASSERT_STRING_EQUAL(c->disks[5].vdev, "xvde");
+	CU_ASSERT_STRING_EQUAL(c->devices[5].disk.spec, ",raw,xvde");
+	CU_ASSERT_STRING_EQUAL(c->devices[5].disk.vdev, "xvde");
+	vm_config_free(c);
 }
 
 static void test_too_many_disks(void)
@@ -171,9 +228,10 @@ static void test_too_many_disks(void)
 		argv[4 + 2 * i] = "--disk";
 		argv[5 + 2 * i] = "file:x";
 	}
-	CU_ASSERT_EQUAL(cli_parse(ARRAY_SIZE(argv) - 2, argv, &cli, err, sizeof(err)), 0);
-	CU_ASSERT_EQUAL(cli.vm.nr_disks, VM_MAX_DISKS);
-	CU_ASSERT_STRING_EQUAL(cli.vm.disks[VM_MAX_DISKS - 1].vdev, "xvdh");
+	CU_ASSERT_EQUAL_FATAL(cli_parse(ARRAY_SIZE(argv) - 2, argv, &cli, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL_FATAL(cli.vm.nr_devices, VM_MAX_DISKS);
+	CU_ASSERT_STRING_EQUAL(cli.vm.devices[VM_MAX_DISKS - 1].disk.vdev, "xvdh");
+	vm_config_free(&cli.vm);
 	CU_ASSERT_NOT_EQUAL(cli_parse(ARRAY_SIZE(argv), argv, &cli, err, sizeof(err)), 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "at most 8 disks"));
 }
@@ -182,28 +240,30 @@ static void test_nets(void)
 {
 	char *argv[4 + 2 * (VM_MAX_NICS + 1)] = { "isle", "run", "--kernel", "k" };
 	char err[128];
-	static struct cli cli;   /* big: eight NICs */
+	static struct cli cli;
 	struct vm_config *c = &cli.vm;
 
 	argv[4] = "--net";
 	argv[5] = "mac=00:16:3e:0a:0b:0c,bridge=xenbr0,vifname=vif3.0,script=vif-bridge";
 	argv[6] = "--net=socket=/run/nb.sock,queues=2";
 	CU_ASSERT_EQUAL_FATAL(cli_parse(7, argv, &cli, err, sizeof(err)), 0);
-	CU_ASSERT_EQUAL_FATAL(c->nr_nics, 2);
-	CU_ASSERT(c->nics[0].mac_set && !memcmp(c->nics[0].mac, "\x00\x16\x3e\x0a\x0b\x0c", 6));
-	CU_ASSERT_STRING_EQUAL(c->nics[0].bridge, "xenbr0");
-	CU_ASSERT_STRING_EQUAL(c->nics[0].vifname, "vif3.0");
-	CU_ASSERT_STRING_EQUAL(c->nics[0].script, "vif-bridge");
-	CU_ASSERT_STRING_EQUAL(c->nics[1].socket, "/run/nb.sock");
-	CU_ASSERT_EQUAL(c->nics[1].queues, 2);
-	CU_ASSERT(!c->nics[1].mac_set);
+	CU_ASSERT_EQUAL_FATAL(c->nr_devices, 2);
+	CU_ASSERT(c->devices[0].nic.mac_set && !memcmp(c->devices[0].nic.mac, "\x00\x16\x3e\x0a\x0b\x0c", 6));
+	CU_ASSERT_STRING_EQUAL(c->devices[0].nic.bridge, "xenbr0");
+	CU_ASSERT_STRING_EQUAL(c->devices[0].nic.vifname, "vif3.0");
+	CU_ASSERT_STRING_EQUAL(c->devices[0].nic.script, "vif-bridge");
+	CU_ASSERT_STRING_EQUAL(c->devices[1].nic.socket, "/run/nb.sock");
+	CU_ASSERT_EQUAL(c->devices[1].nic.queues, 2);
+	CU_ASSERT(!c->devices[1].nic.mac_set);
+	vm_config_free(c);
 	/* Up to eight; NICs with defaults do not clash. */
 	for (int i = 0; i <= VM_MAX_NICS; i++) {
 		argv[4 + 2 * i] = "--net";
 		argv[5 + 2 * i] = "bridge=xenbr0";
 	}
 	CU_ASSERT_EQUAL(cli_parse(ARRAY_SIZE(argv) - 2, argv, &cli, err, sizeof(err)), 0);
-	CU_ASSERT_EQUAL(c->nr_nics, VM_MAX_NICS);
+	CU_ASSERT_EQUAL(c->nr_devices, VM_MAX_NICS);
+	vm_config_free(c);
 	CU_ASSERT_NOT_EQUAL(cli_parse(ARRAY_SIZE(argv), argv, &cli, err, sizeof(err)), 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "at most 8 NICs"));
 }
@@ -227,6 +287,7 @@ static void test_sizes(void)
 void unit_register(void)
 {
 	UNIT_SUITE("cli", UNIT_TEST(test_golden_table), UNIT_TEST(test_values),
+		   UNIT_TEST(test_testdev_and_ids),
 		   UNIT_TEST(test_disks), UNIT_TEST(test_too_many_disks), UNIT_TEST(test_nets),
 		   UNIT_TEST(test_sizes));
 }

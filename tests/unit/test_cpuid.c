@@ -16,6 +16,8 @@ static struct kvm_cpuid2 *table(void)
 	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + MAXN * sizeof(c->entries[0]));
 	static const struct kvm_cpuid_entry2 base[] = {
 		{ .function = 1, .ebx = 0xff0800, .ecx = 0x1, .edx = 0 },
+		{ .function = 4, .index = 0, .eax = 0xfc004121,
+		  .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX },
 		{ .function = 0xb, .index = 0, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX },
 		{ .function = 0xb, .index = 1, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX },
 		{ .function = 0xb, .index = 2, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX },
@@ -72,7 +74,7 @@ static void test_hypervisor_leaves(void)
 	const struct kvm_cpuid_entry2 *e;
 
 	CU_ASSERT_EQUAL_FATAL(cpuid_adjust(c, MAXN, 0, 2, 2500000), 0);
-	CU_ASSERT_EQUAL(c->nent, 8);
+	CU_ASSERT_EQUAL(c->nent, 9);
 	e = find(c, 0x40000000, 0);
 	CU_ASSERT_FATAL(e != NULL);
 	CU_ASSERT_EQUAL(memcmp(&e->ebx, "isle", 4), 0);
@@ -92,6 +94,25 @@ static void test_hypervisor_leaves(void)
 	free(c);
 }
 
+/* Leaf 4 EAX[31:26] is "cores per package - 1" in six bits: it saturates
+ * at 63 for 64 vCPUs and more (the CLI allows 255) and keeps the cache
+ * description in EAX[13:0]. */
+static void test_leaf4_cores_saturate(void)
+{
+	static const unsigned int nr[] = { 1, 2, 63, 64, 65, 128, 255 };
+
+	for (unsigned int i = 0; i < sizeof(nr) / sizeof(nr[0]); i++) {
+		struct kvm_cpuid2 *c = table();
+		uint32_t eax;
+
+		CU_ASSERT_EQUAL_FATAL(cpuid_adjust(c, MAXN, 0, nr[i], 0), 0);
+		eax = find(c, 4, 0)->eax;
+		CU_ASSERT_EQUAL(eax >> 26, nr[i] > 64 ? 63 : nr[i] - 1);
+		CU_ASSERT_EQUAL(eax & 0x3fff, 0x0121);
+		free(c);
+	}
+}
+
 static void test_no_room(void)
 {
 	struct kvm_cpuid2 *c = table();
@@ -107,5 +128,6 @@ void unit_register(void)
 {
 	UNIT_SUITE("cpuid", UNIT_TEST(test_apic_id_and_topology),
 		   UNIT_TEST(test_single_vcpu_has_no_htt), UNIT_TEST(test_hypervisor_leaves),
+		   UNIT_TEST(test_leaf4_cores_saturate),
 		   UNIT_TEST(test_no_room));
 }

@@ -1,5 +1,6 @@
-/* Unit tests for the isle-netback datapath (netback/net_tx.c, net_rx.c,
- * net_ctrl.c) and the tap offload mapping: the test plays the guest driver,
+/* Unit tests for the isle-netback datapath (netback/net_tx.c, net_rx.c)
+ * and the tap offload mapping (the control queue, lib/net_ctrl.c, is
+ * test_net_ctrl.c's): the test plays the guest driver,
  * with rings and buffers in calloc'd "guest RAM", and the network, on the
  * far end of a SOCK_SEQPACKET socketpair standing in for the tap (one
  * record per frame, like a tap with IFF_VNET_HDR). */
@@ -20,7 +21,6 @@
 #include "net.h"
 #include "tap.h"
 
-#define BIT(n) (1ULL << (n))
 #define RAM_GPA  0x100000ULL
 #define RAM_SIZE (2 * MiB)
 #define RXQ      RAM_GPA                /* rings: up to 256 entries each */
@@ -45,6 +45,7 @@ struct seg {
 
 static uint8_t *ram;
 static struct gmem gm;
+static struct dma_as as;   /* identity over gm: what the device uses */
 static struct net_queue *q;
 static struct ring rx, tx;
 static int peer = -1;           /* the network end of the fake tap */
@@ -69,7 +70,8 @@ static void ring_init(struct ring *r, struct vq *vq, uint64_t base, unsigned int
 	r->desc = c.desc_gpa = base;
 	r->avail = c.avail_gpa = base + 16ULL * num;
 	r->used = c.used_gpa = ALIGN_UP(r->avail + 6 + 2ULL * num, 4ULL);
-	CU_ASSERT_EQUAL_FATAL(vq_init(vq, &gm, &c), 0);
+	dma_as_identity_init(&as, &gm);   /* the device's view of gm */
+	CU_ASSERT_EQUAL_FATAL(vq_init(vq, &as, &c), 0);
 }
 
 static void setup(uint64_t features, unsigned int mtu, unsigned int rxnum)
@@ -702,73 +704,7 @@ static void test_rx_notify(void)
 	teardown();
 }
 
-/* ---- control queue, offloads ---- */
-
-static int ctrl_cmd(struct net_ctrl *c, uint8_t cls, uint8_t cmd, const void *data, uint32_t len)
-{
-	uint8_t hdr[2] = { cls, cmd }, ack = 0xaa, d[64];
-	struct iovec iov[3];
-	struct vq_elem e;
-
-	if (len)
-		memcpy(d, data, len);
-	vq_elem_init(&e, iov, 3);
-	iov[0] = (struct iovec){ hdr, 2 };
-	iov[1] = (struct iovec){ d, len };
-	iov[2] = (struct iovec){ &ack, 1 };
-	e.out_num = len ? 2 : 1;
-	if (!len)
-		iov[1] = iov[2];
-	e.in_num = 1;
-	e.out_len = 2 + len;
-	e.in_len = 1;
-	CU_ASSERT_EQUAL(net_ctrl_handle(c, &e), 1);
-	return ack;
-}
-
-static void test_ctrl(void)
-{
-	uint64_t f = BIT(VIRTIO_NET_F_MQ) | BIT(VIRTIO_NET_F_CTRL_RX) |
-		     BIT(VIRTIO_NET_F_CTRL_MAC_ADDR);
-	uint8_t mac[6] = { 2, 0, 0, 0, 0, 1 }, mac2[6] = { 2, 0, 0, 0, 0, 9 };
-	uint8_t table[4 + 6 + 4] = { 1, 0, 0, 0, 2, 0, 0, 0, 0, 7, 0, 0, 0, 0 };
-	struct net_ctrl c;
-	struct vq_elem e = { 0 };
-
-	net_ctrl_init(&c, f, 4, mac);
-	CU_ASSERT_EQUAL(c.pairs, 4);
-	CU_ASSERT_EQUAL(ctrl_cmd(&c, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET,
-				 &(uint16_t){ htole16(2) }, 2), VIRTIO_NET_OK);
-	CU_ASSERT_EQUAL(c.pairs, 2);
-	CU_ASSERT_EQUAL(ctrl_cmd(&c, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET,
-				 &(uint16_t){ htole16(5) }, 2), VIRTIO_NET_ERR);
-	CU_ASSERT_EQUAL(ctrl_cmd(&c, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET,
-				 &(uint16_t){ 0 }, 2), VIRTIO_NET_ERR);
-	CU_ASSERT_EQUAL(c.pairs, 2);
-	CU_ASSERT_EQUAL(ctrl_cmd(&c, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC,
-				 &(uint8_t){ 1 }, 1), VIRTIO_NET_OK);
-	CU_ASSERT_TRUE(c.promisc);
-	CU_ASSERT_EQUAL(ctrl_cmd(&c, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_NOBCAST,
-				 &(uint8_t){ 1 }, 1), VIRTIO_NET_ERR);
-	CU_ASSERT_EQUAL(ctrl_cmd(&c, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, mac2, 6),
-			VIRTIO_NET_OK);
-	CU_ASSERT_EQUAL(memcmp(c.mac, mac2, 6), 0);
-	CU_ASSERT_EQUAL(ctrl_cmd(&c, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET, table,
-				 sizeof(table)), VIRTIO_NET_OK);
-	table[0] = 2;   /* claims two unicast entries it does not have */
-	CU_ASSERT_EQUAL(ctrl_cmd(&c, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET, table,
-				 sizeof(table)), VIRTIO_NET_ERR);
-	CU_ASSERT_EQUAL(ctrl_cmd(&c, VIRTIO_NET_CTRL_ANNOUNCE, 0, NULL, 0), VIRTIO_NET_ERR);
-	CU_ASSERT_EQUAL(ctrl_cmd(&c, VIRTIO_NET_CTRL_VLAN, 0, &(uint16_t){ 1 }, 2),
-			VIRTIO_NET_ERR);
-	/* Not negotiated: refused. */
-	net_ctrl_init(&c, 0, 4, mac);
-	CU_ASSERT_EQUAL(ctrl_cmd(&c, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET,
-				 &(uint16_t){ htole16(2) }, 2), VIRTIO_NET_ERR);
-	CU_ASSERT_EQUAL(c.rejected, 1);
-	/* No writable byte for the ack. */
-	CU_ASSERT_EQUAL(net_ctrl_handle(&c, &e), -EINVAL);
-}
+/* ---- offloads ---- */
 
 static void test_tap_offload(void)
 {
@@ -810,7 +746,6 @@ void unit_register(void)
 		UNIT_TEST(test_rx_flags),
 		UNIT_TEST(test_rx_bad_desc),
 		UNIT_TEST(test_rx_notify));
-	UNIT_SUITE("net_ctrl",
-		UNIT_TEST(test_ctrl),
+	UNIT_SUITE("tap",
 		UNIT_TEST(test_tap_offload));
 }

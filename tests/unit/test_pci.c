@@ -239,8 +239,12 @@ static void test_pci_bar_assignment(void)
 		pci_dev_set_bar(&fb.pci, 1, PCI_BAR_MEM32, 0x1000, false);
 		CU_ASSERT_EQUAL(pci_register(&bus, &fb.pci), -ENOSPC);
 		CU_ASSERT_EQUAL(rd(2, PCI_VENDOR_ID, 2), 0xffff);
-		/* Nothing was consumed by the failed attempt. */
-		CU_ASSERT_EQUAL(bus.next_pio, small.pio_base);
+		/* Nothing was consumed by the failed attempt: an I/O BAR
+		 * registered next gets the start of the window. */
+		pci_dev_init(&fb.pci, 1, 2, 0, 0, &fake_ops, &fb);
+		pci_dev_set_bar(&fb.pci, 0, PCI_BAR_IO, 0x10, false);
+		CU_ASSERT_EQUAL(pci_register(&bus, &fb.pci), 0);
+		CU_ASSERT_EQUAL(rd(2, PCI_BASE_ADDRESS_0, 4) & ~3u, small.pio_base);
 		pci_bus_destroy(&bus);
 	}
 }
@@ -582,6 +586,90 @@ static void test_pci_bar_moved(void)
 	pci_bus_destroy(&bus);
 }
 
+/* pci_unregister: the slot and the BAR space are free again, decoded BARs
+ * report addr 0, accesses no longer reach the device, and a later device
+ * (or the same one again) reuses the space. */
+static void test_pci_unregister(void)
+{
+	uint64_t a0, a2, a4;
+	uint32_t io;
+	uint8_t b[4];
+
+	setup();
+	a0 = rd(1, PCI_BASE_ADDRESS_0, 4) & ~0xfu;
+	io = rd(1, PCI_BASE_ADDRESS_1, 4) & ~3u;
+	a2 = bar64(1, 2);
+	a4 = bar64(1, 4);
+	fake_init(&fb);
+	CU_ASSERT_EQUAL_FATAL(pci_register(&bus, &fb.pci), 0);
+	CU_ASSERT_EQUAL(fb.pci.slot, 2);
+	wr(1, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_IO);
+	fa.moves = 0;
+	fa.accesses = 0;
+
+	CU_ASSERT_EQUAL(pci_unregister(&bus, &fa.pci), 0);
+	CU_ASSERT_EQUAL(fa.moves, 4);   /* every decoded BAR: 0, 1, 2, 4 */
+	for (unsigned int i = 0; i < 4 && i < fa.moves; i++)
+		CU_ASSERT_EQUAL(fa.moved_addr[i], 0);
+	CU_ASSERT_EQUAL(pci_bar_address(&fa.pci, 0), 0);
+	CU_ASSERT_EQUAL(rd(1, PCI_VENDOR_ID, 4), 0xffffffffu);
+	pci_mmio32_handler(&bus, a0 - test_win.mmio32_base, b, 4, false);
+	CU_ASSERT_EQUAL(get_le32(b), 0xffffffffu);
+	CU_ASSERT_EQUAL(fa.accesses, 0);
+	/* Twice, never registered, or the host bridge: -ENOENT. */
+	CU_ASSERT_EQUAL(pci_unregister(&bus, &fa.pci), -ENOENT);
+	CU_ASSERT_EQUAL(pci_unregister(&bus, &many[0].pci), -ENOENT);
+	CU_ASSERT_EQUAL(pci_unregister(&bus, &bus.host_bridge), -ENOENT);
+	CU_ASSERT_EQUAL(rd(0, PCI_VENDOR_ID, 2), PCI_HOST_VENDOR);
+	/* fb is untouched. */
+	CU_ASSERT_EQUAL(rd(2, PCI_VENDOR_ID, 4), 0xabcd1234u);
+
+	/* A new device takes the freed slot and the freed space. */
+	fake_init(&many[1]);
+	CU_ASSERT_EQUAL_FATAL(pci_register(&bus, &many[1].pci), 0);
+	CU_ASSERT_EQUAL(many[1].pci.slot, 1);
+	CU_ASSERT_EQUAL(rd(1, PCI_BASE_ADDRESS_0, 4) & ~0xfu, a0);
+	CU_ASSERT_EQUAL(rd(1, PCI_BASE_ADDRESS_1, 4) & ~3u, io);
+	CU_ASSERT_EQUAL(bar64(1, 2), a2);
+	CU_ASSERT_EQUAL(bar64(1, 4), a4);
+	/* The same struct can come back after it left; it starts clean. */
+	CU_ASSERT_EQUAL(pci_unregister(&bus, &many[1].pci), 0);
+	CU_ASSERT_EQUAL(pci_unregister(&bus, &fb.pci), 0);
+	CU_ASSERT_EQUAL_FATAL(pci_register(&bus, &fa.pci), 0);
+	CU_ASSERT_EQUAL(fa.pci.slot, 1);
+	CU_ASSERT_EQUAL(rd(1, PCI_BASE_ADDRESS_0, 4) & ~0xfu, a0);
+	CU_ASSERT_EQUAL(bar64(1, 4), a4);
+	pci_bus_destroy(&bus);
+}
+
+/* First fit: a hole left by an unregistered device in the middle is used
+ * by a device that fits in it; one that does not goes after the rest. */
+static void test_pci_reuse_hole(void)
+{
+	uint64_t a[3];
+
+	CU_ASSERT_EQUAL_FATAL(pci_bus_init(&bus, &test_win), 0);
+	for (unsigned int i = 1; i <= 3; i++) {
+		pci_dev_init(&many[i].pci, 1, (uint16_t)i, 0, 0, &fake_ops, &many[i]);
+		pci_dev_set_bar(&many[i].pci, 0, PCI_BAR_MEM32, 0x4000, false);
+		CU_ASSERT_EQUAL_FATAL(pci_register(&bus, &many[i].pci), 0);
+		a[i - 1] = rd(i, PCI_BASE_ADDRESS_0, 4) & ~0xfu;
+	}
+	CU_ASSERT_EQUAL(a[1], a[0] + 0x4000);
+	CU_ASSERT_EQUAL(a[2], a[1] + 0x4000);
+	CU_ASSERT_EQUAL(pci_unregister(&bus, &many[2].pci), 0);
+	pci_dev_init(&many[4].pci, 1, 4, 0, 0, &fake_ops, &many[4]);
+	pci_dev_set_bar(&many[4].pci, 0, PCI_BAR_MEM32, 0x8000, false);
+	CU_ASSERT_EQUAL_FATAL(pci_register(&bus, &many[4].pci), 0);
+	CU_ASSERT_EQUAL(many[4].pci.slot, 2);
+	CU_ASSERT(rd(2, PCI_BASE_ADDRESS_0, 4) >= a[2] + 0x4000);
+	pci_dev_init(&many[5].pci, 1, 5, 0, 0, &fake_ops, &many[5]);
+	pci_dev_set_bar(&many[5].pci, 0, PCI_BAR_MEM32, 0x1000, false);
+	CU_ASSERT_EQUAL_FATAL(pci_register(&bus, &many[5].pci), 0);
+	CU_ASSERT_EQUAL(rd(4, PCI_BASE_ADDRESS_0, 4) & ~0xfu, a[1]);
+	pci_bus_destroy(&bus);
+}
+
 void unit_register(void)
 {
 	UNIT_SUITE("pci",
@@ -594,5 +682,7 @@ void unit_register(void)
 		   UNIT_TEST(test_pci_caps),
 		   UNIT_TEST(test_pci_bad_access),
 		   UNIT_TEST(test_pci_cf8_ecam),
-		   UNIT_TEST(test_pci_bar_moved));
+		   UNIT_TEST(test_pci_bar_moved),
+		   UNIT_TEST(test_pci_unregister),
+		   UNIT_TEST(test_pci_reuse_hole));
 }

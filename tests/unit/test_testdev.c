@@ -1,5 +1,6 @@
-/* Unit tests for vmm/devices/testdev.c: the report port's parser (guest input) and
- * the PCI registers, with a VM that has only guest memory and stop state. */
+/* Unit tests for vmm/devices/testdev.c: the report port's parser (guest input),
+ * the PCI registers and the pc-testdev IRQ ports, with a VM that has only
+ * guest memory, stop state and (for the IRQ ports) its IOAPIC. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 
 #include "cunit.h"
 #include "isle/testdev.h"
+#include "isle/util.h"
 #include "devices/testdev.h"
 #include "core/vm.h"
 
@@ -104,8 +106,50 @@ static void test_summary(void)
 	teardown();
 }
 
+/* pc-testdev's IRQ ports drive the IOAPIC's inputs: byte writes only,
+ * value != 0 is high, ISA IRQ 0 is pin 2, lines past 23 do not exist. */
+static void irq_port(uint64_t line, uint8_t v, unsigned int len)
+{
+	uint8_t b[4] = { v, v, v, v };
+
+	testdev_irq_access(&td, line, b, len, true);
+}
+
+static void test_irq_ports(void)
+{
+	uint8_t b[4] = { 0xff, 0xff, 0xff, 0xff };
+
+	setup();
+	CU_ASSERT_EQUAL_FATAL(gsi_init(&vm.gsi, -1), 0);
+	CU_ASSERT_EQUAL_FATAL(ioapic_init(&vm.ioapic, &vm.gsi, NULL, 0), 0);
+	irq_port(5, 1, 1);
+	CU_ASSERT_EQUAL(vm.ioapic.lines, 1u << 5);
+	irq_port(10, 0x80, 1);
+	CU_ASSERT_EQUAL(vm.ioapic.lines, 1u << 5 | 1u << 10);
+	irq_port(5, 0, 1);
+	CU_ASSERT_EQUAL(vm.ioapic.lines, 1u << 10);
+	irq_port(0, 1, 1);
+	CU_ASSERT_EQUAL(vm.ioapic.lines, 1u << 10 | 1u << 2);
+	irq_port(0, 0, 1);
+	irq_port(10, 0, 1);
+	CU_ASSERT_EQUAL(vm.ioapic.lines, 0);
+	/* Wider accesses and lines past the IOAPIC's pins are dropped. */
+	irq_port(6, 1, 2);
+	irq_port(6, 1, 4);
+	irq_port(TESTDEV_IRQ_LINES, 1, 1);
+	irq_port(~0ULL, 1, 1);
+	CU_ASSERT_EQUAL(vm.ioapic.lines, 0);
+	irq_port(23, 1, 1);
+	CU_ASSERT_EQUAL(vm.ioapic.lines, 1u << 23);
+	testdev_irq_access(&td, 3, b, 4, false);
+	CU_ASSERT_EQUAL(get_le32(b), 0);
+	ioapic_destroy(&vm.ioapic);
+	gsi_destroy(&vm.gsi);
+	teardown();
+}
+
 void unit_register(void)
 {
 	UNIT_SUITE("testdev", UNIT_TEST(test_reports_counted), UNIT_TEST(test_reports_rejected),
-		   UNIT_TEST(test_summary));
+		   UNIT_TEST(test_summary), UNIT_TEST(test_irq_ports));
 }

@@ -17,9 +17,9 @@
 
 #include "cunit.h"
 #include "isle/log.h"
+#include "isle/util.h"
 #include "isle/vhost_user.h"
 
-#define BIT(n) (1ULL << (n))
 #define RAM_SIZE (2 * 1024 * 1024)
 #define HI_GPA 0x100000000ULL
 
@@ -334,8 +334,25 @@ static void env_stop(struct front_env *e)
 	close(e->call2);
 }
 
+/* Invalidations the back-end's address space announces (on its thread). */
+static struct {
+	struct dma_notifier n;
+	unsigned int count;
+	uint64_t len;
+} unmaps;
+
+static void unmaps_notify(void *opaque, unsigned int event, uint64_t iova, uint64_t len)
+{
+	(void)opaque;
+	if (event != DMA_EV_UNMAP || iova != 0)
+		return;
+	unmaps.len = len;
+	__atomic_fetch_add(&unmaps.count, 1, __ATOMIC_RELEASE);
+}
+
 static void test_handshake(void)
 {
+	unmaps.n = (struct dma_notifier){ .events = DMA_EV_UNMAP, .notify = unmaps_notify };
 	int base = fd_count(), maps = ram_maps();
 	struct front_env e;
 	struct vhu_inflight inf;
@@ -397,7 +414,7 @@ static void test_handshake(void)
 	CU_ASSERT_EQUAL(e.td.last.base, 5);
 	CU_ASSERT(e.td.last.kick_fd >= 0 && e.td.last.call_fd >= 0);
 	CU_ASSERT_PTR_NOT_NULL(e.td.last.inflight);
-	CU_ASSERT_PTR_EQUAL(e.td.last.gm, &e.dev.gm);
+	CU_ASSERT_PTR_EQUAL(e.td.last.dma, &e.dev.dma);   /* identity over dev.gm */
 
 	/* A new call fd reaches the running ring (as on MSI-X masking). */
 	CU_ASSERT_EQUAL(vhu_front_set_vring_call(&e.f, 0, e.call2), 0);
@@ -426,11 +443,19 @@ static void test_handshake(void)
 	CU_ASSERT_EQUAL(e.td.last.base, 42);
 	CU_ASSERT_EQUAL(vhu_front_set_vring_base(&e.f, 0, 1), -EIO);   /* running */
 
-	/* Memory hot-unplug of the low region: the ring keeps running. */
+	/* Memory hot-unplug of the low region: the ring keeps running, and
+	 * the device's address space announces that every old translation
+	 * is gone. */
+	dma_notifier_register(&e.dev.dma, &unmaps.n);
 	e.gm.nr = 1;
 	e.gm.regions[0] = e.gm.regions[1];
 	CU_ASSERT_EQUAL(vhu_front_set_mem_table(&e.f, &e.gm), 0);
 	CU_ASSERT_EQUAL(e.td.mem_changes, 2);
+	CU_ASSERT_EQUAL(__atomic_load_n(&unmaps.count, __ATOMIC_ACQUIRE), 1);
+	CU_ASSERT_EQUAL(unmaps.len, UINT64_MAX);
+	dma_notifier_unregister(&e.dev.dma, &unmaps.n);
+	/* Ring addresses already in the table's user space: 0 is refused. */
+	CU_ASSERT_EQUAL(vhu_front_set_vring_uva(&e.f, 0, 0, 1, 1, 0), -EFAULT);
 	CU_ASSERT_EQUAL(e.dev.gm.nr, 1);
 	CU_ASSERT_TRUE(e.dev.vrings[0].started);
 	CU_ASSERT_EQUAL(vhu_front_set_vring_enable(&e.f, 0, false), 0);

@@ -42,7 +42,6 @@
 #define QSIZE      16
 #define DISK_SECTORS 16384                   /* 8 MiB */
 
-extern const struct vm_device_ops vhost_user_blk_device;
 
 static const struct pci_windows win = {
 	.ecam_base = LAYOUT_ECAM,
@@ -54,6 +53,7 @@ static const struct pci_windows win = {
 
 static struct vm vm;
 static struct vm_config cfg;
+static struct device_spec spec;
 static uint8_t *ram;
 static char img[64];
 static bool have_tapdisk;
@@ -138,6 +138,7 @@ static bool setup(void)
 	CU_ASSERT_FATAL(ram != MAP_FAILED);
 	vm.mem_fd = fd;
 	CU_ASSERT_EQUAL_FATAL(gmem_add(&vm.gmem, RAM_BASE, RAM_SIZE, ram, fd, 0), 0);
+	dma_as_identity_init(&vm.dma, &vm.gmem);   /* as vm_create does */
 	CU_ASSERT_EQUAL_FATAL(gsi_init(&vm.gsi, -1), 0);
 	CU_ASSERT_EQUAL_FATAL(pci_bus_init(&vm.pci, &win), 0);
 	CU_ASSERT_EQUAL_FATAL(evloop_init(&vm.loop), 0);
@@ -145,10 +146,11 @@ static bool setup(void)
 	fd = mkstemp(img);
 	CU_ASSERT_FATAL(fd >= 0 && ftruncate(fd, DISK_SECTORS * 512) == 0);
 	close(fd);
-	cfg.nr_disks = 1;
-	snprintf(cfg.disks[0].spec, sizeof(cfg.disks[0].spec), "tap:sync:%s", img);
-	snprintf(cfg.disks[0].vdev, sizeof(cfg.disks[0].vdev), "xvda");
-	r = vhost_user_blk_device.init(&vm);
+	memset(&spec, 0, sizeof(spec));
+	spec.kind = DEVICE_DISK;
+	snprintf(spec.disk.spec, sizeof(spec.disk.spec), "tap:sync:%s", img);
+	snprintf(spec.disk.vdev, sizeof(spec.disk.vdev), "xvda");
+	r = device_add(&vm, &spec, NULL);
 	CU_ASSERT_EQUAL_FATAL(r, 0);
 	for (slot = 1; slot < PCI_MAX_DEVS; slot++)
 		if (cfg_rd(PCI_VENDOR_ID, 4) == (0x1042u << 16 | 0x1af4))
@@ -164,7 +166,7 @@ static bool setup(void)
 
 static void teardown(void)
 {
-	vhost_user_blk_device.exit(&vm);
+	CU_ASSERT_EQUAL(device_del(&vm, "disk0"), 0);
 	evloop_fini(&vm.loop);
 	pci_bus_destroy(&vm.pci);
 	gsi_destroy(&vm.gsi);

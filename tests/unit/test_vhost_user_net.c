@@ -36,7 +36,6 @@
 #include "virtio/virtio_pci.h"
 #include "core/vm.h"
 
-#define BIT(n)     (1ULL << (n))
 #define RAM_BASE   0x100000ULL
 #define RAM_SIZE   (4 * MiB)
 #define RING(i)    (RAM_BASE + 0x10000 + (i) * 0x4000ULL)  /* desc; avail +0x1000; used +0x2000 */
@@ -50,7 +49,6 @@
 		     BIT(VIRTIO_NET_F_MQ) | BIT(VIRTIO_RING_F_EVENT_IDX) |                  \
 		     BIT(VIRTIO_RING_F_INDIRECT_DESC))
 
-extern const struct vm_device_ops vhost_user_net_device;
 
 static const struct pci_windows win = {
 	.ecam_base = LAYOUT_ECAM,
@@ -63,6 +61,7 @@ static const uint8_t spec_mac[6] = { 0x00, 0x16, 0x3e, 0x12, 0x34, 0x56 };
 
 static struct vm vm;
 static struct vm_config cfg;
+static struct device_spec spec;
 static uint8_t *ram;
 static unsigned int slot;
 static uint64_t bar4;
@@ -254,16 +253,18 @@ static void setup_spec(bool mac_set)
 	CU_ASSERT_FATAL(ram != MAP_FAILED);
 	vm.mem_fd = fd;
 	CU_ASSERT_EQUAL_FATAL(gmem_add(&vm.gmem, RAM_BASE, RAM_SIZE, ram, fd, 0), 0);
+	dma_as_identity_init(&vm.dma, &vm.gmem);   /* as vm_create does */
 	CU_ASSERT_EQUAL_FATAL(gsi_init(&vm.gsi, -1), 0);
 	CU_ASSERT_EQUAL_FATAL(pci_bus_init(&vm.pci, &win), 0);
 	CU_ASSERT_EQUAL_FATAL(evloop_init(&vm.loop), 0);
-	cfg.nr_nics = 1;
-	CU_ASSERT_EQUAL_FATAL(snprintf(cfg.nics[0].socket, sizeof(cfg.nics[0].socket), "%s",
-				       sock) < (int)sizeof(cfg.nics[0].socket), 1);
-	memcpy(cfg.nics[0].mac, spec_mac, 6);
-	cfg.nics[0].mac_set = mac_set;
-	cfg.nics[0].queues = 2;
-	CU_ASSERT_EQUAL_FATAL(vhost_user_net_device.init(&vm), 0);
+	memset(&spec, 0, sizeof(spec));
+	spec.kind = DEVICE_NIC;
+	CU_ASSERT_EQUAL_FATAL(snprintf(spec.nic.socket, sizeof(spec.nic.socket), "%s",
+				       sock) < (int)sizeof(spec.nic.socket), 1);
+	memcpy(spec.nic.mac, spec_mac, 6);
+	spec.nic.mac_set = mac_set;
+	spec.nic.queues = 2;
+	CU_ASSERT_EQUAL_FATAL(device_add(&vm, &spec, NULL), 0);
 	for (slot = 1; slot < PCI_MAX_DEVS; slot++)
 		if (cfg_rd(PCI_VENDOR_ID, 4) == (0x1041u << 16 | 0x1af4))
 			break;
@@ -279,7 +280,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	vhost_user_net_device.exit(&vm);
+	CU_ASSERT_EQUAL(device_del(&vm, "net0"), 0);
 	nb_close();
 	evloop_fini(&vm.loop);
 	pci_bus_destroy(&vm.pci);

@@ -113,6 +113,7 @@ static void setup(void)
 	vm.vm_fd = vm.kvm_fd = -1;
 	ram = calloc(1, RAM_SIZE);
 	CU_ASSERT_EQUAL_FATAL(gmem_add(&vm.gmem, RAM_BASE, RAM_SIZE, ram, -1, 0), 0);
+	dma_as_identity_init(&vm.dma, &vm.gmem);   /* as vm_create does */
 	CU_ASSERT_EQUAL_FATAL(gsi_init(&vm.gsi, -1), 0);
 	CU_ASSERT_EQUAL_FATAL(pci_bus_init(&vm.pci, &win), 0);
 	CU_ASSERT_EQUAL_FATAL(evloop_init(&vm.loop), 0);
@@ -402,30 +403,47 @@ static void test_ring_outside_ram(void)
 	teardown();
 }
 
+/* An address space that maps guest RAM read-only (an IOMMU without write
+ * permission): rings whose used part the device cannot write are refused. */
+static int ro_translate(struct dma_as *a, uint64_t iova, uint64_t *len, unsigned int access,
+			void **hva)
+{
+	if (access & DMA_WRITE)
+		return -EPERM;
+	return dma_translate(a->priv, iova, len, access, hva);
+}
+
+static const struct dma_as_ops ro_ops = { .name = "ro", .translate = ro_translate };
+
 static void test_ring_ok(void)
 {
-	struct gmem *gm;
+	struct dma_as *as, ro;
 
 	setup();
-	gm = &vm.gmem;
-	CU_ASSERT(virtio_pci_ring_ok(gm, 16, RAM_BASE, RAM_BASE + 0x100, RAM_BASE + 0x200));
-	CU_ASSERT_FALSE(virtio_pci_ring_ok(gm, 0, RAM_BASE, RAM_BASE + 0x100, RAM_BASE + 0x200));
-	CU_ASSERT_FALSE(virtio_pci_ring_ok(gm, 12, RAM_BASE, RAM_BASE + 0x100, RAM_BASE + 0x200));
+	CU_ASSERT_PTR_EQUAL(vp.pci.dma, &vm.dma);   /* set at registration */
+	dma_as_init(&ro, &ro_ops, &vm.dma);
+	CU_ASSERT_FALSE(virtio_pci_ring_ok(&ro, 16, RAM_BASE, RAM_BASE + 0x100, RAM_BASE + 0x200));
+	CU_ASSERT_FALSE(virtio_pci_ring_ok(NULL, 16, RAM_BASE, RAM_BASE + 0x100, RAM_BASE + 0x200));
+	dma_as_destroy(&ro);
+	as = &vm.dma;
+	CU_ASSERT(virtio_pci_ring_ok(as, 16, RAM_BASE, RAM_BASE + 0x100, RAM_BASE + 0x200));
+	CU_ASSERT_FALSE(virtio_pci_ring_ok(as, 0, RAM_BASE, RAM_BASE + 0x100, RAM_BASE + 0x200));
+	CU_ASSERT_FALSE(virtio_pci_ring_ok(as, 12, RAM_BASE, RAM_BASE + 0x100, RAM_BASE + 0x200));
 	/* Misaligned parts. */
-	CU_ASSERT_FALSE(virtio_pci_ring_ok(gm, 16, RAM_BASE + 8, RAM_BASE + 0x100, RAM_BASE + 0x200));
-	CU_ASSERT_FALSE(virtio_pci_ring_ok(gm, 16, RAM_BASE, RAM_BASE + 0x101, RAM_BASE + 0x200));
-	CU_ASSERT_FALSE(virtio_pci_ring_ok(gm, 16, RAM_BASE, RAM_BASE + 0x100, RAM_BASE + 0x202));
+	CU_ASSERT_FALSE(virtio_pci_ring_ok(as, 16, RAM_BASE + 8, RAM_BASE + 0x100, RAM_BASE + 0x200));
+	CU_ASSERT_FALSE(virtio_pci_ring_ok(as, 16, RAM_BASE, RAM_BASE + 0x101, RAM_BASE + 0x200));
+	CU_ASSERT_FALSE(virtio_pci_ring_ok(as, 16, RAM_BASE, RAM_BASE + 0x100, RAM_BASE + 0x202));
 	/* Below, straddling the end, wrapping, far away. */
-	CU_ASSERT_FALSE(virtio_pci_ring_ok(gm, 16, 0, RAM_BASE + 0x100, RAM_BASE + 0x200));
-	CU_ASSERT_FALSE(virtio_pci_ring_ok(gm, 16, RAM_BASE, RAM_BASE + 0x100,
+	CU_ASSERT_FALSE(virtio_pci_ring_ok(as, 16, 0, RAM_BASE + 0x100, RAM_BASE + 0x200));
+	CU_ASSERT_FALSE(virtio_pci_ring_ok(as, 16, RAM_BASE, RAM_BASE + 0x100,
 					   RAM_BASE + RAM_SIZE - 8 * 16));
-	CU_ASSERT(virtio_pci_ring_ok(gm, 16, RAM_BASE, RAM_BASE + 0x100,
+	CU_ASSERT(virtio_pci_ring_ok(as, 16, RAM_BASE, RAM_BASE + 0x100,
 				     RAM_BASE + RAM_SIZE - 8 * 16 - 8));
-	CU_ASSERT_FALSE(virtio_pci_ring_ok(gm, 16, UINT64_MAX - 15, RAM_BASE, RAM_BASE + 0x200));
+	CU_ASSERT_FALSE(virtio_pci_ring_ok(as, 16, UINT64_MAX - 15, RAM_BASE, RAM_BASE + 0x200));
 	/* The biggest queue: the used ring (256 KiB + 6) must fit too. */
-	CU_ASSERT(virtio_pci_ring_ok(gm, 32768, RAM_BASE, RAM_BASE + 0x80000,
+	CU_ASSERT(virtio_pci_ring_ok(as, 32768, RAM_BASE, RAM_BASE + 0x80000,
 				     RAM_BASE + 0x90000));
-	CU_ASSERT_FALSE(virtio_pci_ring_ok(gm, 32768, RAM_BASE, RAM_BASE + 0x80000,
+	CU_ASSERT_FALSE(virtio_pci_ring_ok(as, 32768, RAM_BASE, RAM_BASE + 0x80000,
 					   RAM_BASE + 0xd0000));
 	teardown();
 }

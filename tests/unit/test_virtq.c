@@ -1,7 +1,9 @@
 /* Unit tests for lib/virtq.c and lib/virtq_inflight.c: the test plays the
  * driver, building rings in calloc'd "guest RAM" (two adjacent regions, so
  * buffers and ring parts can straddle a boundary), and checks what the
- * device side makes of good rings and of hostile ones. */
+ * device side makes of good rings and of hostile ones. The device reaches
+ * the RAM through the identity DMA address space, or through a test one
+ * with a read-only window (as an IOMMU page without write permission). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,6 +24,9 @@
 
 static uint8_t *ram, *ram2;
 static struct gmem gm;
+static struct dma_as as;       /* identity over gm */
+static struct dma_as ro_as;    /* gm with [ro_lo, ro_hi) read-only */
+static uint64_t ro_lo, ro_hi;
 
 struct drv {
 	unsigned int num;
@@ -40,6 +45,7 @@ static void ram_setup(void)
 	CU_ASSERT_FATAL(ram && ram2);
 	CU_ASSERT_EQUAL(gmem_add(&gm, RAM_GPA, RAM_SIZE, ram, -1, 0), 0);
 	CU_ASSERT_EQUAL(gmem_add(&gm, RAM2_GPA, RAM2_SIZE, ram2, -1, 0), 0);
+	dma_as_identity_init(&as, &gm);
 }
 
 static void ram_teardown(void)
@@ -78,7 +84,7 @@ static void drv_setup(struct drv *d, unsigned int num, unsigned int flags)
 	d->desc = c.desc_gpa;
 	d->avail = c.avail_gpa;
 	d->used = c.used_gpa;
-	CU_ASSERT_EQUAL_FATAL(vq_init(&d->vq, &gm, &c), 0);
+	CU_ASSERT_EQUAL_FATAL(vq_init(&d->vq, &as, &c), 0);
 	vq_elem_init(&d->elem, d->iov, ARRAY_SIZE(d->iov));
 }
 
@@ -160,7 +166,7 @@ static void test_init_ok(void)
 
 	ram_setup();
 	c = drv_config(256, VQ_F_EVENT_IDX);
-	CU_ASSERT_EQUAL(vq_init(&vq, &gm, &c), 0);
+	CU_ASSERT_EQUAL(vq_init(&vq, &as, &c), 0);
 	CU_ASSERT_EQUAL(vq.num, 256);
 	CU_ASSERT_FALSE(vq_is_broken(&vq));
 	CU_ASSERT_PTR_NULL(vq_broken_reason(&vq));
@@ -168,15 +174,15 @@ static void test_init_ok(void)
 	CU_ASSERT_EQUAL(vq_get_used_idx(&vq), 0);
 	/* The largest queue fits in 1 MiB: 512 + 64 + 256 KiB. */
 	c = drv_config(32768, 0);
-	CU_ASSERT_EQUAL(vq_init(&vq, &gm, &c), 0);
+	CU_ASSERT_EQUAL(vq_init(&vq, &as, &c), 0);
 	c = drv_config(1, 0);
-	CU_ASSERT_EQUAL(vq_init(&vq, &gm, &c), 0);
+	CU_ASSERT_EQUAL(vq_init(&vq, &as, &c), 0);
 	/* Rings ending exactly at the end of a region. */
 	c.num = 16;
 	c.desc_gpa = RAM2_GPA;
 	c.used_gpa = RAM2_GPA + 256;
 	c.avail_gpa = RAM2_GPA + RAM2_SIZE - 38;
-	CU_ASSERT_EQUAL(vq_init(&vq, &gm, &c), 0);
+	CU_ASSERT_EQUAL(vq_init(&vq, &as, &c), 0);
 	CU_ASSERT_EQUAL(vq_flags_from_features(1ULL << VIRTIO_RING_F_EVENT_IDX |
 					       1ULL << VIRTIO_F_VERSION_1),
 			VQ_F_EVENT_IDX);
@@ -191,7 +197,7 @@ static void expect_init_fails(struct vq_config c)
 
 	memset(&vq, 0xa5, sizeof(vq));
 	before = vq;
-	CU_ASSERT_EQUAL(vq_init(&vq, &gm, &c), -EINVAL);
+	CU_ASSERT_EQUAL(vq_init(&vq, &as, &c), -EINVAL);
 	CU_ASSERT_EQUAL(memcmp(&vq, &before, sizeof(vq)), 0);
 }
 
@@ -698,7 +704,7 @@ static void test_reinit_clears_broken(void)
 	/* The driver resets the device and sets the queue up again. */
 	memset(ram, 0, RAM_SIZE);
 	c = drv_config(8, 0);
-	CU_ASSERT_EQUAL(vq_init(&d.vq, &gm, &c), 0);
+	CU_ASSERT_EQUAL(vq_init(&d.vq, &as, &c), 0);
 	CU_ASSERT_FALSE(vq_is_broken(&d.vq));
 	d.avail_idx = 0;
 	drv_desc(&d, 0, DATA, 8, 0, 0);
@@ -729,7 +735,7 @@ static void drv_restart(struct drv *d, struct vq_inflight_split *r, size_t size)
 {
 	struct vq_config c = drv_config(d->num, 0);
 
-	CU_ASSERT_EQUAL(vq_init(&d->vq, &gm, &c), 0);
+	CU_ASSERT_EQUAL(vq_init(&d->vq, &as, &c), 0);
 	vq_sync_used_idx(&d->vq);
 	CU_ASSERT_EQUAL(vq_inflight_attach(&d->vq, r, size), 0);
 }
@@ -878,6 +884,142 @@ static void test_inflight_bad(void)
 	ram_teardown();
 }
 
+/* ---- through a DMA address space other than the identity ---- */
+
+static int ro_translate(struct dma_as *a, uint64_t iova, uint64_t *len, unsigned int access,
+			void **p)
+{
+	(void)a;
+	if (iova >= ro_lo && iova < ro_hi) {
+		if (access & DMA_WRITE)
+			return -EPERM;
+		*len = MIN(*len, ro_hi - iova);
+	} else if (iova < ro_lo && iova + *len - 1 >= ro_lo) {
+		*len = ro_lo - iova;   /* the window is another mapping */
+	}
+	*p = gmem_gpa_to_hva(&gm, iova, len);
+	return *p ? 0 : -EFAULT;
+}
+
+static const struct dma_as_ops ro_ops = { .name = "test-ro", .translate = ro_translate };
+
+static void ro_setup(struct drv *d, unsigned int num, unsigned int flags)
+{
+	struct vq_config c = drv_config(num, flags);
+
+	ram_setup();
+	dma_as_init(&ro_as, &ro_ops, NULL);
+	ro_lo = DATA;
+	ro_hi = DATA + 0x1000;
+	memset(d, 0, sizeof(*d));
+	d->num = num;
+	d->desc = c.desc_gpa;
+	d->avail = c.avail_gpa;
+	d->used = c.used_gpa;
+	CU_ASSERT_EQUAL_FATAL(vq_init(&d->vq, &ro_as, &c), 0);
+	vq_elem_init(&d->elem, d->iov, ARRAY_SIZE(d->iov));
+}
+
+static void test_dma_access(void)
+{
+	struct vq_config c;
+	struct drv d;
+
+	/* Device-readable buffers in the read-only window are fine, and one
+	 * that runs into it is split where the mappings meet. */
+	ro_setup(&d, 8, VQ_F_INDIRECT_DESC);
+	drv_desc(&d, 0, DATA - 8, 24, VRING_DESC_F_NEXT, 1);
+	drv_desc(&d, 1, DATA + 0x1000, 8, VRING_DESC_F_WRITE, 0);
+	drv_avail(&d, 0);
+	CU_ASSERT_EQUAL_FATAL(vq_pop(&d.vq, &d.elem), 1);
+	CU_ASSERT_EQUAL(d.elem.out_num, 2);
+	CU_ASSERT_EQUAL(d.elem.iov[0].iov_len, 8);
+	CU_ASSERT_EQUAL(d.elem.iov[1].iov_len, 16);
+	CU_ASSERT_EQUAL(d.elem.in_num, 1);
+	/* An indirect table only needs read access. */
+	put_desc(DATA, 0, DATA + 0x2000, 4, 0, 0);
+	drv_desc(&d, 2, DATA, 16, VRING_DESC_F_INDIRECT, 0);
+	drv_avail(&d, 2);
+	CU_ASSERT_EQUAL(vq_pop(&d.vq, &d.elem), 1);
+	/* A device-writable one there breaks the ring. */
+	drv_desc(&d, 3, DATA + 0x10, 8, VRING_DESC_F_WRITE, 0);
+	drv_avail(&d, 3);
+	CU_ASSERT_EQUAL(vq_pop(&d.vq, &d.elem), -EIO);
+	CU_ASSERT_STRING_EQUAL(vq_broken_reason(&d.vq), "buffer not writable by the device");
+	/* Rings: desc and avail may be read-only, the used ring may not. */
+	c = drv_config(8, 0);
+	c.desc_gpa = DATA;
+	c.avail_gpa = DATA + 0x200;
+	CU_ASSERT_EQUAL(vq_init(&d.vq, &ro_as, &c), 0);
+	c.used_gpa = DATA + 0x400;
+	CU_ASSERT_EQUAL(vq_init(&d.vq, &ro_as, &c), -EINVAL);
+	/* A ring part across the window's edge is two mappings. */
+	c = drv_config(8, 0);
+	c.desc_gpa = DATA - 64;
+	CU_ASSERT_EQUAL(vq_init(&d.vq, &ro_as, &c), -EINVAL);
+	CU_ASSERT_EQUAL(vq_init(&d.vq, NULL, &c), -EINVAL);
+	dma_as_destroy(&ro_as);
+	ram_teardown();
+}
+
+struct inval_watch {
+	struct vq *vq;
+	unsigned int hits, events;
+};
+
+static void inval_notify(void *opaque, unsigned int event, uint64_t iova, uint64_t len)
+{
+	struct inval_watch *w = opaque;
+
+	w->events++;
+	if (event == DMA_EV_UNMAP && vq_rings_overlap(w->vq, iova, len))
+		w->hits++;
+}
+
+/* How a device learns its rings went away: a notifier on its AS. */
+static void test_invalidate_rings(void)
+{
+	struct drv d;
+	struct inval_watch w = { .vq = &d.vq };
+	struct dma_notifier n = { .events = DMA_EV_UNMAP, .notify = inval_notify, .opaque = &w };
+	struct vq_config c;
+	uint16_t last;
+
+	drv_setup(&d, 8, 0);
+	c = drv_config(8, 0);
+	dma_notifier_register(&as, &n);
+	dma_as_invalidate(&as, DATA, 0x1000);           /* data only */
+	dma_as_notify(&as, DMA_EV_MAP, d.desc, 16);     /* not asked for */
+	CU_ASSERT_EQUAL(w.events, 1);
+	CU_ASSERT_EQUAL(w.hits, 0);
+	dma_as_invalidate(&as, d.used + 6 + 8 * 8 - 1, 1);   /* avail_event, last byte */
+	CU_ASSERT_EQUAL(w.hits, 1);
+	dma_as_invalidate(&as, d.desc - 1, 1);          /* just before the table */
+	CU_ASSERT_EQUAL(w.hits, 1);
+	dma_as_invalidate(&as, d.avail, 1);             /* avail (after desc here) */
+	CU_ASSERT_EQUAL(w.hits, 2);
+	dma_as_invalidate(&as, 0, UINT64_MAX);          /* everything */
+	CU_ASSERT_EQUAL(w.hits, 3);
+	/* The device re-initializes and carries on where it was. */
+	drv_desc(&d, 0, DATA, 8, 0, 0);
+	drv_avail(&d, 0);
+	CU_ASSERT_EQUAL(vq_pop(&d.vq, &d.elem), 1);
+	CU_ASSERT_EQUAL(vq_push(&d.vq, 0, 0), 0);
+	last = vq_get_last_avail(&d.vq);
+	CU_ASSERT_EQUAL(vq_init(&d.vq, &as, &c), 0);
+	vq_set_last_avail(&d.vq, last);
+	vq_sync_used_idx(&d.vq);
+	CU_ASSERT_EQUAL(vq_get_used_idx(&d.vq), 1);
+	CU_ASSERT_EQUAL(vq_pop(&d.vq, &d.elem), 0);
+	dma_notifier_unregister(&as, &n);
+	dma_as_invalidate(&as, 0, UINT64_MAX);
+	CU_ASSERT_EQUAL(w.events, 5);
+	/* A queue never initialized has no rings to lose. */
+	memset(&d.vq, 0, sizeof(d.vq));
+	CU_ASSERT_FALSE(vq_rings_overlap(&d.vq, 0, UINT64_MAX));
+	ram_teardown();
+}
+
 void unit_register(void)
 {
 	log_set_level(LOG_ERROR);   /* broken rings are the point here */
@@ -899,7 +1041,9 @@ void unit_register(void)
 		UNIT_TEST(test_bad_order),
 		UNIT_TEST(test_bad_indirect),
 		UNIT_TEST(test_too_many_segments),
-		UNIT_TEST(test_reinit_clears_broken));
+		UNIT_TEST(test_reinit_clears_broken),
+		UNIT_TEST(test_dma_access),
+		UNIT_TEST(test_invalidate_rings));
 	UNIT_SUITE("virtq_inflight",
 		UNIT_TEST(test_inflight_order),
 		UNIT_TEST(test_inflight_crash_in_push),

@@ -24,6 +24,7 @@
 
 static uint8_t *ram;
 static struct gmem gm;
+static struct dma_as as;   /* identity over gm: what the device uses */
 static void *priv;
 
 uint64_t fe_virt_to_phys(const void *p)
@@ -85,7 +86,8 @@ static void pair_setup(struct pair *p, unsigned int num, unsigned int flags,
 	vc.used_gpa = p->d.used_pa;
 	vc.flags = (flags & VQD_F_EVENT_IDX ? VQ_F_EVENT_IDX : 0) |
 		   (flags & VQD_F_INDIRECT ? VQ_F_INDIRECT_DESC : 0);
-	CU_ASSERT_EQUAL_FATAL(vq_init(&p->v, &gm, &vc), 0);
+	dma_as_identity_init(&as, &gm);   /* the device's view of gm */
+	CU_ASSERT_EQUAL_FATAL(vq_init(&p->v, &as, &vc), 0);
 	vq_elem_init(&p->elem, p->iov, ARRAY_SIZE(p->iov));
 }
 

@@ -331,8 +331,8 @@ static int acpi_build_madt(struct acpi_ctx *ctx)
 		return -ENOSPC;
 	acpi_put_header(t, "APIC", (uint32_t)len, MADT_REVISION);
 	put_le32(t + 36, (uint32_t)cfg->lapic_base);
-	/* The in-kernel PIC exists, so guests must mask it. */
-	put_le32(t + 40, MADT_FLAGS_PCAT_COMPAT);
+	/* No PCAT_COMPAT: there is no 8259 (split irqchip, IOAPIC only). */
+	put_le32(t + 40, 0);
 	e = t + MADT_HDR_LEN;
 
 	for (i = 0; i < cfg->nr_cpus; i++, e += MADT_LAPIC_LEN) {
@@ -350,7 +350,8 @@ static int acpi_build_madt(struct acpi_ctx *ctx)
 	put_le32(e + 8, 0);             /* GSI base */
 	e += MADT_IOAPIC_LEN;
 
-	/* The PIT's IRQ0 is wired to IOAPIC pin 2, as on every PC. */
+	/* ISA IRQ0 is wired to IOAPIC pin 2, as on every PC (isle has no PIT,
+	 * but vm_irq_line keeps the PC wiring, as QEMU's IOAPIC does). */
 	e[0] = MADT_ISO;
 	e[1] = MADT_ISO_LEN;
 	e[2] = 0;                       /* bus: ISA */

@@ -9,6 +9,7 @@
 
 #include "isle/util.h"
 #include "control/cli.h"
+#include "core/device.h"
 #include "boot/layout.h"
 
 const char cli_usage[] =
@@ -33,10 +34,13 @@ const char cli_usage[] =
 	"                       isle-netback with a tap on BR, restarted if it dies (MAC\n"
 	"                       default: random 00:16:3e:xx:xx:xx; TAP: isle<pid>.<n>); or\n"
 	"                       socket=PATH: connect to a running vhost-user-net backend\n"
+	"  --testdev            add isle's test device (for test guests): the guest may end\n"
+	"                       the VM with a status of its choice (port 0xf4), report\n"
+	"                       results (port 0xf8), and has a PCI test function\n"
 	"\n"
-	"exit status: the value a test guest writes to port 0xf4; 0 on poweroff or reset;\n"
-	"1 on a VMM error; 2 on a bad command line; 3 on a guest triple fault;\n"
-	"128+N when ended by signal N.\n";
+	"exit status: 0 on poweroff or reset; 1 on a VMM error; 2 on a bad command line;\n"
+	"3 on a guest triple fault; 128+N when ended by signal N; with --testdev, also the\n"
+	"value the guest writes to port 0xf4.\n";
 
 static int cli_fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -114,166 +118,44 @@ static int cli_parse_uint(const char *s, unsigned int max, unsigned int *out)
 }
 
 enum cli_opt { OPT_KERNEL, OPT_INITRD, OPT_CMDLINE, OPT_MEMORY, OPT_VCPUS, OPT_SERIAL,
-	       OPT_DISK, OPT_NET };
+	       OPT_DISK, OPT_NET, OPT_TESTDEV };
 
-static const struct { const char *name; enum cli_opt opt; } cli_opts[] = {
-	{ "kernel", OPT_KERNEL }, { "initrd", OPT_INITRD }, { "cmdline", OPT_CMDLINE },
-	{ "memory", OPT_MEMORY }, { "vcpus", OPT_VCPUS }, { "serial", OPT_SERIAL },
-	{ "disk", OPT_DISK }, { "net", OPT_NET },
+/* flag: takes no value. */
+static const struct { const char *name; enum cli_opt opt; bool flag; } cli_opts[] = {
+	{ "kernel", OPT_KERNEL, false }, { "initrd", OPT_INITRD, false },
+	{ "cmdline", OPT_CMDLINE, false }, { "memory", OPT_MEMORY, false },
+	{ "vcpus", OPT_VCPUS, false }, { "serial", OPT_SERIAL, false },
+	{ "disk", OPT_DISK, false }, { "net", OPT_NET, false },
+	{ "testdev", OPT_TESTDEV, true },
 };
 
-/* A socket path must fit a sockaddr_un (108 bytes with the NUL). */
-#define CLI_SOCK_MAX 107
-
-static bool cli_vdev_ok(const char *v)
+/* --disk / --net: the one spec validator (vmm/core/device.c) checks the
+ * text, vm_config_add what must differ between devices of one VM and the
+ * limits; messages get the option as prefix. */
+static int cli_device(struct vm_config *c, enum device_kind kind, const char *name,
+		      const char *val, char *err, size_t errlen)
 {
-	size_t n = strlen(v);
-
-	if (!n || n >= VM_DISK_VDEV_MAX || v[0] < 'a' || v[0] > 'z')
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= '0' && v[i] <= '9')))
-			return false;
-	return true;
-}
-
-static int cli_vdev(struct vm_config *c, struct vm_disk *d, const char *v, size_t len,
-		    char *err, size_t errlen)
-{
-	if (d->vdev[0])
-		return cli_fail(err, errlen, "--disk: vdev= given twice");
-	if (len >= VM_DISK_VDEV_MAX)
-		return cli_fail(err, errlen, "--disk: vdev name too long");
-	memcpy(d->vdev, v, len);
-	d->vdev[len] = '\0';
-	if (!cli_vdev_ok(d->vdev))
-		return cli_fail(err, errlen, "--disk: vdev '%.16s' is not a name like xvda",
-				d->vdev);
-	for (unsigned int i = 0; i < c->nr_disks; i++)
-		if (!strcmp(c->disks[i].vdev, d->vdev))
-			return cli_fail(err, errlen, "--disk: vdev '%s' used twice", d->vdev);
-	return 0;
-}
-
-/* --disk socket=PATH[,vdev=NAME]: a vdev= can only be the last component
- * (the path may contain commas). */
-static int cli_disk_socket(struct vm_config *c, struct vm_disk *d, const char *path,
-			   char *err, size_t errlen)
-{
-	const char *v = strrchr(path, ',');
-	size_t plen = strlen(path);
-
-	if (v && !strncmp(v, ",vdev=", 6)) {
-		if (cli_vdev(c, d, v + 6, strlen(v + 6), err, errlen))
-			return -EINVAL;
-		plen = (size_t)(v - path);
-	}
-	if (!plen)
-		return cli_fail(err, errlen, "--disk: socket= needs a path");
-	if (plen > CLI_SOCK_MAX)
-		return cli_fail(err, errlen, "--disk: socket path longer than %d bytes",
-				CLI_SOCK_MAX);
-	memcpy(d->spec, path, plen);
-	d->spec[plen] = '\0';
-	d->socket = d->spec;
-	return 0;
-}
-
-/* --disk SPEC: isle's own vdev= comes out; the rest goes to isle-tapdisk as
- * it is (it validates the xl syntax). From target= on, everything is the
- * path and is not looked at. */
-static int cli_disk(struct vm_config *c, const char *val, char *err, size_t errlen)
-{
-	struct vm_disk *d;
-	const char *p = val;
-	size_t out = 0;
-	bool first = true;
-
-	if (c->nr_disks == VM_MAX_DISKS)
-		return cli_fail(err, errlen, "--disk: at most %d disks", VM_MAX_DISKS);
-	if (strlen(val) >= VM_DISK_SPEC_MAX)
-		return cli_fail(err, errlen, "--disk: spec longer than %d bytes",
-				VM_DISK_SPEC_MAX - 1);
-	d = &c->disks[c->nr_disks];
-	memset(d, 0, sizeof(*d));
-	if (!strncmp(val, "socket=", 7)) {
-		if (cli_disk_socket(c, d, val + 7, err, errlen))
-			return -EINVAL;
-		c->nr_disks++;
-		return 0;
-	}
-	while (*p) {
-		const char *end = strncmp(p, "target=", 7) ? strchr(p, ',') : NULL;
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-
-		if (!strncmp(p, "vdev=", 5)) {
-			if (cli_vdev(c, d, p + 5, len - 5, err, errlen))
-				return -EINVAL;
-		} else {
-			if (!first)
-				d->spec[out++] = ',';
-			memcpy(d->spec + out, p, len);
-			out += len;
-			first = false;
-		}
-		if (!end)
-			break;
-		p = end + 1;
-	}
-	d->spec[out] = '\0';
-	if (!d->spec[0])
-		return cli_fail(err, errlen, "--disk: empty spec (e.g. file:disk.img)");
-	c->nr_disks++;
-	return 0;
-}
-
-/* --net SPEC: vmm/control/vif.c checks the spec; what must differ between the
- * NICs of one VM is checked here. */
-static int cli_net(struct vm_config *c, const char *val, char *err, size_t errlen)
-{
-	struct vif *v;
+	struct device_spec *spec = malloc(sizeof(*spec));   /* ~6 KiB */
 	char msg[200];
+	int r;
 
-	if (c->nr_nics == VM_MAX_NICS)
-		return cli_fail(err, errlen, "--net: at most %d NICs", VM_MAX_NICS);
-	v = &c->nics[c->nr_nics];
-	if (vif_parse(val, v, msg, sizeof(msg)))
-		return cli_fail(err, errlen, "--net: %s", msg);
-	for (unsigned int i = 0; i < c->nr_nics; i++) {
-		const struct vif *o = &c->nics[i];
-
-		if (v->mac_set && o->mac_set && !memcmp(v->mac, o->mac, 6)) {
-			vif_format_mac(v->mac, msg);
-			return cli_fail(err, errlen, "--net: two NICs with mac=%s", msg);
-		}
-		if (v->vifname[0] && !strcmp(v->vifname, o->vifname))
-			return cli_fail(err, errlen, "--net: two NICs with vifname=%s", v->vifname);
-		if (v->socket[0] && !strcmp(v->socket, o->socket))
-			return cli_fail(err, errlen, "--net: two NICs on socket=%.64s", v->socket);
-	}
-	c->nr_nics++;
+	if (!spec)
+		return cli_fail(err, errlen, "--%s: out of memory", name);
+	r = device_spec_parse(kind, val, spec, msg, sizeof(msg));
+	if (!r)
+		r = vm_config_add(c, spec, msg, sizeof(msg));
+	free(spec);
+	if (r)
+		return cli_fail(err, errlen, "--%s: %s", name, msg);
 	return 0;
 }
 
-/* Disks without vdev= get the first free xvdX, in order. */
-static void cli_disk_names(struct vm_config *c)
+/* Keeps a copy of a command-line string: the config owns what it holds. */
+static int cli_str(char **field, const char *name, const char *val, char *err, size_t errlen)
 {
-	char name[VM_DISK_VDEV_MAX];
-	unsigned int next = 0;
-
-	for (unsigned int i = 0; i < c->nr_disks; i++) {
-		bool used;
-
-		if (c->disks[i].vdev[0])
-			continue;
-		do {
-			snprintf(name, sizeof(name), "xvd%c", 'a' + next++);
-			used = false;
-			for (unsigned int j = 0; j < c->nr_disks; j++)
-				used |= !strcmp(c->disks[j].vdev, name);
-		} while (used);
-		memcpy(c->disks[i].vdev, name, sizeof(name));
-	}
+	if (vm_config_set_str(field, val))
+		return cli_fail(err, errlen, "--%s: out of memory", name);
+	return 0;
 }
 
 static int cli_apply(struct cli *cli, enum cli_opt opt, const char *name, const char *val,
@@ -287,14 +169,12 @@ static int cli_apply(struct cli *cli, enum cli_opt opt, const char *name, const 
 	case OPT_INITRD:
 		if (!*val)
 			return cli_fail(err, errlen, "--%s: empty file name", name);
-		*(opt == OPT_KERNEL ? &c->kernel : &c->initrd) = val;
-		break;
+		return cli_str(opt == OPT_KERNEL ? &c->kernel : &c->initrd, name, val, err, errlen);
 	case OPT_CMDLINE:
 		if (strlen(val) >= LAYOUT_CMDLINE_MAX)
 			return cli_fail(err, errlen, "--cmdline: longer than %llu bytes",
 					LAYOUT_CMDLINE_MAX - 1);
-		c->cmdline = val;
-		break;
+		return cli_str(&c->cmdline, name, val, err, errlen);
 	case OPT_MEMORY:
 		r = cli_parse_size(val, &c->memory);
 		if (r)
@@ -313,17 +193,18 @@ static int cli_apply(struct cli *cli, enum cli_opt opt, const char *name, const 
 					val, CLI_MAX_VCPUS);
 		break;
 	case OPT_DISK:
-		return cli_disk(c, val, err, errlen);
+		return cli_device(c, DEVICE_DISK, name, val, err, errlen);
 	case OPT_NET:
-		return cli_net(c, val, err, errlen);
+		return cli_device(c, DEVICE_NIC, name, val, err, errlen);
 	case OPT_SERIAL:
 		if (!strcmp(val, "stdio"))
-			c->serial_file = NULL;
-		else if (!strncmp(val, "file:", 5) && val[5])
-			c->serial_file = val + 5;
-		else
-			return cli_fail(err, errlen,
-					"--serial: '%.64s' is neither 'stdio' nor 'file:PATH'", val);
+			return cli_str(&c->serial_file, name, NULL, err, errlen);
+		if (!strncmp(val, "file:", 5) && val[5])
+			return cli_str(&c->serial_file, name, val + 5, err, errlen);
+		return cli_fail(err, errlen, "--serial: '%.64s' is neither 'stdio' nor 'file:PATH'",
+				val);
+	case OPT_TESTDEV:
+		c->testdev = true;
 		break;
 	}
 	return 0;
@@ -352,7 +233,11 @@ static int cli_parse_run(int argc, char *const argv[], struct cli *cli, char *er
 		if (k == ARRAY_SIZE(cli_opts))
 			return cli_fail(err, errlen, "unknown option '--%.*s'", (int)MIN(nlen, 64),
 					arg);
-		if (eq) {
+		if (cli_opts[k].flag) {
+			if (eq)
+				return cli_fail(err, errlen, "--%s takes no value", cli_opts[k].name);
+			val = "";
+		} else if (eq) {
 			val = eq + 1;
 		} else {
 			if (i + 1 >= argc)
@@ -364,7 +249,7 @@ static int cli_parse_run(int argc, char *const argv[], struct cli *cli, char *er
 	}
 	if (!cli->vm.kernel)
 		return cli_fail(err, errlen, "run: --kernel FILE is required");
-	cli_disk_names(&cli->vm);
+	vm_config_name_disks(&cli->vm);
 	return 0;
 }
 
@@ -388,7 +273,11 @@ int cli_parse(int argc, char *const argv[], struct cli *cli, char *err, size_t e
 	}
 	if (!strcmp(argv[1], "run")) {
 		cli->action = CLI_RUN;
-		return cli_parse_run(argc - 2, argv + 2, cli, err, errlen);
+		if (cli_parse_run(argc - 2, argv + 2, cli, err, errlen)) {
+			vm_config_free(&cli->vm);
+			return -EINVAL;
+		}
+		return 0;
 	}
 	return cli_fail(err, errlen, "unknown command '%.64s' (try 'isle --help')", argv[1]);
 }

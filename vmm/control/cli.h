@@ -24,8 +24,9 @@ struct cli {
 #define CLI_MAX_MEMORY     (1ULL << 40)
 #define CLI_MAX_VCPUS      255   /* xAPIC ids, one MADT byte */
 
-/* Returns 0 and fills *cli, or -EINVAL with a message in err. argv strings
- * are referenced, not copied. */
+/* Returns 0 and fills *cli, or -EINVAL with a message in err (and nothing
+ * left allocated). cli->vm owns copies of what it keeps: release it with
+ * vm_config_free() after a successful parse. */
 int cli_parse(int argc, char *const argv[], struct cli *cli, char *err, size_t errlen);
 
 /* "512M", "2G", "1048576K", bare numbers are MiB (as xl's memory=). */

@@ -15,6 +15,7 @@
 #include <sys/ioctl.h>
 
 #include "isle/log.h"
+#include "isle/util.h"
 #include "core/vm.h"
 
 #define CPUID_MAX_ENTRIES 256
@@ -42,8 +43,10 @@ static void cpuid_fix_entry(struct kvm_cpuid_entry2 *e, unsigned int id, unsigne
 			e->edx |= 1u << 28;           /* HTT: ebx[23:16] is valid */
 		break;
 	case 4:
-		/* Cores per package - 1; no cache is shared by threads. */
-		e->eax = (e->eax & 0x3fff) | ((nr - 1) & 0x3f) << 26;
+		/* Cores per package - 1 in six bits; no cache is shared by
+		 * threads. Above 64 vCPUs it saturates at 63 rather than
+		 * wrapping (65 vCPUs would otherwise claim one core). */
+		e->eax = (e->eax & 0x3fff) | (uint32_t)MIN(nr - 1, 63u) << 26;
 		break;
 	case 0xb:
 	case 0x1f:

@@ -3,7 +3,8 @@
  *
  * Stopping: vcpu_kick() sets kvm_run.immediate_exit and sends SIGUSR1 to the
  * thread, so a vCPU inside KVM_RUN (or about to enter it) returns -EINTR and
- * sees vm->stopping. Application processors start in KVM's wait-for-SIPI
+ * sees vm->stopping. With the split irqchip, EOIs of level-triggered IOAPIC
+ * vectors exit here (KVM_EXIT_IOAPIC_EOI) and go to the userspace IOAPIC. Application processors start in KVM's wait-for-SIPI
  * state (in-kernel LAPIC) and are woken by the guest's INIT/SIPI. */
 #include <errno.h>
 #include <signal.h>
@@ -144,6 +145,10 @@ static void vcpu_handle_exit(struct vcpu *vcpu)
 			     run->mmio.len, run->mmio.is_write);
 		break;
 	case KVM_EXIT_INTR:
+		break;
+	case KVM_EXIT_IOAPIC_EOI:
+		/* Split irqchip: a level-triggered IOAPIC vector was EOIed. */
+		ioapic_eoi(&vm->ioapic, run->eoi.vector);
 		break;
 	case KVM_EXIT_SHUTDOWN:
 		vm_stop(vm, ISLE_EXIT_TRIPLE_FAULT, "vCPU %u: guest triple fault (shutdown)",

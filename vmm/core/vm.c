@@ -92,22 +92,19 @@ void vm_coalesced_drain(struct vm *vm)
 
 int vm_irq_line(struct vm *vm, unsigned int irq, int level)
 {
-	struct kvm_irq_level l = { .irq = irq, .level = (uint32_t)level };
-
-	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0)
-		return -errno;
-	return 0;
+	/* ISA IRQ n is IOAPIC pin n, except IRQ 0, which the MADT's
+	 * interrupt source override sends to pin 2 (as on every PC). */
+	return ioapic_set_irq(&vm->ioapic, irq == 0 ? 2 : irq, level);
 }
 
 static int vm_open_kvm(struct vm *vm)
 {
 	static const struct { long cap; const char *name; } caps[] = {
-		{ KVM_CAP_IRQCHIP, "IRQCHIP" },
+		{ KVM_CAP_SPLIT_IRQCHIP, "SPLIT_IRQCHIP" },
 		{ KVM_CAP_USER_MEMORY, "USER_MEMORY" },
 		{ KVM_CAP_IRQ_ROUTING, "IRQ_ROUTING" },
 		{ KVM_CAP_IRQFD, "IRQFD" },
 		{ KVM_CAP_IOEVENTFD, "IOEVENTFD" },
-		{ KVM_CAP_PIT2, "PIT2" },
 		{ KVM_CAP_IMMEDIATE_EXIT, "IMMEDIATE_EXIT" },
 		{ KVM_CAP_EXT_CPUID, "EXT_CPUID" },
 	};
@@ -116,7 +113,7 @@ static int vm_open_kvm(struct vm *vm)
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0) {
 		r = -errno;
-		log_error("cannot open /dev/kvm: %s", strerror(errno));
+		log_error("cannot open /dev/kvm: %s", strerror(-r));
 		return r;
 	}
 	if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {
@@ -141,7 +138,7 @@ static int vm_open_kvm(struct vm *vm)
 	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
 	if (vm->vm_fd < 0) {
 		r = -errno;
-		log_error("KVM_CREATE_VM: %s", strerror(errno));
+		log_error("KVM_CREATE_VM: %s", strerror(-r));
 		return r;
 	}
 	return 0;
@@ -159,17 +156,22 @@ static int vm_setup_memory(struct vm *vm)
 	if (vm->mem_fd < 0 || ftruncate(vm->mem_fd, (off_t)vm->layout.ram_size) < 0) {
 		r = -errno;
 		log_error("guest RAM memfd of %llu bytes: %s",
-			  (unsigned long long)vm->layout.ram_size, strerror(errno));
+			  (unsigned long long)vm->layout.ram_size, strerror(-r));
 		return r;
 	}
-	/* The size is fixed from now on: a backend can trust its mapping. */
-	fcntl(vm->mem_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW);
+	/* The size is fixed from now on: a backend can trust its mapping (a
+	 * backend that maps past a shrunk end would take SIGBUS). */
+	if (fcntl(vm->mem_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0) {
+		r = -errno;
+		log_error("sealing guest RAM memfd: %s", strerror(-r));
+		return r;
+	}
 	vm->mem = mmap(NULL, vm->layout.ram_size, PROT_READ | PROT_WRITE,
 		       MAP_SHARED | MAP_NORESERVE, vm->mem_fd, 0);
 	if (vm->mem == MAP_FAILED) {
 		vm->mem = NULL;
 		r = -errno;
-		log_error("mmap guest RAM: %s", strerror(errno));
+		log_error("mmap guest RAM: %s", strerror(-r));
 		return r;
 	}
 	/* Transparent huge pages where the host allows them for shmem
@@ -190,7 +192,7 @@ static int vm_setup_memory(struct vm *vm)
 
 		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &mr) < 0) {
 			r = -errno;
-			log_error("KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
+			log_error("KVM_SET_USER_MEMORY_REGION: %s", strerror(-r));
 			return r;
 		}
 		r = gmem_add(&vm->gmem, slots[i].gpa, slots[i].size, vm->mem + slots[i].offset,
@@ -198,23 +200,40 @@ static int vm_setup_memory(struct vm *vm)
 		if (r)
 			return r;
 	}
+	/* What PCI devices DMA through until an IOMMU gives them their own. */
+	dma_as_identity_init(&vm->dma, &vm->gmem);
 	return 0;
 }
 
+/* KVM's split irqchip: the LAPICs stay in the kernel, the IOAPIC is isle's
+ * (irq/ioapic.c) with its pins on the reserved GSIs 0-23, and there is no
+ * PIC or PIT (the FADT is hardware-reduced, and guests take the TSC
+ * frequency from CPUID 0x40000010). Must run before any vCPU exists. */
 static int vm_setup_irqchip(struct vm *vm)
 {
-	struct kvm_pit_config pit = { .flags = 0 };
+	struct kvm_enable_cap split = { .cap = KVM_CAP_SPLIT_IRQCHIP,
+					.args = { GSI_IRQCHIP_PINS } };
+	int r;
 
 	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)VM_TSS_ADDR) < 0 ||
 	    ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &(uint64_t){ VM_IDENT_MAP }) < 0 ||
-	    ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0 ||
-	    ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
-		int r = -errno;
-
-		log_error("KVM irqchip/PIT setup: %s", strerror(errno));
+	    ioctl(vm->vm_fd, KVM_ENABLE_CAP, &split) < 0) {
+		r = -errno;
+		log_error("KVM split irqchip setup: %s", strerror(errno));
 		return r;
 	}
-	return gsi_init(&vm->gsi, vm->vm_fd);
+	r = gsi_init(&vm->gsi, vm->vm_fd);
+	if (r)
+		return r;
+	/* The MADT gives the IOAPIC the first id after the CPUs'. */
+	r = ioapic_init(&vm->ioapic, &vm->gsi, &vm->loop, (uint8_t)vm->nr_vcpus);
+	if (r)
+		return r;
+	r = bus_register(&vm->mmio, LAYOUT_IOAPIC, IOAPIC_MMIO_SIZE, ioapic_mmio, &vm->ioapic,
+			 "ioapic");
+	if (r)
+		log_error("registering the IOAPIC: %s", strerror(-r));
+	return r;
 }
 
 static void vm_cf9_write(void *opaque, uint8_t val)
@@ -288,15 +307,22 @@ static int vm_setup_acpi(struct vm *vm)
 static int vm_read_file(const char *path, const char *what, uint8_t **data, size_t *size)
 {
 	struct stat st;
-	ssize_t n;
+	ssize_t n = 0;
 	size_t done = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int r, fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0) {
-		log_error("%s '%s': %s", what, path, strerror(errno));
-		return -errno;
+		r = -errno;   /* log_error may clobber errno */
+		log_error("%s '%s': %s", what, path, strerror(-r));
+		return r;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		log_error("%s '%s': %s", what, path, strerror(-r));
+		close(fd);
+		return r;
+	}
+	if (!S_ISREG(st.st_mode)) {
 		log_error("%s '%s': not a regular file", what, path);
 		close(fd);
 		return -EINVAL;
@@ -309,11 +335,13 @@ static int vm_read_file(const char *path, const char *what, uint8_t **data, size
 	}
 	while (done < *size && (n = read(fd, *data + done, *size - done)) > 0)
 		done += (size_t)n;
+	r = n < 0 ? -errno : -EIO;
 	close(fd);
 	if (done != *size) {
-		log_error("%s '%s': short read", what, path);
+		log_error("%s '%s': %s", what, path, r == -EIO ? "short read" : strerror(-r));
 		free(*data);
-		return -EIO;
+		*data = NULL;
+		return r;
 	}
 	return 0;
 }
@@ -353,13 +381,37 @@ static int vm_load_kernel(struct vm *vm)
 static void vm_setup_coalescing(struct vm *vm)
 {
 	size_t off = (size_t)KVM_COALESCED_MMIO_PAGE_OFFSET * 4096;
+	struct serial *serial;
 
 	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_PIO) <= 0 ||
 	    vm->run_size < off + 4096)
 		return;
 	vm->coalesced = (struct kvm_coalesced_mmio_ring *)((uint8_t *)vm->vcpus[0].run + off);
-	if (vm->serial)
-		serial_coalesce(vm->serial);
+	if ((serial = device_priv_of_type(vm, &serial_type)))
+		serial_coalesce(serial);
+}
+
+/* Every device comes through device_add: the platform's first (serial,
+ * power, the test device when asked for), then the configured disks and
+ * NICs in command-line order. vm_destroy takes them away in reverse. */
+static int vm_add_devices(struct vm *vm)
+{
+	static const enum device_kind platform[] = { DEVICE_SERIAL, DEVICE_POWER, DEVICE_TESTDEV };
+	int r;
+
+	for (size_t i = 0; i < ARRAY_SIZE(platform); i++) {
+		struct device_spec spec = { .kind = platform[i] };
+
+		/* Without it no guest can pick isle's exit status. */
+		if (platform[i] == DEVICE_TESTDEV && !vm->cfg->testdev)
+			continue;
+		if ((r = device_add(vm, &spec, NULL)))
+			return r;
+	}
+	for (unsigned int i = 0; i < vm->cfg->nr_devices; i++)
+		if ((r = device_add(vm, &vm->cfg->devices[i], NULL)))
+			return r;
+	return 0;
 }
 
 int vm_create(struct vm *vm, const struct vm_config *cfg)
@@ -376,15 +428,18 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
 	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (vm->stop_efd < 0)
-		return -errno;
+	if (vm->stop_efd < 0) {
+		r = -errno;
+		log_error("stop eventfd: %s", strerror(-r));
+		return r;
+	}
 	r = evloop_init(&vm->loop);
 	if (r)
 		return r;
 
 	if ((r = vm_open_kvm(vm)) || (r = vm_setup_memory(vm)) ||
 	    (r = vm_setup_irqchip(vm)) || (r = vm_setup_pci(vm)) ||
-	    (r = devices_init(vm)) || (r = vm_setup_acpi(vm)) || (r = vm_load_kernel(vm)))
+	    (r = vm_add_devices(vm)) || (r = vm_setup_acpi(vm)) || (r = vm_load_kernel(vm)))
 		return r;
 
 	vm->vcpus = calloc(vm->nr_vcpus, sizeof(*vm->vcpus));
@@ -493,10 +548,12 @@ void vm_destroy(struct vm *vm)
 		free(vm->vcpus);
 		vm->vcpus = NULL;
 	}
-	devices_exit(vm);
+	device_del_all(vm);       /* unrealize, newest first */
 	evloop_fini(&vm->loop);   /* after the devices took their fds out */
 	pci_bus_destroy(&vm->pci);
 	gsi_destroy(&vm->gsi);
+	if (vm->dma.ops)
+		dma_as_destroy(&vm->dma);
 	if (vm->mem)
 		munmap(vm->mem, vm->layout.ram_size);
 	if (vm->mem_fd >= 0)

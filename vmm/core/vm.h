@@ -15,13 +15,15 @@
 #include <linux/kvm.h>
 
 #include "isle/evloop.h"
+#include "isle/dma.h"
 #include "isle/gmem.h"
 #include "core/bus.h"
 #include "irq/gsi.h"
+#include "irq/ioapic.h"
 #include "boot/layout.h"
 #include "boot/loader.h"
 #include "pci/pci.h"
-#include "control/vif.h"
+#include "core/device.h"
 
 /* Exit statuses isle itself produces (an exit-port value passes through). */
 enum isle_exit {
@@ -32,31 +34,33 @@ enum isle_exit {
 	ISLE_EXIT_SIGNAL = 128,      /* + signal number */
 };
 
-#define VM_MAX_DISKS      8
-#define VM_DISK_SPEC_MAX  4352       /* PATH_MAX + 256, as isle-tapdisk's */
-#define VM_DISK_VDEV_MAX  16
-#define VM_MAX_NICS       8
-
-/* One --disk: either a spec for an isle-tapdisk that isle starts, or the
- * socket of a vhost-user-blk backend that is already running. */
-struct vm_disk {
-	char spec[VM_DISK_SPEC_MAX];   /* without isle's vdev=; "" with socket */
-	const char *socket;            /* socket=PATH, or NULL */
-	char vdev[VM_DISK_VDEV_MAX];   /* guest-facing name, e.g. xvda */
-};
-
+/* What a VM is made of. Everything here is owned (copies of the command
+ * line's strings, a list of validated device specs); vm_config_free()
+ * releases it. Platform devices (serial, power, the test device when
+ * asked for) are not in the list: vm_create adds them itself. */
 struct vm_config {
-	const char *kernel;
-	const char *initrd;
-	const char *cmdline;
+	char *kernel;
+	char *initrd;
+	char *cmdline;
 	uint64_t memory;             /* bytes */
 	unsigned int vcpus;
-	const char *serial_file;     /* NULL: stdio */
-	unsigned int nr_disks;
-	struct vm_disk disks[VM_MAX_DISKS];
-	unsigned int nr_nics;        /* --net, Xen vif syntax (vmm/control/vif.h) */
-	struct vif nics[VM_MAX_NICS];
+	char *serial_file;           /* NULL: stdio */
+	bool testdev;                /* --testdev: ports 0xf4/0xf8 and the PCI test device */
+	unsigned int nr_devices;     /* disks and NICs, in command-line order */
+	struct device_spec *devices;
 };
+
+/* Appends a copy of a validated spec: -ENOSPC past the per-kind limits
+ * (VM_MAX_DISKS, VM_MAX_NICS), -EEXIST when it conflicts with a spec already
+ * there (device_spec_conflict), -ENOMEM; a message in err (no prefix). */
+int vm_config_add(struct vm_config *c, const struct device_spec *spec, char *err,
+		  size_t errlen);
+unsigned int vm_config_count(const struct vm_config *c, enum device_kind kind);
+/* Disks without a vdev get the first free xvdX, in order. */
+void vm_config_name_disks(struct vm_config *c);
+/* Replaces *field with a copy of s (NULL clears it): 0 or -ENOMEM. */
+int vm_config_set_str(char **field, const char *s);
+void vm_config_free(struct vm_config *c);
 
 struct vm;
 
@@ -69,11 +73,6 @@ struct vcpu {
 	bool started;
 };
 
-struct serial;
-struct testdev;
-struct vublk;
-struct vunet;
-
 struct vm {
 	const struct vm_config *cfg;
 	int kvm_fd, vm_fd;
@@ -81,11 +80,16 @@ struct vm {
 
 	struct layout layout;
 	struct gmem gmem;
+	/* Identity over gmem (isle/dma.h): every emulated PCI device's DMA
+	 * address space unless an IOMMU gives it its own (pci_dev.dma). The
+	 * CPU's accesses (loaders, ACPI, the test device's reports) use gmem. */
+	struct dma_as dma;
 	int mem_fd;
 	uint8_t *mem;
 
 	struct bus pio, mmio;
 	struct gsi_table gsi;
+	struct ioapic ioapic;        /* split irqchip: the IOAPIC is isle's */
 	struct pci_bus pci;
 	uint64_t rsdp;
 	struct boot_info boot;
@@ -93,10 +97,9 @@ struct vm {
 	unsigned int nr_vcpus;
 	struct vcpu *vcpus;
 
-	struct serial *serial;
-	struct testdev *testdev;
-	struct vublk *disks[VM_MAX_DISKS];   /* vhost_user_blk.c */
-	struct vunet *nics[VM_MAX_NICS];     /* vhost_user_net.c */
+	/* Every device instance, in the order added (vmm/core/device.h):
+	 * "the" serial port or test device is found there by type. */
+	struct device_list devices;
 
 	/* The main thread's event loop (vm_run): devices add their fds
 	 * (backend sockets, timers, interrupt relays) from init on. */
@@ -115,11 +118,14 @@ struct vm {
 	int stop_efd;
 };
 
-/* Returns 0, -ENOEXEC when the kernel or initrd cannot be used (the user's
- * input: reported, exit status 2), or another -errno. */
+/* Builds the VM; every device (the platform's, then cfg's disks and NICs)
+ * comes through device_add. cfg must outlive the VM. Returns 0, -ENOEXEC
+ * when the kernel or initrd cannot be used (the user's input: reported,
+ * exit status 2), or another -errno; call vm_destroy() either way. */
 int vm_create(struct vm *vm, const struct vm_config *cfg);
 /* Runs until the VM stops; returns its exit status. */
 int vm_run(struct vm *vm);
+/* Unrealizes every device instance, newest first, then frees the rest. */
 void vm_destroy(struct vm *vm);
 
 void vm_stop(struct vm *vm, int status, const char *fmt, ...)
@@ -129,7 +135,7 @@ void vm_stop(struct vm *vm, int status, const char *fmt, ...)
  * (in order, before any other exit is handled) from vm_coalesced_drain(). */
 int vm_coalesce_pio(struct vm *vm, uint16_t port, uint32_t len, bool on);
 void vm_coalesced_drain(struct vm *vm);
-/* Drives an IOAPIC/PIC input (ISA IRQs). */
+/* Drives an ISA IRQ line (the IOAPIC's input; IRQ 0 is pin 2). Thread-safe. */
 int vm_irq_line(struct vm *vm, unsigned int irq, int level);
 
 /* vcpu.c */
@@ -150,14 +156,5 @@ int cpuid_setup(struct vm *vm, struct vcpu *vcpu);
 struct kvm_cpuid2;
 int cpuid_adjust(struct kvm_cpuid2 *c, unsigned int max, unsigned int id, unsigned int nr,
 		 uint32_t tsc_khz);
-
-/* devices.c: the table of platform devices, each a const ops struct. */
-struct vm_device_ops {
-	const char *name;
-	int (*init)(struct vm *vm);
-	void (*exit)(struct vm *vm);
-};
-int devices_init(struct vm *vm);
-void devices_exit(struct vm *vm);
 
 #endif

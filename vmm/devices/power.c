@@ -70,8 +70,10 @@ static const uint8_t power_reset_stub[] = {
 	0xeb, 0xfc,             /* jmp 1b */
 };
 
-static int power_init(struct vm *vm)
+/* No state of its own: its port ranges stay on the bus with the VM. */
+static int power_realize(struct device *dev)
 {
+	struct vm *vm = dev->vm;
 	uint64_t len = sizeof(power_reset_stub);
 	uint8_t *vec = gmem_gpa_to_hva(&vm->gmem, LAYOUT_RESET_VECTOR, &len);
 	int r;
@@ -88,7 +90,16 @@ static int power_init(struct vm *vm)
 	return r;
 }
 
-const struct vm_device_ops power_device = {
+static void power_unrealize(struct device *dev)
+{
+	(void)dev;
+}
+
+const struct device_type power_type = {
 	.name = "power",
-	.init = power_init,
+	.id_prefix = "power",
+	.kind = DEVICE_POWER,
+	.platform = true,
+	.realize = power_realize,
+	.unrealize = power_unrealize,
 };

@@ -1,11 +1,11 @@
 /* A 16550A UART on COM1 (0x3f8, IRQ 4): the guest console.
  *
  * Output goes to stdout or a file, buffered per line so a PIO exit per byte
- * does not also cost a write(2) per byte. Input (stdin) is pushed in by the
- * main loop through serial_input(). Interrupts follow the 16550 rules that
- * Linux's 8250 driver relies on: THRE is raised when the holding register
- * empties or ETBEI is enabled, and is cleared by reading IIR or writing THR;
- * the IRQ line is gated by MCR.OUT2 as on a PC.
+ * does not also cost a write(2) per byte. Input (stdin, when the console
+ * is stdio) comes through console.c into serial_input(). Interrupts follow
+ * the 16550 rules that Linux's 8250 driver relies on: THRE is raised when
+ * the holding register empties or ETBEI is enabled, and is cleared by
+ * reading IIR or writing THR; the IRQ line is gated by MCR.OUT2 as on a PC.
  *
  * While the guest does not ask for THRE interrupts (a polling console, as
  * early printk and the test guest use), writes to the data port are
@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "isle/log.h"
+#include "devices/console.h"
 #include "devices/serial.h"
 #include "core/vm.h"
 
@@ -242,38 +243,74 @@ void serial_free(struct serial *s)
 	free(s);
 }
 
-static int serial_init(struct vm *vm)
+static void serial_unrealize(struct device *dev)
 {
-	int fd = STDOUT_FILENO;
-
-	if (vm->cfg->serial_file) {
-		fd = open(vm->cfg->serial_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (fd < 0) {
-			log_error("serial file '%s': %s", vm->cfg->serial_file, strerror(errno));
-			return -errno;
-		}
-	}
-	vm->serial = serial_new(vm, fd);
-	if (!vm->serial)
-		return -ENOMEM;
-	return bus_register(&vm->pio, SERIAL_COM1_PORT, 8, serial_access, vm->serial, "com1");
-}
-
-static void serial_exit(struct vm *vm)
-{
+	struct serial *s = dev->priv;
 	int fd;
 
-	if (!vm->serial)
+	if (!s)
 		return;
-	fd = vm->serial->out_fd;
-	serial_free(vm->serial);
-	vm->serial = NULL;
+	if (s->console) {
+		console_close(s->console);
+		free(s->console);
+	}
+	fd = s->out_fd;
+	serial_free(s);
+	dev->priv = NULL;
 	if (fd != STDOUT_FILENO)
 		close(fd);
 }
 
-const struct vm_device_ops serial_device = {
+/* With the console on stdio, what is typed on stdin goes to the guest. */
+static int serial_console_open(struct serial *s, struct vm *vm)
+{
+	int r;
+
+	s->console = calloc(1, sizeof(*s->console));
+	if (!s->console)
+		return -ENOMEM;
+	r = console_open(s->console, vm, &vm->loop, s, STDIN_FILENO);
+	if (r) {
+		free(s->console);
+		s->console = NULL;
+	}
+	return r;
+}
+
+/* COM1, writing to stdout or the config's serial file. Its port range
+ * stays on the bus: the serial port leaves only with the VM. */
+static int serial_realize(struct device *dev)
+{
+	struct vm *vm = dev->vm;
+	int fd = STDOUT_FILENO, r;
+
+	if (vm->cfg->serial_file) {
+		fd = open(vm->cfg->serial_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			r = -errno;
+			log_error("serial file '%s': %s", vm->cfg->serial_file, strerror(-r));
+			return r;
+		}
+	}
+	dev->priv = serial_new(vm, fd);
+	if (!dev->priv) {
+		if (fd != STDOUT_FILENO)
+			close(fd);
+		return -ENOMEM;
+	}
+	r = bus_register(&vm->pio, SERIAL_COM1_PORT, 8, serial_access, dev->priv, "com1");
+	if (!r && fd == STDOUT_FILENO)
+		r = serial_console_open(dev->priv, vm);
+	if (r)
+		serial_unrealize(dev);
+	return r;
+}
+
+const struct device_type serial_type = {
 	.name = "serial",
-	.init = serial_init,
-	.exit = serial_exit,
+	.id_prefix = "serial",
+	.kind = DEVICE_SERIAL,
+	.platform = true,
+	.realize = serial_realize,
+	.unrealize = serial_unrealize,
 };

@@ -12,6 +12,7 @@
 #define SERIAL_COM1_PORT 0x3f8
 #define SERIAL_IRQ       4
 
+struct console;
 struct vm;
 
 struct serial {
@@ -27,6 +28,7 @@ struct serial {
 	unsigned int rx_head, rx_len;
 	uint8_t out[4096];
 	size_t out_len;
+	struct console *console;   /* stdin, when the console is stdio */
 };
 
 struct serial *serial_new(struct vm *vm, int out_fd);

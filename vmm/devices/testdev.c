@@ -3,7 +3,8 @@
  * at the same port gives (v << 1) | 1, so one guest runs on both); port 0xf8
  * takes the guest-physical address of a struct testdev_report, which isle
  * counts so that its own summary can contradict a guest that exits 0 after
- * reporting a failure.
+ * reporting a failure. Ports 0x2000-0x2017 drive ISA IRQ lines as QEMU's
+ * pc-testdev does, so interrupt tests have the same source on both.
  * PCI: registers in BAR0, a doorbell raising MSI-X vectors (table and PBA in
  * BAR4), and BAR shapes (I/O, 64-bit prefetchable) for sizing tests. */
 #include <errno.h>
@@ -19,6 +20,8 @@ int testdev_report(struct testdev *td, uint64_t gpa)
 {
 	struct testdev_report r;
 
+	/* A port write hands us the address: the CPU's access, not the PCI
+	 * function's DMA, so guest-physical through gmem, not a dma_as. */
 	if (gmem_read(&td->vm->gmem, gpa, &r, sizeof(r)))
 		return -EFAULT;
 	if (r.magic != TESTDEV_REPORT_MAGIC || r.text_len > sizeof(r.text) ||
@@ -70,6 +73,22 @@ static void testdev_isa_access(void *opaque, uint64_t offset, void *data, unsign
 			log_warn("guest report at 0x%x ignored: %s", v,
 				 r == -EFAULT ? "not in guest RAM" : "malformed");
 	}
+}
+
+/* pc-testdev's IRQ ports: a byte write sets line `offset` to value != 0.
+ * vm_irq_line is idempotent and thread-safe, so no state is kept here. */
+void testdev_irq_access(void *opaque, uint64_t offset, void *data, unsigned int len,
+			bool is_write)
+{
+	struct testdev *td = opaque;
+
+	if (!is_write) {
+		memset(data, 0, len);
+		return;
+	}
+	if (len != 1 || offset >= TESTDEV_IRQ_LINES)
+		return;
+	vm_irq_line(td->vm, (unsigned int)offset, *(uint8_t *)data != 0);
 }
 
 static void testdev_bar_access(struct pci_dev *dev, unsigned int bar, uint64_t offset,
@@ -128,22 +147,31 @@ static const struct pci_dev_ops testdev_pci_ops = {
 	.config_write = testdev_config_write,
 };
 
-static int testdev_init(struct vm *vm)
+static void testdev_unrealize(struct device *dev);
+
+/* Opt-in (--testdev): the exit and report ports and the PCI function. */
+static int testdev_realize(struct device *dev)
 {
+	struct vm *vm = dev->vm;
 	struct testdev *td = calloc(1, sizeof(*td));
 	int r;
 
 	if (!td)
 		return -ENOMEM;
-	vm->testdev = td;
+	dev->priv = td;
 	td->vm = vm;
 	pthread_mutex_init(&td->lock, NULL);
 
 	r = bus_register(&vm->pio, TESTDEV_EXIT_PORT,
 			 TESTDEV_REPORT_PORT - TESTDEV_EXIT_PORT + 4, testdev_isa_access, td,
 			 "testdev");
-	if (r)
+	if (!r)
+		r = bus_register(&vm->pio, TESTDEV_IRQ_PORT, TESTDEV_IRQ_LINES,
+				 testdev_irq_access, td, "testdev-irq");
+	if (r) {
+		testdev_unrealize(dev);
 		return r;
+	}
 	pci_dev_init(&td->pci, TESTDEV_VENDOR, TESTDEV_DEVICE, TESTDEV_CLASS, 1,
 		     &testdev_pci_ops, td);
 	if ((r = pci_dev_set_bar(&td->pci, 0, PCI_BAR_MEM32, TESTDEV_BAR0_SIZE, false)) ||
@@ -151,25 +179,31 @@ static int testdev_init(struct vm *vm)
 	    (r = pci_dev_set_bar(&td->pci, 2, PCI_BAR_MEM64, TESTDEV_BAR2_SIZE, true)) ||
 	    (r = pci_dev_set_bar(&td->pci, 4, PCI_BAR_MEM32, TESTDEV_BAR4_SIZE, false)) ||
 	    (r = msix_init(&td->msix, &td->pci, &vm->gsi, TESTDEV_MSIX_VECTORS, 4,
-			   TESTDEV_MSIX_TABLE, TESTDEV_MSIX_PBA)))
-		return r;
-	return pci_register(&vm->pci, &td->pci);
+			   TESTDEV_MSIX_TABLE, TESTDEV_MSIX_PBA)) ||
+	    (r = pci_register(&vm->pci, &td->pci)))
+		testdev_unrealize(dev);
+	return r;
 }
 
-static void testdev_exit(struct vm *vm)
+static void testdev_unrealize(struct device *dev)
 {
-	struct testdev *td = vm->testdev;
+	struct testdev *td = dev->priv;
 
 	if (!td)
 		return;
+	pci_unregister(&td->vm->pci, &td->pci);
 	msix_destroy(&td->msix);
 	pthread_mutex_destroy(&td->lock);
 	free(td);
-	vm->testdev = NULL;
+	dev->priv = NULL;
 }
 
-const struct vm_device_ops testdev_device = {
+/* A platform device: its ISA ports stay on the bus with the VM. */
+const struct device_type testdev_type = {
 	.name = "testdev",
-	.init = testdev_init,
-	.exit = testdev_exit,
+	.id_prefix = "testdev",
+	.kind = DEVICE_TESTDEV,
+	.platform = true,
+	.realize = testdev_realize,
+	.unrealize = testdev_unrealize,
 };

@@ -34,5 +34,8 @@ struct testdev {
  * Returns 0, or -EFAULT / -EINVAL for a report that is not in guest RAM or
  * malformed (it is then counted nowhere). */
 int testdev_report(struct testdev *td, uint64_t gpa);
+/* bus_fn of the pc-testdev IRQ ports (TESTDEV_IRQ_PORT; exposed for tests). */
+void testdev_irq_access(void *opaque, uint64_t offset, void *data, unsigned int len,
+			bool is_write);
 
 #endif

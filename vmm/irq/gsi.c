@@ -1,23 +1,27 @@
-/* The KVM GSI routing table (owner: gsi.c; API in vmm/irq/gsi.h).
+/* The KVM GSI routing table and its MSI route objects (owner: gsi.c; API in
+ * vmm/irq/gsi.h).
  *
  * KVM has no "add one route" call: KVM_SET_GSI_ROUTING replaces the whole
- * table, and a table without the irqchip routes would silently cut off every
- * legacy interrupt (PIT, serial, i8042). So this module keeps the complete
- * table in gt->entries, starting with exactly the table KVM_CREATE_IRQCHIP
- * installs, and re-installs all of it on every change.
+ * table. So this module keeps, per GSI, the route object that owns it
+ * (gt->routes), derives the complete table from them (gt->entries: one MSI
+ * entry per routed GSI, in GSI order) and re-installs all of it on every
+ * change that alters an entry.
  *
- * The default table mirrors the kernel's (arch/x86/kvm/irq.c, default_routing):
- * GSI n (0-23) goes to IOAPIC pin n, and GSIs 0-15 additionally to the PIC
- * (master pins 0-7, slave pins 0-7 for GSIs 8-15) — GSI 2 included, because
- * that is what the kernel installs and re-installing must change nothing.
- * MSI routes take GSIs >= GSI_IRQCHIP_PINS, lowest free first.
+ * Split irqchip: KVM starts with an empty table and treats GSIs below the
+ * reserved IOAPIC pin count (24, set with KVM_CAP_SPLIT_IRQCHIP) as the
+ * userspace IOAPIC's: it scans their level-triggered MSI routes to learn
+ * which vectors need a KVM_EXIT_IOAPIC_EOI. So GSIs 0-23 are never handed to
+ * other sources; the IOAPIC claims them pin by pin. There are no IRQCHIP
+ * entries at all (no in-kernel PIC or IOAPIC exists).
  *
- * Contract: every function takes gt->lock (vCPU threads unmask vectors while
- * other threads allocate); with vm_fd < 0 no ioctl is made, so unit tests can
- * inspect entries. The table is not installed by gsi_init: it equals what
- * KVM already has after KVM_CREATE_IRQCHIP, and gsi_init may run before the
- * irqchip exists. Errors are -errno; a failed install leaves the table as it
- * was before the call.
+ * Translation: every entry carries route->kvm, which the translate hook
+ * computed from route->msg and the requester id (identity without a hook).
+ * A hook error leaves the route in the table without an entry.
+ *
+ * Contract: every function takes gt->lock; with vm_fd < 0 no ioctl is made,
+ * so unit tests can inspect entries. Nothing is installed by gsi_init (KVM's
+ * table is empty too). Errors are -errno; a failed install leaves the
+ * routes as they were before the call.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -28,62 +32,76 @@
 #include "isle/util.h"
 #include "irq/gsi.h"
 
-#define GSI_PIC_PINS 16
-
-static void gsi_add_irqchip(struct gsi_table *gt, uint32_t gsi, uint32_t chip, uint32_t pin)
+/* Recomputes gt->entries from the routes. Called with gt->lock held. */
+static void gsi_rebuild(struct gsi_table *gt)
 {
-	struct kvm_irq_routing_entry *e = &gt->entries[gt->nr++];
+	gt->nr = 0;
+	for (int g = 0; g < GSI_MAX; g++) {
+		const struct msi_route *r = gt->routes[g];
+		struct kvm_irq_routing_entry *e;
 
-	memset(e, 0, sizeof(*e));
-	e->gsi = gsi;
-	e->type = KVM_IRQ_ROUTING_IRQCHIP;
-	e->u.irqchip.irqchip = chip;
-	e->u.irqchip.pin = pin;
-}
-
-static void gsi_fill_msi(struct kvm_irq_routing_entry *e, int gsi, uint64_t addr, uint32_t data)
-{
-	memset(e, 0, sizeof(*e));
-	e->gsi = (uint32_t)gsi;
-	e->type = KVM_IRQ_ROUTING_MSI;
-	e->u.msi.address_lo = (uint32_t)addr;
-	e->u.msi.address_hi = (uint32_t)(addr >> 32);
-	e->u.msi.data = data;
+		if (!r || !r->routed)
+			continue;
+		e = &gt->entries[gt->nr++];
+		memset(e, 0, sizeof(*e));
+		e->gsi = (uint32_t)g;
+		e->type = KVM_IRQ_ROUTING_MSI;
+		e->u.msi.address_lo = (uint32_t)r->kvm.addr;
+		e->u.msi.address_hi = (uint32_t)(r->kvm.addr >> 32);
+		e->u.msi.data = r->kvm.data;
+	}
 }
 
 /* Hands the whole table to KVM. Called with gt->lock held. */
 static int gsi_install(struct gsi_table *gt)
 {
-	struct kvm_irq_routing *r;
+	struct kvm_irq_routing *t;
 	size_t sz;
 	int ret = 0;
 
+	gsi_rebuild(gt);
 	if (gt->vm_fd < 0)
 		return 0;
-	sz = sizeof(*r) + gt->nr * sizeof(r->entries[0]);
-	r = calloc(1, sz);
-	if (!r)
+	sz = sizeof(*t) + gt->nr * sizeof(t->entries[0]);
+	t = calloc(1, sz);
+	if (!t)
 		return -ENOMEM;
-	r->nr = gt->nr;
-	memcpy(r->entries, gt->entries, gt->nr * sizeof(r->entries[0]));
-	if (ioctl(gt->vm_fd, KVM_SET_GSI_ROUTING, r) < 0)
+	t->nr = gt->nr;
+	memcpy(t->entries, gt->entries, gt->nr * sizeof(t->entries[0]));
+	if (ioctl(gt->vm_fd, KVM_SET_GSI_ROUTING, t) < 0)
 		ret = -errno;
-	free(r);
+	free(t);
 	return ret;
 }
 
-/* Index in entries of the MSI route for gsi, or -1. Called with the lock held. */
-static int gsi_find_msi(const struct gsi_table *gt, int gsi)
+/* Runs the hook on r->msg into r->kvm / r->routed. Called with the lock held. */
+static void gsi_translate(struct gsi_table *gt, struct msi_route *r)
 {
-	for (unsigned int i = 0; i < gt->nr; i++)
-		if (gt->entries[i].type == KVM_IRQ_ROUTING_MSI && gt->entries[i].gsi == (uint32_t)gsi)
-			return (int)i;
-	return -1;
+	struct msi_msg out = r->msg;
+	bool was = r->routed;
+	int ret = 0;
+
+	if (gt->translate)
+		ret = gt->translate(gt->translate_opaque, r->rid, &r->msg, &out);
+	r->routed = ret == 0;
+	if (r->routed)
+		r->kvm = out;
+	else if (was)
+		/* A fault, not a crash: the source's interrupts go nowhere
+		 * until the guest fixes its tables and invalidates. */
+		log_warn("gsi %d (rid %04x, msi %#llx/%#x): not deliverable: %s", r->gsi, r->rid,
+			 (unsigned long long)r->msg.addr, r->msg.data, strerror(-ret));
 }
 
-static bool gsi_is_msi(const struct gsi_table *gt, int gsi)
+static bool gsi_same(const struct msi_route *a, const struct msi_route *b)
 {
-	return gsi >= GSI_IRQCHIP_PINS && gsi < GSI_MAX && gt->used[gsi];
+	return a->routed == b->routed &&
+	       (!a->routed || (a->kvm.addr == b->kvm.addr && a->kvm.data == b->kvm.data));
+}
+
+static bool gsi_owns(const struct gsi_table *gt, const struct msi_route *r)
+{
+	return r->gsi >= 0 && r->gsi < GSI_MAX && gt->routes[r->gsi] == r;
 }
 
 int gsi_init(struct gsi_table *gt, int vm_fd)
@@ -95,13 +113,7 @@ int gsi_init(struct gsi_table *gt, int vm_fd)
 	ret = pthread_mutex_init(&gt->lock, NULL);
 	if (ret)
 		return -ret;
-	for (uint32_t n = 0; n < GSI_IRQCHIP_PINS; n++) {
-		gsi_add_irqchip(gt, n, KVM_IRQCHIP_IOAPIC, n);
-		if (n < GSI_PIC_PINS)
-			gsi_add_irqchip(gt, n, n < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE,
-					n % 8);
-	}
-	/* GSIs 0-23 are the irqchip's; the bitmap only ever covers MSI routes. */
+	/* GSIs 0-23 are the IOAPIC's, claimed pin by pin. */
 	memset(gt->used, 1, GSI_IRQCHIP_PINS);
 	return 0;
 }
@@ -111,86 +123,153 @@ void gsi_destroy(struct gsi_table *gt)
 	pthread_mutex_destroy(&gt->lock);
 }
 
-int gsi_msi_alloc(struct gsi_table *gt, uint64_t addr, uint32_t data)
+int gsi_route_add(struct gsi_table *gt, struct msi_route *r, int gsi, uint16_t rid,
+		  const struct msi_msg *msg)
 {
-	int gsi = -ENOSPC, ret;
+	int ret;
 
+	r->gsi = -1;
+	r->routed = false;
+	r->rid = rid;
+	r->msg = *msg;
+	if (gsi >= GSI_IRQCHIP_PINS)
+		return -EINVAL;
 	pthread_mutex_lock(&gt->lock);
-	for (int n = GSI_IRQCHIP_PINS; n < GSI_MAX; n++) {
-		if (!gt->used[n]) {
-			gsi = n;
-			break;
+	if (gsi < 0) {
+		ret = -ENOSPC;
+		for (int n = GSI_IRQCHIP_PINS; n < GSI_MAX; n++) {
+			if (!gt->used[n]) {
+				ret = gsi = n;
+				break;
+			}
 		}
-	}
-	if (gsi < 0 || gt->nr >= ARRAY_SIZE(gt->entries)) {
-		gsi = -ENOSPC;
+		if (ret < 0)
+			goto out;
+	} else if (gt->routes[gsi]) {
+		ret = -EBUSY;
 		goto out;
 	}
-	gsi_fill_msi(&gt->entries[gt->nr++], gsi, addr, data);
+	r->gsi = gsi;
+	gt->routes[gsi] = r;
 	gt->used[gsi] = 1;
-	ret = gsi_install(gt);
+	gsi_translate(gt, r);
+	ret = r->routed ? gsi_install(gt) : 0;
 	if (ret) {
-		gt->nr--;
-		gt->used[gsi] = 0;
-		gsi = ret;
+		gt->routes[gsi] = NULL;
+		gt->used[gsi] = gsi < GSI_IRQCHIP_PINS;
+		r->gsi = -1;
+		r->routed = false;
+		gsi_rebuild(gt);
+	} else {
+		ret = gsi;
 	}
-out:
-	pthread_mutex_unlock(&gt->lock);
-	return gsi;
-}
-
-int gsi_msi_update(struct gsi_table *gt, int gsi, uint64_t addr, uint32_t data)
-{
-	struct kvm_irq_routing_entry old;
-	int i, ret = -EINVAL;
-
-	pthread_mutex_lock(&gt->lock);
-	if (!gsi_is_msi(gt, gsi))
-		goto out;
-	i = gsi_find_msi(gt, gsi);
-	if (i < 0)
-		goto out;
-	old = gt->entries[i];
-	gsi_fill_msi(&gt->entries[i], gsi, addr, data);
-	if (!memcmp(&old, &gt->entries[i], sizeof(old))) {
-		ret = 0;   /* unchanged: spare KVM the table rebuild */
-		goto out;
-	}
-	ret = gsi_install(gt);
-	if (ret)
-		gt->entries[i] = old;
 out:
 	pthread_mutex_unlock(&gt->lock);
 	return ret;
 }
 
-void gsi_msi_free(struct gsi_table *gt, int gsi)
+int gsi_route_update(struct gsi_table *gt, struct msi_route *r, const struct msi_msg *msg)
 {
-	int i, ret;
+	struct msi_route old;
+	int ret = -EINVAL;
 
 	pthread_mutex_lock(&gt->lock);
-	if (!gsi_is_msi(gt, gsi))
+	if (!gsi_owns(gt, r))
 		goto out;
-	i = gsi_find_msi(gt, gsi);
-	if (i >= 0) {
-		/* Order in the table means nothing to KVM: fill the hole with the last entry. */
-		gt->entries[i] = gt->entries[--gt->nr];
-	}
-	gt->used[gsi] = 0;
+	old = *r;
+	r->msg = *msg;
+	gsi_translate(gt, r);
+	ret = 0;
+	if (gsi_same(&old, r))
+		goto out;    /* KVM's entry is unchanged: spare it the table rebuild */
 	ret = gsi_install(gt);
-	if (ret)
-		/* The stale route only matters if the GSI is signalled, and nothing
-		 * signals a freed GSI; the next successful install drops it. */
-		log_warn("gsi: removing route %d failed: %s", gsi, strerror(-ret));
+	if (ret) {
+		*r = old;
+		gsi_rebuild(gt);
+	}
 out:
 	pthread_mutex_unlock(&gt->lock);
+	return ret;
+}
+
+void gsi_route_del(struct gsi_table *gt, struct msi_route *r)
+{
+	bool had_entry;
+	int ret;
+
+	pthread_mutex_lock(&gt->lock);
+	if (!gsi_owns(gt, r))
+		goto out;
+	had_entry = r->routed;
+	gt->routes[r->gsi] = NULL;
+	gt->used[r->gsi] = r->gsi < GSI_IRQCHIP_PINS;
+	r->gsi = -1;
+	r->routed = false;
+	ret = had_entry ? gsi_install(gt) : 0;
+	if (ret)
+		/* The stale entry only matters if the GSI is signalled, and
+		 * nothing signals a freed GSI; the next install drops it. */
+		log_warn("gsi: removing a route failed: %s", strerror(-ret));
+out:
+	pthread_mutex_unlock(&gt->lock);
+}
+
+/* Called with the lock held. */
+static int gsi_retranslate_locked(struct gsi_table *gt)
+{
+	struct msi_route *saved;
+	bool changed = false;
+	int ret;
+
+	saved = malloc(sizeof(*saved) * GSI_MAX);
+	if (!saved)
+		return -ENOMEM;
+	for (int g = 0; g < GSI_MAX; g++) {
+		struct msi_route *r = gt->routes[g];
+
+		if (!r)
+			continue;
+		saved[g] = *r;
+		gsi_translate(gt, r);
+		changed |= !gsi_same(&saved[g], r);
+	}
+	ret = changed ? gsi_install(gt) : 0;
+	if (ret) {
+		for (int g = 0; g < GSI_MAX; g++)
+			if (gt->routes[g])
+				*gt->routes[g] = saved[g];
+		gsi_rebuild(gt);
+	}
+	free(saved);
+	return ret;
+}
+
+int gsi_retranslate_all(struct gsi_table *gt)
+{
+	int ret;
+
+	pthread_mutex_lock(&gt->lock);
+	ret = gsi_retranslate_locked(gt);
+	pthread_mutex_unlock(&gt->lock);
+	return ret;
+}
+
+int gsi_set_translate(struct gsi_table *gt, gsi_translate_fn fn, void *opaque)
+{
+	int ret;
+
+	pthread_mutex_lock(&gt->lock);
+	gt->translate = fn;
+	gt->translate_opaque = opaque;
+	ret = gsi_retranslate_locked(gt);
+	pthread_mutex_unlock(&gt->lock);
+	return ret;
 }
 
 static int gsi_irqfd(struct gsi_table *gt, int gsi, int efd, uint32_t flags)
 {
 	struct kvm_irqfd req;
 
-	/* Irqchip GSIs are valid targets too (INTx through an eventfd). */
 	if (gsi < 0 || gsi >= GSI_MAX || efd < 0)
 		return -EINVAL;
 	if (gt->vm_fd < 0)
@@ -213,4 +292,17 @@ int gsi_irqfd_assign(struct gsi_table *gt, int gsi, int efd)
 int gsi_irqfd_deassign(struct gsi_table *gt, int gsi, int efd)
 {
 	return gsi_irqfd(gt, gsi, efd, KVM_IRQFD_FLAG_DEASSIGN);
+}
+
+int gsi_irq_line(struct gsi_table *gt, int gsi, int level)
+{
+	struct kvm_irq_level l = { .irq = (uint32_t)gsi, .level = (uint32_t)level };
+
+	if (gsi < 0 || gsi >= GSI_MAX)
+		return -EINVAL;
+	if (gt->vm_fd < 0)
+		return 0;
+	if (ioctl(gt->vm_fd, KVM_IRQ_LINE, &l) < 0)
+		return -errno;
+	return 0;
 }

@@ -2,13 +2,16 @@
  *
  * A vector is "live" when MSI-X is enabled, the function is not masked and
  * its entry is unmasked. The first time it goes live it gets an MSI route
- * (gsi.c) and an eventfd; from then on it keeps both until msix_destroy, so
- * a backend holding the eventfd never sees it change. The irqfd binding,
- * however, exists only while the vector is live: a masked vector must not
- * interrupt the guest, and detaching the irqfd makes backend writes simply
- * accumulate in the eventfd counter, which KVM delivers when the irqfd is
- * re-attached on unmask. msix_notify itself latches the PBA bit while the
- * vector is not live and delivers it (clearing the bit) on unmask.
+ * object (gsi.c; requester id 00:slot.0, the entry's message) and an
+ * eventfd; from then on it keeps both until msix_destroy, so a backend
+ * holding the eventfd never sees it change. The irqfd binding, however,
+ * exists only while the vector is live: a masked vector must not interrupt
+ * the guest, and detaching the irqfd makes backend writes accumulate in the
+ * eventfd counter. Those are pending interrupts too, so (as QEMU polls its
+ * masked notifiers) a PBA read and the unmask consume the counter with a
+ * non-blocking read and turn it into the pending bit; msix_notify latches
+ * the bit directly while the vector is not live. Going live delivers a set
+ * bit (clearing it) after the irqfd is bound.
  *
  * The route always mirrors the entry's address/data: any change to them
  * once a route exists re-programs it, masked or not, so going live never
@@ -41,9 +44,28 @@ static bool msix_live(const struct msix *m, const struct msix_vector *v)
 	return m->enabled && !m->fn_masked && !(v->ctrl & PCI_MSIX_ENTRY_CTRL_MASKBIT);
 }
 
-static uint64_t msix_addr(const struct msix_vector *v)
+static struct msi_msg msix_msg(const struct msix_vector *v)
 {
-	return (uint64_t)v->addr_hi << 32 | v->addr_lo;
+	return (struct msi_msg){ .addr = (uint64_t)v->addr_hi << 32 | v->addr_lo, .data = v->data };
+}
+
+/* Requester id: bus 0, the device's slot, function 0. */
+static uint16_t msix_rid(const struct msix *m)
+{
+	return (uint16_t)(m->dev->slot << 3);
+}
+
+/* A backend's writes to the eventfd of a vector that is not bound are
+ * pending interrupts: move them into the PBA. Called with m->lock held. */
+static void msix_poll(struct msix *m, unsigned int n)
+{
+	struct msix_vector *v = &m->vec[n];
+	uint64_t cnt;
+
+	if (v->efd < 0 || v->bound)
+		return;
+	if (read(v->efd, &cnt, sizeof(cnt)) == sizeof(cnt) && cnt)
+		m->pba[n / 64] |= 1ULL << (n % 64);
 }
 
 static void msix_fire(struct msix_vector *v)
@@ -66,7 +88,7 @@ static void msix_sync(struct msix *m, unsigned int n)
 
 	if (!msix_live(m, v)) {
 		if (v->bound) {
-			ret = gsi_irqfd_deassign(m->gsi, v->gsi, v->efd);
+			ret = gsi_irqfd_deassign(m->gsi, v->route.gsi, v->efd);
 			if (ret)
 				log_warn("msix: vector %u: irqfd deassign: %s", n, strerror(-ret));
 			v->bound = false;
@@ -75,15 +97,16 @@ static void msix_sync(struct msix *m, unsigned int n)
 	}
 	if (v->bound)
 		return;
-	if (v->gsi < 0) {
-		ret = gsi_msi_alloc(m->gsi, msix_addr(v), v->data);
+	if (v->route.gsi < 0) {
+		struct msi_msg msg = msix_msg(v);
+
+		ret = gsi_route_add(m->gsi, &v->route, -1, msix_rid(m), &msg);
 		if (ret < 0) {
 			/* The vector stays unrouted: notifications latch in the
 			 * PBA, and the next unmask retries. */
 			log_warn("msix: vector %u: no GSI: %s", n, strerror(-ret));
 			return;
 		}
-		v->gsi = ret;
 	}
 	if (v->efd < 0) {
 		v->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -92,7 +115,8 @@ static void msix_sync(struct msix *m, unsigned int n)
 			return;
 		}
 	}
-	ret = gsi_irqfd_assign(m->gsi, v->gsi, v->efd);
+	msix_poll(m, n);
+	ret = gsi_irqfd_assign(m->gsi, v->route.gsi, v->efd);
 	if (ret) {
 		log_warn("msix: vector %u: irqfd assign: %s", n, strerror(-ret));
 		return;
@@ -151,7 +175,7 @@ int msix_init(struct msix *m, struct pci_dev *dev, struct gsi_table *gt, unsigne
 	/* The spec's reset state: every vector masked. */
 	for (unsigned int n = 0; n < nr; n++) {
 		m->vec[n].ctrl = PCI_MSIX_ENTRY_CTRL_MASKBIT;
-		m->vec[n].gsi = -1;
+		m->vec[n].route.gsi = -1;
 		m->vec[n].efd = -1;
 	}
 	m->dev = dev;
@@ -178,9 +202,8 @@ void msix_destroy(struct msix *m)
 		struct msix_vector *v = &m->vec[n];
 
 		if (v->bound)
-			gsi_irqfd_deassign(m->gsi, v->gsi, v->efd);
-		if (v->gsi >= 0)
-			gsi_msi_free(m->gsi, v->gsi);
+			gsi_irqfd_deassign(m->gsi, v->route.gsi, v->efd);
+		gsi_route_del(m->gsi, &v->route);
 		if (v->efd >= 0)
 			close(v->efd);
 	}
@@ -212,6 +235,7 @@ static void msix_entry_write(struct msix *m, unsigned int n, unsigned int field,
 {
 	struct msix_vector *v = &m->vec[n];
 	uint32_t lo = v->addr_lo, hi = v->addr_hi, data = v->data;
+	struct msi_msg msg;
 	int ret;
 
 	switch (field) {
@@ -233,9 +257,10 @@ static void msix_entry_write(struct msix *m, unsigned int n, unsigned int field,
 		}
 		return;
 	}
-	if (v->gsi < 0 || (lo == v->addr_lo && hi == v->addr_hi && data == v->data))
+	if (v->route.gsi < 0 || (lo == v->addr_lo && hi == v->addr_hi && data == v->data))
 		return;
-	ret = gsi_msi_update(m->gsi, v->gsi, msix_addr(v), v->data);
+	msg = msix_msg(v);
+	ret = gsi_route_update(m->gsi, &v->route, &msg);
 	if (ret)
 		log_warn("msix: vector %u: route update: %s", n, strerror(-ret));
 }
@@ -275,7 +300,10 @@ bool msix_bar_access(struct msix *m, unsigned int bar, uint64_t offset, void *da
 		}
 	} else if (!is_write) {
 		uint64_t rel = offset - m->pba_off;
+		unsigned int first = (unsigned int)(rel / 8 * 64);
 
+		for (unsigned int n = first; n < first + 64 && n < m->nr; n++)
+			msix_poll(m, n);
 		for (unsigned int i = 0; i < len; i += 4) {
 			uint64_t q = m->pba[(rel + i) / 8];
 

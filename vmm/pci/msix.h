@@ -1,9 +1,11 @@
 /* MSI-X capability, vector table and PBA for an emulated PCI device.
  *
- * Each vector that is enabled and unmasked owns a KVM MSI route (gsi.h) and an
- * irqfd, so a device (or a backend process holding the eventfd) raises it with
- * one eventfd write. A masked vector latches its pending bit in the PBA and is
- * delivered on unmask, as the PCI spec requires.
+ * Each vector that is enabled and unmasked owns an MSI route object (gsi.h:
+ * the device's requester id and the entry's message, translated for KVM)
+ * and an irqfd, so a device (or a backend process holding the eventfd)
+ * raises it with one eventfd write. A masked vector latches its pending bit
+ * in the PBA and is delivered on unmask, as the PCI spec requires; that
+ * includes eventfd writes a backend made while the vector was masked.
  *
  * Contract: table/PBA accesses come from the guest: only naturally aligned
  * 4- and 8-byte accesses inside the structures are honoured (others read
@@ -23,7 +25,7 @@
 
 struct msix_vector {
 	uint32_t addr_lo, addr_hi, data, ctrl;  /* the guest-visible table entry */
-	int gsi;        /* -1 until routed */
+	struct msi_route route; /* route.gsi is -1 until the vector first goes live */
 	int efd;        /* irqfd eventfd, -1 until routed */
 	bool bound;     /* irqfd attached: only while the vector is unmasked */
 };

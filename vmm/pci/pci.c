@@ -10,8 +10,8 @@
  * dev->cfg for registers reflecting its own state, under bus->lock.
  *
  * isle plays firmware: pci_register puts a device in the first free slot and
- * assigns its BARs, naturally aligned, inside the host bridge windows the
- * DSDT advertises, so Linux keeps the assignment (it only reallocates BARs
+ * assigns its BARs, naturally aligned, first fit, inside the host bridge
+ * windows the DSDT advertises, so Linux keeps the assignment (it only reallocates BARs
  * that fall outside a root bus window). Decoding stays off until the guest
  * sets the command register's I/O / memory bits.
  *
@@ -30,7 +30,9 @@
  * Locking: bus->lock guards all bus and config state. config_write and
  * bar_moved run under it (so moves reach the device in order); they must not
  * call pci_cfg_access or the bus handlers. bar_access runs outside it, so a
- * device may take its own locks and raise interrupts there. pci_bar_address
+ * device may take its own locks and raise interrupts there; bus->access_lock
+ * (read-held around it) lets pci_unregister wait for accesses in flight
+ * before the device goes away. pci_bar_address
  * is lock-free (atomic load) and may be called from anywhere. Lock order:
  * bus->lock -> device locks -> msix -> gsi.
  */
@@ -255,10 +257,12 @@ int pci_bus_init(struct pci_bus *bus, const struct pci_windows *win)
 	ret = pthread_mutex_init(&bus->lock, NULL);
 	if (ret)
 		return -ret;
+	ret = pthread_rwlock_init(&bus->access_lock, NULL);
+	if (ret) {
+		pthread_mutex_destroy(&bus->lock);
+		return -ret;
+	}
 	bus->win = *win;
-	bus->next_mmio32 = win->mmio32_base;
-	bus->next_mmio64 = win->mmio64_base;
-	bus->next_pio = win->pio_base;
 
 	/* The host bridge only has to exist: Linux finds bus 0 through it and
 	 * the MCFG/DSDT; it has no BARs and decodes nothing itself. */
@@ -271,19 +275,70 @@ int pci_bus_init(struct pci_bus *bus, const struct pci_windows *win)
 
 void pci_bus_destroy(struct pci_bus *bus)
 {
+	pthread_rwlock_destroy(&bus->access_lock);
 	pthread_mutex_destroy(&bus->lock);
 }
 
-/* Places size bytes, naturally aligned, at or above *cursor inside the window. */
-static int pci_place(uint64_t *cursor, uint64_t size, uint64_t base, uint64_t wsize,
+/* The address BAR b is programmed with, decoding or not (0: none). */
+static uint64_t pci_bar_programmed(const struct pci_dev *dev, unsigned int b)
+{
+	unsigned int reg = PCI_BASE_ADDRESS_0 + 4 * b;
+	uint32_t lo = get_le32(dev->cfg + reg);
+
+	switch (dev->bars[b].type) {
+	case PCI_BAR_IO:
+		return lo & PCI_BASE_ADDRESS_IO_MASK;
+	case PCI_BAR_MEM32:
+		return lo & PCI_BASE_ADDRESS_MEM_MASK;
+	case PCI_BAR_MEM64:
+		return (lo & PCI_BASE_ADDRESS_MEM_MASK) | (uint64_t)get_le32(dev->cfg + reg + 4) << 32;
+	default:
+		return 0;
+	}
+}
+
+static bool pci_overlap(uint64_t a, uint64_t asize, uint64_t b, uint64_t bsize)
+{
+	return a <= b + (bsize - 1) && b <= a + (asize - 1);
+}
+
+/* The first naturally aligned place for size bytes of I/O or memory space in
+ * the window that no BAR of a registered device (where it is programmed now:
+ * a guest may have moved it) nor one already placed for dev (addr[0..nb))
+ * covers. Space of unregistered devices is free again. Each collision moves
+ * the candidate past the BAR it hit, so the loop ends. Called with bus->lock
+ * held. */
+static int pci_place(const struct pci_bus *bus, const struct pci_dev *dev, const uint64_t *addr,
+		     unsigned int nb, bool io, uint64_t size, uint64_t base, uint64_t wsize,
 		     uint64_t *out)
 {
-	uint64_t a = ALIGN_UP(*cursor, size);
+	uint64_t a = ALIGN_UP(base, size);
+	bool moved = true;
 
-	if (a < *cursor || !pci_in_window(a, size, base, wsize))
-		return -ENOSPC;
+	while (moved) {
+		moved = false;
+		if (a < base || !pci_in_window(a, size, base, wsize))
+			return -ENOSPC;
+		for (unsigned int s = 0; s <= PCI_MAX_DEVS && !moved; s++) {
+			const struct pci_dev *o = s < PCI_MAX_DEVS ? bus->devs[s] : dev;
+
+			if (!o)
+				continue;
+			for (unsigned int b = 0; b < (o == dev ? nb : PCI_NUM_BARS) && !moved; b++) {
+				uint64_t ob = o == dev ? addr[b] : pci_bar_programmed(o, b);
+				uint64_t os = o->bars[b].size;
+
+				if (!ob || !os || (o->bars[b].type == PCI_BAR_IO) != io ||
+				    !pci_overlap(a, size, ob, os))
+					continue;
+				if (ob + os < ob || ALIGN_UP(ob + os, size) < ob + os)
+					return -ENOSPC;
+				a = ALIGN_UP(ob + os, size);
+				moved = true;
+			}
+		}
+	}
 	*out = a;
-	*cursor = a + size;
 	return 0;
 }
 
@@ -291,7 +346,6 @@ int pci_register(struct pci_bus *bus, struct pci_dev *dev)
 {
 	const struct pci_windows *w = &bus->win;
 	uint64_t addr[PCI_NUM_BARS] = { 0 };
-	uint64_t m32, m64, pio;
 	unsigned int slot;
 	int ret = 0;
 
@@ -309,31 +363,30 @@ int pci_register(struct pci_bus *bus, struct pci_dev *dev)
 		goto out;
 	}
 
-	/* Work on copies of the cursors so a device that does not fit leaves
-	 * the bus untouched. BARs are placed in index order; natural alignment
-	 * wastes a little window space, which the windows have plenty of. */
-	m32 = bus->next_mmio32;
-	m64 = bus->next_mmio64;
-	pio = bus->next_pio;
+	/* Nothing is written until every BAR has a place, so a device that
+	 * does not fit leaves the bus untouched. BARs are placed in index
+	 * order, first fit. */
 	for (unsigned int b = 0; b < PCI_NUM_BARS && !ret; b++) {
 		const struct pci_bar *bar = &dev->bars[b];
 
 		switch (bar->type) {
 		case PCI_BAR_IO:
-			ret = pci_place(&pio, bar->size, w->pio_base, w->pio_size, &addr[b]);
+			ret = pci_place(bus, dev, addr, b, true, bar->size, w->pio_base,
+					w->pio_size, &addr[b]);
 			break;
 		case PCI_BAR_MEM64:
 			/* Only prefetchable 64-bit BARs go high: Linux wants
 			 * non-prefetchable memory below 4 GiB behind bridges, and
 			 * keeping that rule here keeps hot-plug paths simple. */
 			if (bar->prefetch && w->mmio64_size) {
-				ret = pci_place(&m64, bar->size, w->mmio64_base, w->mmio64_size,
-						&addr[b]);
+				ret = pci_place(bus, dev, addr, b, false, bar->size, w->mmio64_base,
+						w->mmio64_size, &addr[b]);
 				break;
 			}
 			/* fall through */
 		case PCI_BAR_MEM32:
-			ret = pci_place(&m32, bar->size, w->mmio32_base, w->mmio32_size, &addr[b]);
+			ret = pci_place(bus, dev, addr, b, false, bar->size, w->mmio32_base,
+					w->mmio32_size, &addr[b]);
 			break;
 		default:
 			break;
@@ -342,9 +395,6 @@ int pci_register(struct pci_bus *bus, struct pci_dev *dev)
 	if (ret)
 		goto out;
 
-	bus->next_mmio32 = m32;
-	bus->next_mmio64 = m64;
-	bus->next_pio = (uint32_t)pio;
 	for (unsigned int b = 0; b < PCI_NUM_BARS; b++) {
 		unsigned int reg = PCI_BASE_ADDRESS_0 + 4 * b;
 
@@ -352,7 +402,8 @@ int pci_register(struct pci_bus *bus, struct pci_dev *dev)
 			continue;
 		/* The address is aligned to the size, so it only touches
 		 * writable bits; the type bits below stay. */
-		put_le32(dev->cfg + reg, get_le32(dev->cfg + reg) | (uint32_t)addr[b]);
+		put_le32(dev->cfg + reg, (get_le32(dev->cfg + reg) & ~get_le32(dev->wmask + reg)) |
+					 (uint32_t)addr[b]);
 		if (dev->bars[b].type == PCI_BAR_MEM64)
 			put_le32(dev->cfg + reg + 4, (uint32_t)(addr[b] >> 32));
 	}
@@ -362,6 +413,41 @@ int pci_register(struct pci_bus *bus, struct pci_dev *dev)
 out:
 	pthread_mutex_unlock(&bus->lock);
 	return ret;
+}
+
+int pci_unregister(struct pci_bus *bus, struct pci_dev *dev)
+{
+	pthread_mutex_lock(&bus->lock);
+	if (!dev->slot || dev->slot >= PCI_MAX_DEVS || bus->devs[dev->slot] != dev) {
+		pthread_mutex_unlock(&bus->lock);
+		return -ENOENT;
+	}
+	/* Decoding stops: the device takes down what it attached to its BARs
+	 * (ioeventfds) as when the guest turns decoding off. */
+	for (unsigned int b = 0; b < PCI_NUM_BARS; b++) {
+		unsigned int reg = PCI_BASE_ADDRESS_0 + 4 * b;
+
+		if (dev->bar_addr[b]) {
+			__atomic_store_n(&dev->bar_addr[b], 0, __ATOMIC_RELEASE);
+			if (dev->ops && dev->ops->bar_moved)
+				dev->ops->bar_moved(dev, b, 0);
+		}
+		if (dev->bars[b].type == PCI_BAR_NONE)
+			continue;
+		/* Its space is free for the next device (pci_place looks at
+		 * registered devices only); a re-registered dev starts clean. */
+		put_le32(dev->cfg + reg, get_le32(dev->cfg + reg) & ~get_le32(dev->wmask + reg));
+		if (dev->bars[b].type == PCI_BAR_MEM64)
+			put_le32(dev->cfg + reg + 4, 0);
+	}
+	bus->devs[dev->slot] = NULL;
+	dev->slot = 0;
+	pthread_mutex_unlock(&bus->lock);
+	/* A vCPU may be inside dev->ops->bar_access, which runs outside
+	 * bus->lock: wait until every such access is done. */
+	pthread_rwlock_wrlock(&bus->access_lock);
+	pthread_rwlock_unlock(&bus->access_lock);
+	return 0;
 }
 
 /* Accepts only what a config cycle can be: bus 0, function 0 of a slot,
@@ -488,6 +574,9 @@ static void pci_window_access(struct pci_bus *bus, uint64_t addr, bool io, void 
 	/* KVM exits are at most 8 bytes; anything else is not a real access. */
 	if (len == 0 || len > 8)
 		return;
+	/* Held across bar_access: pci_unregister waits for it, so hit stays
+	 * valid until the access is done. */
+	pthread_rwlock_rdlock(&bus->access_lock);
 	pthread_mutex_lock(&bus->lock);
 	for (unsigned int s = 0; s < PCI_MAX_DEVS && !hit; s++) {
 		struct pci_dev *dev = bus->devs[s];
@@ -508,9 +597,9 @@ static void pci_window_access(struct pci_bus *bus, uint64_t addr, bool io, void 
 		}
 	}
 	pthread_mutex_unlock(&bus->lock);
-	/* Devices are never unregistered, so hit stays valid without the lock. */
 	if (hit && hit->ops && hit->ops->bar_access)
 		hit->ops->bar_access(hit, hit_bar, off, data, len, is_write);
+	pthread_rwlock_unlock(&bus->access_lock);
 }
 
 void pci_mmio32_handler(void *opaque, uint64_t offset, void *data, unsigned int len, bool is_write)

@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <linux/pci_regs.h>
 
+struct dma_as;
+
 #define PCI_CFG_SIZE   4096
 #define PCI_MAX_DEVS   32        /* bus 0, function 0 only */
 #define PCI_NUM_BARS   6
@@ -67,6 +69,10 @@ struct pci_dev {
 	const struct pci_dev_ops *ops;
 	void *opaque;
 	unsigned int slot;                 /* device number on bus 0 */
+	/* Where the device's DMA goes (isle/dma.h): the VM's identity AS,
+	 * set by the device model before pci_register; an IOMMU would give
+	 * each requester id its own. NULL: the device does no DMA. */
+	struct dma_as *dma;
 	uint8_t cap_next;                  /* next free config offset for capabilities */
 };
 
@@ -84,8 +90,9 @@ struct pci_bus {
 	struct pci_dev *devs[PCI_MAX_DEVS];
 	struct pci_dev host_bridge;
 	uint32_t cf8;                      /* last value written to 0xcf8 */
-	uint64_t next_mmio32, next_mmio64; /* allocation cursors */
-	uint32_t next_pio;
+	/* Read-held by BAR accesses while they run a device's bar_access
+	 * (outside lock); pci_unregister write-takes it to wait them out. */
+	pthread_rwlock_t access_lock;
 	/* Port 0xcf9 (reset control) sits inside the 0xcf8-0xcff range that
 	 * pci_cf8_handler is registered for, and bus ranges cannot overlap, so
 	 * the handler passes byte writes to 0xcf9 here (set it after pci_bus_init,
@@ -110,8 +117,15 @@ int pci_dev_set_bar(struct pci_dev *dev, unsigned int bar, enum pci_bar_type typ
  * list; returns its config offset or -ENOSPC. */
 int pci_dev_add_cap(struct pci_dev *dev, uint8_t cap_id, unsigned int len);
 
-/* Puts dev in the first free slot (or -ENOSPC) and assigns its BARs. */
+/* Puts dev in the first free slot (or -ENOSPC) and assigns its BARs, first
+ * fit in the windows around the BARs of the devices registered now. */
 int pci_register(struct pci_bus *bus, struct pci_dev *dev);
+/* Takes dev off the bus: its slot and BAR space are free for the next
+ * device, decoded BARs report bar_moved(0), and on return no config or BAR
+ * access can reach it any more (it waits for those in flight, so it must
+ * not be called from a device's own bar_access). 0, or -ENOENT if dev is
+ * not registered. */
+int pci_unregister(struct pci_bus *bus, struct pci_dev *dev);
 
 /* Current guest address of a BAR (0 when not decoded). */
 uint64_t pci_bar_address(const struct pci_dev *dev, unsigned int bar);

@@ -42,7 +42,6 @@
 #include "virtio/virtio_pci.h"
 #include "core/vm.h"
 
-#define BIT(n) (1ULL << (n))
 #define VUBLK_CONFIG_SIZE  60        /* virtio_blk_config through write_zeroes */
 _Static_assert(VUBLK_CONFIG_SIZE <= VUD_CONFIG_MAX, "the config fits the cache");
 #define VUBLK_QUEUE_MAX    256
@@ -243,7 +242,7 @@ static int vublk_backend(struct vublk *b)
 	int r;
 
 	if (d->socket)
-		return vud_connect_socket(&b->d, d->socket);
+		return vud_connect_socket(&b->d, d->spec);
 	r = backend_tapdisk_path(exe, sizeof(exe));
 	if (r) {
 		log_error("%s: isle-tapdisk not found at %s (set ISLE_TAPDISK)", b->d.name, exe);
@@ -286,6 +285,9 @@ static int vublk_init_one(struct vm *vm, struct vublk *b, const struct vm_disk *
 
 static void vublk_exit_one(struct vublk *b)
 {
+	/* Off the bus first: no guest access reaches it from here on, and
+	 * its BARs are free for a later device. */
+	pci_unregister(&b->d.vm->pci, &b->vp.pci);
 	vud_close(&b->d);
 	if (b->inflight.fd >= 0)
 		close(b->inflight.fd);
@@ -294,32 +296,31 @@ static void vublk_exit_one(struct vublk *b)
 	free(b);
 }
 
-static void vublk_exit(struct vm *vm)
+static void vublk_unrealize(struct device *dev)
 {
-	for (unsigned int i = 0; i < VM_MAX_DISKS; i++) {
-		if (vm->disks[i])
-			vublk_exit_one(vm->disks[i]);
-		vm->disks[i] = NULL;
-	}
+	if (dev->priv)
+		vublk_exit_one(dev->priv);
+	dev->priv = NULL;
 }
 
-static int vublk_init(struct vm *vm)
+static int vublk_realize(struct device *dev)
 {
-	for (unsigned int i = 0; i < vm->cfg->nr_disks && i < VM_MAX_DISKS; i++) {
-		int r;
+	struct vublk *b = calloc(1, sizeof(*b));
+	int r;
 
-		vm->disks[i] = calloc(1, sizeof(*vm->disks[i]));
-		if (!vm->disks[i])
-			return -ENOMEM;
-		r = vublk_init_one(vm, vm->disks[i], &vm->cfg->disks[i]);
-		if (r)
-			return r;
-	}
-	return 0;
+	if (!b)
+		return -ENOMEM;
+	dev->priv = b;
+	r = vublk_init_one(dev->vm, b, &dev->spec.disk);
+	if (r)
+		vublk_unrealize(dev);
+	return r;
 }
 
-const struct vm_device_ops vhost_user_blk_device = {
+const struct device_type vhost_user_blk_type = {
 	.name = "vhost-user-blk",
-	.init = vublk_init,
-	.exit = vublk_exit,
+	.id_prefix = "disk",
+	.kind = DEVICE_DISK,
+	.realize = vublk_realize,
+	.unrealize = vublk_unrealize,
 };

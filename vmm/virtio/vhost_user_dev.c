@@ -23,7 +23,6 @@
 #include "virtio/vhost_user_dev.h"
 #include "core/vm.h"
 
-#define BIT(n) (1ULL << (n))
 
 void vud_init(struct vud *d, struct vm *vm, const struct vud_ops *ops, void *priv)
 {
@@ -93,21 +92,38 @@ static bool vud_ring_enabled(const struct vud *d, const struct virtio_queue *q)
 	return !d->ops->ring_enabled || d->ops->ring_enabled(d, q);
 }
 
+/* A ring part's address in the memory table's user address space: the
+ * device's IOVA translated through its DMA address space gives isle's host
+ * address, which is what the table describes (userspace_addr = gmem hva).
+ * 0 if the part is not one mapping with that access (the transport checked
+ * it at enable; an IOMMU may have unmapped it since). */
+static uint64_t vud_ring_uva(struct dma_as *as, uint64_t iova, uint64_t len,
+			     unsigned int access)
+{
+	int err;
+
+	return (uintptr_t)dma_map_whole(as, iova, len, access, &err);
+}
+
 static int vud_start_ring(struct vud *d, const struct virtio_queue *q)
 {
 	uint8_t idx[2] = { 0 };
 	uint16_t base = 0;
+	uint64_t num = q->size;
 	int r;
 
 	/* A restarted backend continues where the used ring is (in-order
 	 * backends: everything after it is unprocessed; blk's inflight
 	 * buffer also has it resubmit what it had popped). */
-	if (d->resume && gmem_read(&d->vm->gmem, q->used_gpa + 2, idx, sizeof(idx)) == 0)
+	if (d->resume && dma_read(q->dma, q->used_gpa + 2, idx, sizeof(idx)) == 0)
 		base = get_le16(idx);
 	if ((r = vhu_front_set_vring_num(&d->f, q->index, q->size)) ||
 	    (r = vhu_front_set_vring_base(&d->f, q->index, base)) ||
-	    (r = vhu_front_set_vring_addr(&d->f, &d->vm->gmem, q->index, q->desc_gpa,
-					  q->avail_gpa, q->used_gpa)) ||
+	    (r = vhu_front_set_vring_uva(&d->f, q->index,
+					 vud_ring_uva(q->dma, q->desc_gpa, 16 * num, DMA_READ),
+					 vud_ring_uva(q->dma, q->avail_gpa, 6 + 2 * num, DMA_READ),
+					 vud_ring_uva(q->dma, q->used_gpa, 6 + 8 * num, DMA_RW),
+					 q->used_gpa)) ||
 	    (r = vhu_front_set_vring_call(&d->f, q->index, q->call_fd)) ||
 	    (r = vhu_front_set_vring_kick(&d->f, q->index, q->kick_fd)))
 		return r;
@@ -124,6 +140,8 @@ static int vud_start(struct vud *d)
 	bool resumed = d->resume;
 	int r;
 
+	/* The table is the VM's RAM as isle maps it (not DMA): ring
+	 * addresses are sent as host addresses inside it (vud_ring_uva). */
 	if ((r = vhu_front_set_features(&d->f, feat)) ||
 	    (r = vhu_front_set_mem_table(&d->f, &d->vm->gmem)) ||
 	    (d->ops->start && (r = d->ops->start(d))))

@@ -15,6 +15,13 @@
  * (d->config under d->cfg_lock, so guest config reads never wait on a
  * backend) in its handshake, and keeps anything else device-specific.
  *
+ * DMA: ring addresses are IOVAs of the function's DMA address space
+ * (virtio_queue.dma); they are translated through it here and sent as
+ * isle's host addresses, which the memory table (the VM's RAM) describes.
+ * A backend translates descriptor buffers itself, as guest-physical: with
+ * an address space other than the identity it would need vhost-user's
+ * IOTLB messages (VIRTIO_F_ACCESS_PLATFORM), which isle does not speak yet.
+ *
  * Contract: d->lock serializes all vhost-user traffic and the session
  * state (lock order vp->lock -> d->lock -> msix). Functions marked
  * "d->lock held" expect the caller to hold it; socket and reconnect-timer

@@ -7,7 +7,7 @@
  * isle owns, as QEMU does, the MAC (the spec's: --mac to the isle-netback
  * it starts, SET_CONFIG to a socket= one; else xl's random default, or a
  * socket= backend's own), the link status (down while no backend is
- * connected) and the control queue, answered here with netback/net_ctrl.c:
+ * connected) and the control queue, answered here with lib/net_ctrl.c:
  * RX mode and MAC tables acknowledged (the guest filters), VQ_PAIRS_SET
  * switching pairs with SET_VRING_ENABLE. Backends never see CTRL_VQ or its
  * ring, so those that leave it to the frontend work. Offered: backend ∩
@@ -44,13 +44,12 @@
 #include "isle/util.h"
 #include "isle/vhost_user.h"
 #include "isle/virtq.h"
-#include "net.h"
+#include "isle/net_ctrl.h"
 #include "control/backend.h"
 #include "virtio/vhost_user_dev.h"
 #include "virtio/virtio_pci.h"
 #include "core/vm.h"
 
-#define BIT(n) (1ULL << (n))
 _Static_assert(VIF_NETBACK_ARGS <= BACKEND_MAX_ARGS, "isle-netback's command line fits");
 #define VUNET_CONFIG_SIZE  ((uint32_t)sizeof(struct virtio_net_config))
 #define VUNET_CONFIG_MIN   12        /* mac, status, max_virtqueue_pairs, mtu */
@@ -255,7 +254,7 @@ static void vunet_ctrl_run(struct vunet *b)
 		r = net_ctrl_handle(&b->nc, &e);
 		vq_push(&b->ctrlvq, e.head, r > 0 ? (uint32_t)r : 0);
 	}
-	net_notify(&b->ctrlvq, b->d.q[b->ctrl].call_fd);
+	vq_notify_eventfd(&b->ctrlvq, b->d.q[b->ctrl].call_fd);
 	if (r < 0) {
 		b->ctrl_broken = true;
 		virtio_pci_needs_reset(&b->vp, vq_broken_reason(&b->ctrlvq));
@@ -301,7 +300,9 @@ static void vunet_ctrl_setup(struct vunet *b, uint64_t features)
 			.desc_gpa = b->d.q[i].desc_gpa, .avail_gpa = b->d.q[i].avail_gpa,
 			.used_gpa = b->d.q[i].used_gpa, .flags = vq_flags_from_features(features),
 		};
-		if (vq_init(&b->ctrlvq, &b->d.vm->gmem, &cfg))
+		/* Through the device's DMA address space, as the rings'
+		 * check in the transport. */
+		if (vq_init(&b->ctrlvq, b->vp.pci.dma, &cfg))
 			return;   /* the transport checked the ring: cannot happen */
 		net_ctrl_init(&b->nc, features, b->pairs, b->mac);
 		b->nc.pairs = 1;   /* one pair until VQ_PAIRS_SET */
@@ -426,6 +427,9 @@ static int vunet_init_one(struct vm *vm, struct vunet *b, const struct vif *v, u
 
 static void vunet_exit_one(struct vunet *b)
 {
+	/* Off the bus first: no guest access reaches it from here on, and
+	 * its BARs are free for a later device. */
+	pci_unregister(&b->d.vm->pci, &b->vp.pci);
 	for (unsigned int i = 0; i < 2; i++)
 		if (b->ctrl_fds[i] >= 0)
 			evloop_del(&b->d.vm->loop, b->ctrl_fds[i]);
@@ -435,32 +439,49 @@ static void vunet_exit_one(struct vunet *b)
 	free(b);
 }
 
-static void vunet_exit(struct vm *vm)
+static void vunet_unrealize(struct device *dev)
 {
-	for (unsigned int i = 0; i < VM_MAX_NICS; i++) {
-		if (vm->nics[i])
-			vunet_exit_one(vm->nics[i]);
-		vm->nics[i] = NULL;
+	if (dev->priv)
+		vunet_exit_one(dev->priv);
+	dev->priv = NULL;
+}
+
+/* The lowest index no other NIC of the VM has: it names the default tap
+ * (isle<pid>.<idx>) and the backend socket, which must stay unique when
+ * NICs come and go. */
+static unsigned int vunet_free_idx(struct vm *vm)
+{
+	/* Bounded: with n devices in the list, one of 0..n is free. */
+	for (unsigned int idx = 0;; idx++) {
+		bool used = false;
+
+		for (struct device *d = vm->devices.first; d && !used; d = d->next)
+			used = d->type == &vhost_user_net_type &&
+			       ((const struct vunet *)d->priv)->idx == idx;
+		if (!used)
+			return idx;
 	}
 }
 
-static int vunet_init(struct vm *vm)
+static int vunet_realize(struct device *dev)
 {
-	for (unsigned int i = 0; i < vm->cfg->nr_nics && i < VM_MAX_NICS; i++) {
-		int r;
+	struct vunet *b = calloc(1, sizeof(*b));
+	unsigned int idx = vunet_free_idx(dev->vm);
+	int r;
 
-		vm->nics[i] = calloc(1, sizeof(*vm->nics[i]));
-		if (!vm->nics[i])
-			return -ENOMEM;
-		r = vunet_init_one(vm, vm->nics[i], &vm->cfg->nics[i], i);
-		if (r)
-			return r;
-	}
-	return 0;
+	if (!b)
+		return -ENOMEM;
+	dev->priv = b;
+	r = vunet_init_one(dev->vm, b, &dev->spec.nic, idx);
+	if (r)
+		vunet_unrealize(dev);
+	return r;
 }
 
-const struct vm_device_ops vhost_user_net_device = {
+const struct device_type vhost_user_net_type = {
 	.name = "vhost-user-net",
-	.init = vunet_init,
-	.exit = vunet_exit,
+	.id_prefix = "net",
+	.kind = DEVICE_NIC,
+	.realize = vunet_realize,
+	.unrealize = vunet_unrealize,
 };

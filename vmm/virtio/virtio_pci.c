@@ -33,7 +33,6 @@
 #include "virtio/virtio_pci.h"
 #include "core/vm.h"
 
-#define BIT(n) (1ULL << (n))
 #define VP_TRANSPORT_FEATURES (BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_RING_F_EVENT_IDX) | \
 			       BIT(VIRTIO_RING_F_INDIRECT_DESC))
 #define VP_DEVICE_FEATURES    (BIT(24) - 1)     /* bits 0-23: device type specific */
@@ -113,21 +112,23 @@ void virtio_pci_needs_reset(struct virtio_pci *vp, const char *why)
 	vp_config_irq(vp);
 }
 
-static bool vp_part_ok(const struct gmem *gm, uint64_t gpa, uint64_t len, uint64_t align)
+static bool vp_part_ok(struct dma_as *as, uint64_t iova, uint64_t len, uint64_t align,
+		       unsigned int access)
 {
-	uint64_t n = len;
+	int err;
 
-	return !(gpa & (align - 1)) && gmem_gpa_to_hva(gm, gpa, &n) && n == len;
+	return !(iova & (align - 1)) && dma_map_whole(as, iova, len, access, &err);
 }
 
-bool virtio_pci_ring_ok(const struct gmem *gm, uint16_t num, uint64_t desc, uint64_t avail,
+bool virtio_pci_ring_ok(struct dma_as *as, uint16_t num, uint64_t desc, uint64_t avail,
 			uint64_t used)
 {
-	/* Split ring parts with their event-index fields (virtio 1.x, 2.7). */
-	return num && !(num & (num - 1)) &&
-	       vp_part_ok(gm, desc, 16ULL * num, 16) &&
-	       vp_part_ok(gm, avail, 6 + 2ULL * num, 2) &&
-	       vp_part_ok(gm, used, 6 + 8ULL * num, 4);
+	/* Split ring parts with their event-index fields (virtio 1.x, 2.7),
+	 * with the access vq_init() will ask for. */
+	return as && num && !(num & (num - 1)) &&
+	       vp_part_ok(as, desc, 16ULL * num, 16, DMA_READ) &&
+	       vp_part_ok(as, avail, 6 + 2ULL * num, 2, DMA_READ) &&
+	       vp_part_ok(as, used, 6 + 8ULL * num, 4, DMA_RW);
 }
 
 static struct virtio_pci_queue *vp_cur_queue(struct virtio_pci *vp)
@@ -190,7 +191,7 @@ static void vp_activate(struct virtio_pci *vp)
 			continue;
 		/* Checked at enable and frozen since; checked again because
 		 * this is the last stop before a backend dereferences them. */
-		if (!virtio_pci_ring_ok(&vp->vm->gmem, q->size, q->desc, q->avail, q->used)) {
+		if (!virtio_pci_ring_ok(vp->pci.dma, q->size, q->desc, q->avail, q->used)) {
 			virtio_pci_needs_reset(vp, "ring outside guest RAM");
 			return;
 		}
@@ -198,6 +199,7 @@ static void vp_activate(struct virtio_pci *vp)
 		qs[nr++] = (struct virtio_queue){
 			.index = i, .size = q->size,
 			.desc_gpa = q->desc, .avail_gpa = q->avail, .used_gpa = q->used,
+			.dma = vp->pci.dma,
 			.kick_fd = q->kick_fd, .call_fd = q->call_fd,
 		};
 	}
@@ -243,7 +245,7 @@ static void vp_queue_enable(struct virtio_pci *vp, struct virtio_pci_queue *q, u
 	if (v != 1 || q->enable || (vp_status(vp) & VIRTIO_CONFIG_S_DRIVER_OK))
 		return;
 	q->enable = 1;
-	if (!virtio_pci_ring_ok(&vp->vm->gmem, q->size, q->desc, q->avail, q->used))
+	if (!virtio_pci_ring_ok(vp->pci.dma, q->size, q->desc, q->avail, q->used))
 		virtio_pci_needs_reset(vp, "queue enabled with a ring outside guest RAM");
 }
 
@@ -546,6 +548,9 @@ int virtio_pci_init(struct virtio_pci *vp, struct vm *vm, const struct virtio_de
 	if (r)
 		return r;
 	vp_reset_state(vp);
+	/* Bus-mastering goes through the VM's identity address space; an
+	 * IOMMU would hand this requester id its own instead. */
+	vp->pci.dma = &vm->dma;
 	return pci_register(&vm->pci, &vp->pci);
 }
 

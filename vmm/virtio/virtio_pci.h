@@ -12,8 +12,10 @@
  * Contract:
  *  - The guest is untrusted: every common-config value is checked (see
  *    virtio_pci.c); ring addresses reach a device only after they were found
- *    to lie, whole and aligned, inside guest RAM. A bad one puts the device
- *    in DEVICE_NEEDS_RESET and raises the config interrupt.
+ *    to lie, whole and aligned, in one mapping each of the function's DMA
+ *    address space (vp->pci.dma, the VM's identity AS unless an IOMMU gives
+ *    it another), with the access the device needs. A bad one puts the
+ *    device in DEVICE_NEEDS_RESET and raises the config interrupt.
  *  - activate() runs once per driver session, when the driver sets
  *    DRIVER_OK, with the enabled queues; reset() when the driver writes 0 to
  *    device_status (always, activated or not). Both run on a vCPU thread
@@ -32,7 +34,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "isle/gmem.h"
+#include "isle/dma.h"
 #include "pci/msix.h"
 #include "pci/pci.h"
 
@@ -61,7 +63,8 @@ struct virtio_pci;
 struct virtio_queue {
 	unsigned int index;
 	uint16_t size;
-	uint64_t desc_gpa, avail_gpa, used_gpa;  /* checked against guest RAM */
+	uint64_t desc_gpa, avail_gpa, used_gpa;  /* IOVAs in dma, checked there */
+	struct dma_as *dma;     /* the function's DMA address space */
 	int kick_fd;    /* ioeventfd's eventfd */
 	int call_fd;    /* irqfd, relay eventfd, or -1 (no vector) */
 };
@@ -156,9 +159,10 @@ void virtio_pci_notify_move(struct virtio_pci *vp, uint64_t bar_addr);
 int virtio_pci_call_fd(struct virtio_pci *vp, struct virtio_pci_queue *q);
 
 /* Exposed for tests and fuzzing: whether a split ring of size num at these
- * guest addresses lies whole and aligned in guest RAM, each part inside one
- * mapping. */
-bool virtio_pci_ring_ok(const struct gmem *gm, uint16_t num, uint64_t desc, uint64_t avail,
+ * IOVAs lies whole and aligned in the address space, each part inside one
+ * mapping with the access a device needs (desc, avail: read; used: read and
+ * write). */
+bool virtio_pci_ring_ok(struct dma_as *as, uint16_t num, uint64_t desc, uint64_t avail,
 			uint64_t used);
 
 #endif

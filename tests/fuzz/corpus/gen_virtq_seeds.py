@@ -47,9 +47,9 @@ class Guest:
     def used_event(self, v):
         self.put(AVAIL + 4 + 2 * self.num, "<H", v)
 
-    def seed(self, flags=0, last=0, count=1, inflight=b""):
+    def seed(self, flags=0, last=0, count=1, inflight=b"", dma=0):
         hdr = struct.pack("<BBHHHHBBI", self.qlog2, flags, DESC, AVAIL, USED,
-                          last, count, 0, 0)
+                          last, count, dma, 0)
         return hdr + inflight + bytes(self.ram)
 
 
@@ -87,6 +87,16 @@ def main():
     g.desc(0, 0x7f00, 0x200, F_WRITE)
     g.avail(0, 0)
     write("split", g.seed())
+
+    # Through the test IOMMU (second region read-only for the device): a
+    # readable buffer there is fine, a writable one breaks the ring.
+    g = Guest(3)
+    g.desc(0, 0x8100, 0x40, F_NEXT, 1)
+    g.desc(1, DATA, 0x40, F_WRITE)
+    g.desc(2, 0x8200, 0x40, F_WRITE)
+    g.avail(0, 0)
+    g.avail(1, 2)
+    write("dma_readonly", g.seed(count=2, dma=1))
 
     # Indices about to wrap, with EVENT_IDX and kicks polled.
     g = Guest(2)

@@ -1,8 +1,8 @@
 /* The virtio-net control queue: commands a driver sends when it negotiated
- * CTRL_VQ (contract in netback/net.h). Frontends such as QEMU and DPDK's
- * virtio-user answer the control queue themselves and switch queue pairs
- * with SET_VRING_ENABLE; a frontend that passes the queue through reaches
- * this.
+ * CTRL_VQ (contract in include/isle/net_ctrl.h). isle answers its devices'
+ * control queues with it (vmm/virtio/vhost_user_net.c), as QEMU and DPDK's
+ * virtio-user answer theirs and switch queue pairs with SET_VRING_ENABLE;
+ * isle-netback uses it for a frontend that passes the queue through.
  *
  * What is accepted: VQ_PAIRS_SET (MQ; the owner follows c->pairs), the RX
  * mode and MAC table commands (CTRL_RX) and MAC_ADDR_SET (CTRL_MAC_ADDR).
@@ -14,10 +14,11 @@
 #include <errno.h>
 #include <string.h>
 
-#include "isle/util.h"
-#include "net.h"
+#include <linux/virtio_net.h>
 
-#define BIT(n) (1ULL << (n))
+#include "isle/iov.h"
+#include "isle/net_ctrl.h"
+#include "isle/util.h"
 
 void net_ctrl_init(struct net_ctrl *c, uint64_t features, unsigned int max_pairs,
 		   const uint8_t mac[6])
@@ -41,7 +42,7 @@ static bool net_ctrl_mac_table_ok(const struct vq_elem *e, uint64_t len)
 	for (int t = 0; t < 2; t++) {
 		uint32_t n;
 
-		if (len < off - 2 + 4 || net_iov_read(e->iov, e->out_num, off, &n, 4) != 4)
+		if (len < off - 2 + 4 || iov_to_buf(e->iov, e->out_num, off, &n, 4) != 4)
 			return false;
 		off += 4 + 6ULL * le32toh(n);
 		if (off - 2 > len)
@@ -60,7 +61,7 @@ static uint8_t net_ctrl_cmd(struct net_ctrl *c, const struct vq_elem *e, uint8_t
 	case VIRTIO_NET_CTRL_RX:
 		if (!has(c, VIRTIO_NET_F_CTRL_RX) || len < 1)
 			return VIRTIO_NET_ERR;
-		net_iov_read(e->iov, e->out_num, 2, &on, 1);
+		iov_to_buf(e->iov, e->out_num, 2, &on, 1);
 		if (cmd == VIRTIO_NET_CTRL_RX_PROMISC)
 			c->promisc = on;
 		else if (cmd == VIRTIO_NET_CTRL_RX_ALLMULTI)
@@ -75,12 +76,12 @@ static uint8_t net_ctrl_cmd(struct net_ctrl *c, const struct vq_elem *e, uint8_t
 		if (cmd != VIRTIO_NET_CTRL_MAC_ADDR_SET || !has(c, VIRTIO_NET_F_CTRL_MAC_ADDR) ||
 		    len < 6)
 			return VIRTIO_NET_ERR;
-		net_iov_read(e->iov, e->out_num, 2, c->mac, 6);
+		iov_to_buf(e->iov, e->out_num, 2, c->mac, 6);
 		return VIRTIO_NET_OK;
 	case VIRTIO_NET_CTRL_MQ:
 		if (cmd != VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET || !has(c, VIRTIO_NET_F_MQ) || len < 2)
 			return VIRTIO_NET_ERR;
-		net_iov_read(e->iov, e->out_num, 2, &pairs, 2);
+		iov_to_buf(e->iov, e->out_num, 2, &pairs, 2);
 		pairs = le16toh(pairs);
 		if (pairs < VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN || pairs > c->max_pairs)
 			return VIRTIO_NET_ERR;
@@ -98,7 +99,7 @@ int net_ctrl_handle(struct net_ctrl *c, const struct vq_elem *e)
 	if (!e->in_num)
 		return -EINVAL;
 	if (e->out_len >= 2) {
-		net_iov_read(e->iov, e->out_num, 0, hdr, 2);
+		iov_to_buf(e->iov, e->out_num, 0, hdr, 2);
 		ack = net_ctrl_cmd(c, e, hdr[0], hdr[1], e->out_len - 2);
 	}
 	c->commands++;

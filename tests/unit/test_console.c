@@ -1,0 +1,113 @@
+/* Unit tests for vmm/devices/console.c: the Ctrl-A escape parser, and stdin
+ * (a pipe here) into the UART's FIFO with back-pressure and EOF. */
+#include <string.h>
+#include <unistd.h>
+
+#include "cunit.h"
+#include "isle/evloop.h"
+#include "devices/console.h"
+#include "devices/serial.h"
+
+static void test_console_filter_plain(void)
+{
+	uint8_t b[] = "hello";
+	bool esc = false;
+	size_t used, out;
+
+	CU_ASSERT_EQUAL(console_filter(&esc, b, 5, &used, &out), CONSOLE_NONE);
+	CU_ASSERT_EQUAL(used, 5);
+	CU_ASSERT_EQUAL(out, 5);
+	CU_ASSERT_EQUAL(memcmp(b, "hello", 5), 0);
+}
+
+static void test_console_filter_escapes(void)
+{
+	uint8_t b[] = { 'a', 1, 1, 'b', 1, 'z', 'c', 1, 'x', 'd' };
+	bool esc = false;
+	size_t used, out;
+
+	/* C-a C-a is one C-a; C-a z is dropped; C-a x stops after 9 bytes. */
+	CU_ASSERT_EQUAL(console_filter(&esc, b, sizeof(b), &used, &out), CONSOLE_QUIT);
+	CU_ASSERT_EQUAL(used, 9);
+	CU_ASSERT_EQUAL(out, 4);
+	CU_ASSERT_EQUAL(memcmp(b, "a\001bc", 4), 0);
+	CU_ASSERT_FALSE(esc);
+}
+
+static void test_console_filter_split_escape(void)
+{
+	uint8_t b1[] = { 'q', 1 }, b2[] = { 'h', 'r' };
+	bool esc = false;
+	size_t used, out;
+
+	CU_ASSERT_EQUAL(console_filter(&esc, b1, 2, &used, &out), CONSOLE_NONE);
+	CU_ASSERT_EQUAL(out, 1);
+	CU_ASSERT_TRUE(esc);   /* the escape waits for the next read */
+	CU_ASSERT_EQUAL(console_filter(&esc, b2, 2, &used, &out), CONSOLE_HELP);
+	CU_ASSERT_EQUAL(used, 1);
+	CU_ASSERT_EQUAL(out, 0);
+	CU_ASSERT_EQUAL(console_filter(&esc, b2 + 1, 1, &used, &out), CONSOLE_NONE);
+	CU_ASSERT_EQUAL(out, 1);
+	CU_ASSERT_EQUAL(b2[1], 'r');
+}
+
+static uint8_t rbr(struct serial *s)
+{
+	uint8_t v = 0;
+
+	serial_access(s, 0, &v, 1, false);
+	return v;
+}
+
+static uint8_t lsr(struct serial *s)
+{
+	uint8_t v = 0;
+
+	serial_access(s, 5, &v, 1, false);
+	return v;
+}
+
+/* 100 bytes into a 64-byte FIFO: the rest waits, nothing is lost or
+ * reordered, and EOF ends the input. A pipe passes C-a unchanged. */
+static void test_console_pipe_backpressure(void)
+{
+	struct evloop loop;
+	struct console c;
+	struct serial *s = serial_new(NULL, -1);
+	uint8_t in[100], got[100];
+	size_t n = 0;
+	int p[2];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
+	CU_ASSERT_EQUAL_FATAL(evloop_init(&loop), 0);
+	for (unsigned int i = 0; i < sizeof(in); i++)
+		in[i] = (uint8_t)(i % 7 == 0 ? CONSOLE_ESCAPE : 'A' + i % 26);
+	CU_ASSERT_EQUAL_FATAL(console_open(&c, NULL, &loop, s, p[0]), 0);
+	CU_ASSERT_TRUE(c.watching);
+	CU_ASSERT_EQUAL(write(p[1], in, sizeof(in)), (ssize_t)sizeof(in));
+	close(p[1]);
+	for (int round = 0; round < 200 && n < sizeof(in); round++) {
+		evloop_run_once(&loop, 20);
+		while (n < sizeof(in) && (lsr(s) & 1))
+			got[n++] = rbr(s);
+	}
+	CU_ASSERT_EQUAL(n, sizeof(in));
+	CU_ASSERT_EQUAL(memcmp(in, got, sizeof(in)), 0);
+	for (int round = 0; round < 10 && c.watching; round++)
+		evloop_run_once(&loop, 20);
+	CU_ASSERT_FALSE(c.watching);   /* EOF */
+	console_close(&c);
+	evloop_fini(&loop);
+	close(p[0]);
+	serial_free(s);
+}
+
+void unit_register(void)
+{
+	UNIT_SUITE("console",
+		   UNIT_TEST(test_console_filter_plain),
+		   UNIT_TEST(test_console_filter_escapes),
+		   UNIT_TEST(test_console_filter_split_escape),
+		   UNIT_TEST(test_console_pipe_backpressure));
+}
