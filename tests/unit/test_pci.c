@@ -1,4 +1,4 @@
-/* Unit tests for vmm/pci/pci.c and vmm/pci_cfg.c: host bridge identity, BAR
+/* Unit tests for vmm/pci/pci.c and vmm/pci/pci_dev.c: host bridge identity, BAR
  * sizing and assignment, decode gating, masks (read-only, W1C), the
  * capability list, hostile offsets/widths, CF8/CFC vs ECAM, and bar_moved.
  * A fake device records what reaches it. */

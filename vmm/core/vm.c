@@ -219,7 +219,7 @@ static int vm_setup_irqchip(struct vm *vm)
 	    ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &(uint64_t){ VM_IDENT_MAP }) < 0 ||
 	    ioctl(vm->vm_fd, KVM_ENABLE_CAP, &split) < 0) {
 		r = -errno;
-		log_error("KVM split irqchip setup: %s", strerror(errno));
+		log_error("KVM split irqchip setup: %s", strerror(-r));
 		return r;
 	}
 	r = gsi_init(&vm->gsi, vm->vm_fd);
