@@ -289,6 +289,7 @@ void test_pci_run(void);
 void test_msix_run(void);
 void test_smp_run(void);
 void test_ioapic_run(void);
+void test_edu_run(void);
 /* test_smp.c: the trampoline, and INIT/SIPI/SIPI for one AP (true once
  * more than `before` APs have checked in). */
 bool smp_tramp_install(void);

@@ -88,6 +88,7 @@ static const struct cli_case cases[] = {
 	{ { "isle", "run", "--kernel", "k", "--testdev" }, 1, NULL },
 	{ { "isle", "run", "--testdev", "--kernel", "k" }, 1, NULL },
 	{ { "isle", "run", "--kernel", "k", "--testdev=1" }, 0, "--testdev takes no value" },
+	{ { "isle", "run", "--kernel", "k", "--edu=1" }, 0, "--edu takes no value" },
 	/* id=: a name, unique across the VM's devices. */
 	{ { "isle", "run", "--kernel", "k", "--disk", "a,id=boot", "--net", "id=lan,bridge=b" },
 	  1, NULL },
@@ -154,6 +155,24 @@ static void test_values(void)
 	CU_ASSERT_PTR_NULL(cli.vm.kernel);
 	CU_ASSERT_PTR_NULL(cli.vm.cmdline);
 	CU_ASSERT_PTR_NULL(cli.vm.serial_file);
+}
+
+/* --edu adds one edu device spec per use, in command-line order. */
+static void test_edu(void)
+{
+	char *argv[] = { "isle", "run", "--kernel", "k", "--edu", "--disk", "file:a", "--edu" };
+	char err[128];
+	struct cli cli;
+
+	CU_ASSERT_EQUAL_FATAL(cli_parse(ARRAY_SIZE(argv), argv, &cli, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL_FATAL(cli.vm.nr_devices, 3);
+	CU_ASSERT_EQUAL(cli.vm.devices[0].kind, DEVICE_EDU);
+	CU_ASSERT_STRING_EQUAL(cli.vm.devices[0].id, "");
+	CU_ASSERT_EQUAL(cli.vm.devices[2].kind, DEVICE_EDU);
+	CU_ASSERT_EQUAL(vm_config_count(&cli.vm, DEVICE_EDU), 2);
+	CU_ASSERT_FALSE(cli.vm.testdev);
+	CU_ASSERT_PTR_NOT_NULL(strstr(cli_usage, "--edu"));
+	vm_config_free(&cli.vm);
 }
 
 static void test_testdev_and_ids(void)
@@ -287,7 +306,7 @@ static void test_sizes(void)
 void unit_register(void)
 {
 	UNIT_SUITE("cli", UNIT_TEST(test_golden_table), UNIT_TEST(test_values),
-		   UNIT_TEST(test_testdev_and_ids),
+		   UNIT_TEST(test_testdev_and_ids), UNIT_TEST(test_edu),
 		   UNIT_TEST(test_disks), UNIT_TEST(test_too_many_disks), UNIT_TEST(test_nets),
 		   UNIT_TEST(test_sizes));
 }

@@ -37,6 +37,8 @@ const char cli_usage[] =
 	"  --testdev            add isle's test device (for test guests): the guest may end\n"
 	"                       the VM with a status of its choice (port 0xf4), report\n"
 	"                       results (port 0xf8), and has a PCI test function\n"
+	"  --edu                add a QEMU-compatible edu PCI device (1234:11e8: DMA,\n"
+	"                       MSI, INTx; for DMA and IOMMU tests); may be repeated\n"
 	"\n"
 	"exit status: 0 on poweroff or reset; 1 on a VMM error; 2 on a bad command line;\n"
 	"3 on a guest triple fault; 128+N when ended by signal N; with --testdev, also the\n"
@@ -118,7 +120,7 @@ static int cli_parse_uint(const char *s, unsigned int max, unsigned int *out)
 }
 
 enum cli_opt { OPT_KERNEL, OPT_INITRD, OPT_CMDLINE, OPT_MEMORY, OPT_VCPUS, OPT_SERIAL,
-	       OPT_DISK, OPT_NET, OPT_TESTDEV };
+	       OPT_DISK, OPT_NET, OPT_TESTDEV, OPT_EDU };
 
 /* flag: takes no value. */
 static const struct { const char *name; enum cli_opt opt; bool flag; } cli_opts[] = {
@@ -126,7 +128,7 @@ static const struct { const char *name; enum cli_opt opt; bool flag; } cli_opts[
 	{ "cmdline", OPT_CMDLINE, false }, { "memory", OPT_MEMORY, false },
 	{ "vcpus", OPT_VCPUS, false }, { "serial", OPT_SERIAL, false },
 	{ "disk", OPT_DISK, false }, { "net", OPT_NET, false },
-	{ "testdev", OPT_TESTDEV, true },
+	{ "testdev", OPT_TESTDEV, true }, { "edu", OPT_EDU, true },
 };
 
 /* --disk / --net: the one spec validator (vmm/core/device.c) checks the
@@ -206,6 +208,8 @@ static int cli_apply(struct cli *cli, enum cli_opt opt, const char *name, const 
 	case OPT_TESTDEV:
 		c->testdev = true;
 		break;
+	case OPT_EDU:
+		return cli_device(c, DEVICE_EDU, name, "", err, errlen);
 	}
 	return 0;
 }

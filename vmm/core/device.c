@@ -25,6 +25,7 @@ static const struct device_type *const device_types[DEVICE_NR_KINDS] = {
 	[DEVICE_TESTDEV] = &testdev_type,
 	[DEVICE_DISK] = &vhost_user_blk_type,
 	[DEVICE_NIC] = &vhost_user_net_type,
+	[DEVICE_EDU] = &edu_type,
 };
 
 static const char *const device_kind_names[DEVICE_NR_KINDS] = {
@@ -33,6 +34,7 @@ static const char *const device_kind_names[DEVICE_NR_KINDS] = {
 	[DEVICE_TESTDEV] = "testdev",
 	[DEVICE_DISK] = "disk",
 	[DEVICE_NIC] = "net",
+	[DEVICE_EDU] = "edu",
 };
 
 /* A socket path must fit a sockaddr_un (108 bytes with the NUL). */
@@ -270,6 +272,7 @@ int device_spec_parse(enum device_kind kind, const char *text, struct device_spe
 	case DEVICE_SERIAL:
 	case DEVICE_POWER:
 	case DEVICE_TESTDEV:
+	case DEVICE_EDU:
 		return device_plain_parse(spec, text, err, errlen);
 	default:
 		return device_fail(err, errlen, -EINVAL, "unknown device kind %d", (int)kind);
