@@ -2,7 +2,10 @@
  * device model that knows neither KVM nor the VMM. The host hands it guest
  * memory accessors and a fault-event MSI sink (struct vtd_host); it gets
  * the register window (vtd_mmio_read/write), DMA translation per requester
- * id (vtd_translate) and an invalidation notifier (vtd_set_notifier).
+ * id (vtd_translate), interrupt remapping (vtd_ir_translate), queued
+ * invalidation (run synchronously inside the guest's IQT write) and two
+ * notifiers: DMA invalidations (vtd_set_notifier) and interrupt-entry-cache
+ * invalidations (vtd_set_iec_notifier).
  *
  * Contract:
  *  - Everything the guest writes (registers, root/context/page tables) is
@@ -10,11 +13,13 @@
  *    never a crash. MMIO accesses must be 4 or 8 bytes, naturally aligned,
  *    inside VTD_MMIO_SIZE: anything else reads 0 and writes are dropped.
  *  - All entry points take the unit's lock; they may run on any thread.
- *    The host callbacks (mem_read/mem_write/msi and the notifier) run under
- *    that lock and must not call back into vtd_*.
- *  - Not implemented yet: queued invalidation (QIE only toggles QIES;
- *    register-based invalidation is refused while it is set), interrupt
- *    remapping (IRE/SIRTP only toggle status), device-IOTLB, the DMAR table.
+ *    The host callbacks (mem_read/mem_write/msi and the notifiers) run
+ *    under that lock and must not call back into vtd_*.
+ *  - Queued invalidation: descriptors are processed when the guest writes
+ *    IQT (or clears FSTS.IQE, or enables QIE with IQT already set); a bad
+ *    descriptor or an unreadable queue sets FSTS.IQE with IQH left at the
+ *    bad descriptor. Register-based invalidation is refused while QIES.
+ *  - Not implemented: scalable mode, posted interrupts, the DMAR table.
  */
 #ifndef ISLE_IOMMU_VTD_H
 #define ISLE_IOMMU_VTD_H
@@ -44,6 +49,14 @@ enum vtd_fault_reason {
 	VTD_FR_CTX_RSVD = 0xb,        /* reserved bits set in a context entry */
 	VTD_FR_PAGING_RSVD = 0xc,     /* reserved bits set in a paging entry */
 	VTD_FR_CTX_TT = 0xd,          /* translation type not supported */
+	/* interrupt remapping */
+	VTD_FR_IR_REQ_RSVD = 0x20,    /* reserved bits in the interrupt request */
+	VTD_FR_IR_INDEX_OVER = 0x21,  /* handle beyond the IRTA size */
+	VTD_FR_IR_ENTRY_P = 0x22,     /* IRTE not present */
+	VTD_FR_IR_ROOT_INVAL = 0x23,  /* the IRTE could not be read */
+	VTD_FR_IR_IRTE_RSVD = 0x24,   /* reserved bits (or SVT 3) in the IRTE */
+	VTD_FR_IR_REQ_COMPAT = 0x25,  /* compatibility format blocked (no CFIS) */
+	VTD_FR_IR_SID_ERR = 0x26,     /* source-id validation failed */
 };
 
 /* Everything the model needs from its host. mem_* return 0 or -errno (a
@@ -61,6 +74,7 @@ struct vtd_config {
 	unsigned int nr_frcd;        /* fault-recording registers, 8..VTD_MAX_FRCD */
 	unsigned int iotlb_entries;  /* 0: VTD_IOTLB_DEFAULT; capped at VTD_IOTLB_MAX */
 	unsigned int ctx_entries;    /* 0: VTD_CTX_DEFAULT; capped at VTD_CTX_MAX */
+	bool eim;                    /* ECAP.EIM: x2APIC destinations (IRTA.EIME) */
 };
 
 #define VTD_MAX_FRCD 64
@@ -91,6 +105,13 @@ struct vtd_xlate {
  * len UINT64_MAX with iova 0 means the whole space, as in dma.h. */
 typedef void (*vtd_inval_fn)(void *opaque, int sid, int did, uint64_t iova, uint64_t len);
 
+/* Called when the guest invalidates interrupt-entry-cache entries (an IEC
+ * descriptor, or SIRTP, IRE or CFI changing): every MSI route built from
+ * IRTEs [index, index + count) must be translated again through
+ * vtd_ir_translate (count VTD_IRTE_MAX with index 0: all of them). */
+typedef void (*vtd_iec_fn)(void *opaque, unsigned int index, unsigned int count);
+#define VTD_IRTE_MAX 65536u
+
 /* Caches are fixed arrays with LRU replacement (private to the model). */
 struct vtd_ctx_entry;
 struct vtd_iotlb_entry;
@@ -101,13 +122,15 @@ struct vtd {
 	struct vtd_config cfg;
 	vtd_inval_fn inval;
 	void *inval_opaque;
+	vtd_iec_fn iec;
+	void *iec_opaque;
 	/* Registers as data: value, write mask, write-1-to-clear and
 	 * write-only masks per byte (vtd_regs.c). */
 	uint8_t csr[VTD_MMIO_SIZE], wmask[VTD_MMIO_SIZE];
 	uint8_t w1cmask[VTD_MMIO_SIZE], womask[VTD_MMIO_SIZE];
 	uint64_t cap, ecap;
 	uint64_t root;        /* root table address latched by SRTP */
-	uint64_t irta;        /* latched by SIRTP (interrupt remapping: later) */
+	uint64_t irta;        /* latched by SIRTP (vtd_ir.c) */
 	unsigned int next_frcd;
 	/* Caches (vtd_xlate.c). */
 	struct vtd_ctx_entry *ctx;
@@ -115,11 +138,14 @@ struct vtd {
 	uint64_t clock;       /* LRU stamps */
 	/* Counters, for tests and statistics. */
 	uint64_t iotlb_hits, iotlb_misses, ctx_hits, ctx_misses;
+	uint64_t qi_descs;    /* queued descriptors processed */
+	uint8_t ir_fault;     /* the last vtd_ir_translate fault reason (0: none) */
 };
 
 int vtd_init(struct vtd *v, const struct vtd_config *cfg, const struct vtd_host *host);
 void vtd_destroy(struct vtd *v);
 void vtd_set_notifier(struct vtd *v, vtd_inval_fn fn, void *opaque);
+void vtd_set_iec_notifier(struct vtd *v, vtd_iec_fn fn, void *opaque);
 
 /* Register window; offset relative to the unit's base, len 4 or 8. */
 uint64_t vtd_mmio_read(struct vtd *v, uint64_t offset, unsigned int len);
@@ -132,5 +158,27 @@ void vtd_mmio_write(struct vtd *v, uint64_t offset, uint64_t data, unsigned int 
  * recorded unless the context's FPD is set or the FRCDs overflowed. */
 int vtd_translate(struct vtd *v, uint16_t sid, uint64_t iova, unsigned int access,
 		  struct vtd_xlate *out);
+
+/* Interrupt remapping of the MSI write (addr, data) from requester id sid.
+ * Returns 0 with *out_addr and *out_data the x86 MSI message to deliver:
+ *  - IRE off: the message unchanged;
+ *  - IRE on, compatibility format: unchanged if GSTS.CFIS, else a fault;
+ *  - remappable format: the IRTE named by the handle (address bits 19:5
+ *    and 2, plus data bits 15:0 when SHV) gives destination (x2APIC with
+ *    IRTA.EIME: 32 bits, the upper 24 in out_addr bits 63:40 as KVM's
+ *    X2APIC_API expects; xAPIC: IRTE bits 47:40), vector, delivery mode,
+ *    destination mode, trigger mode and redirection hint.
+ * On a fault returns -EINVAL (malformed request), -EFAULT (IRTE absent,
+ * unreadable, reserved bits, index too big) or -EPERM (compatibility
+ * format blocked, source-id mismatch); v->ir_fault holds the reason and
+ * the fault is recorded in an FRCD (FI = index << 48) unless the IRTE's
+ * FPD suppresses it (qualified faults 0x22, 0x24, 0x26).
+ * IOAPIC: the VMM converts a remappable-format RTE into the MSI it stands
+ * for (addr 0xfee00000 | index[14:0] << 5 | 1 << 4 | index[15] << 2,
+ * data 0) and calls this with the IOAPIC's source id (IOAPIC_RID, the id
+ * the DMAR table's IOAPIC scope names); the IRTE's TM must then match the
+ * RTE's trigger mode. */
+int vtd_ir_translate(struct vtd *v, uint16_t sid, uint64_t addr, uint32_t data,
+		     uint64_t *out_addr, uint32_t *out_data);
 
 #endif

@@ -24,6 +24,10 @@
 #define VTD_REG_IQT     0x88
 #define VTD_REG_IQA     0x90
 #define VTD_REG_ICS     0x9c
+#define VTD_REG_IECTL   0xa0
+#define VTD_REG_IEDATA  0xa4
+#define VTD_REG_IEADDR  0xa8
+#define VTD_REG_IEUADDR 0xac
 #define VTD_REG_IRTA    0xb8
 #define VTD_IRO         0xf0    /* IVA here, IOTLB at +8 */
 #define VTD_REG_IVA     VTD_IRO
@@ -48,6 +52,7 @@
 /* ECAP */
 #define VTD_ECAP_QI      (1ULL << 1)
 #define VTD_ECAP_IR      (1ULL << 3)
+#define VTD_ECAP_EIM     (1ULL << 4)
 #define VTD_ECAP_PT      (1ULL << 6)
 #define VTD_ECAP_IRO     ((uint64_t)(VTD_IRO / 16) << 8)
 #define VTD_ECAP_MHMV    (0xfULL << 20)
@@ -99,6 +104,17 @@
 #define VTD_FRCD_T       (1ULL << 62)   /* 1: read request, 0: write */
 #define VTD_FRCD_FR(r)   ((uint64_t)(r) << 32)
 
+/* Queued invalidation: IQA, IQH/IQT, ICS, IECTL (IM/IP as in FECTL). */
+#define VTD_IQA_ADDR(x)    ((x) & ~0xfffULL)
+#define VTD_IQA_QS(x)      ((x) & 7)             /* 2^QS 4K pages */
+#define VTD_IQ_INDEX(x)    (((x) >> 4) & 0x7fff) /* IQH/IQT: 16-byte slot */
+#define VTD_ICS_IWC        1u
+
+/* Interrupt remapping: IRTA. */
+#define VTD_IRTA_ADDR(x)   ((x) & ~0xfffULL)
+#define VTD_IRTA_EIME      (1ULL << 11)
+#define VTD_IRTA_S(x)      ((x) & 0xf)           /* 2^(S+1) entries */
+
 /* Root and context entries (legacy mode), second-level entries. */
 #define VTD_PRESENT       1ULL
 #define VTD_ROOT_RSVD_LO  0xffeULL                /* plus bits above AW */
@@ -134,6 +150,15 @@ void vtd_set64(struct vtd *v, unsigned int off, uint64_t val);
 bool vtd_fault(struct vtd *v, uint16_t sid, uint64_t iova, uint8_t reason,
 	       bool is_write, bool fpd);
 void vtd_notify(struct vtd *v, int sid, int did, uint64_t iova, uint64_t len);
+void vtd_iec_notify(struct vtd *v, unsigned int index, unsigned int count);
+/* Sets bits (IQE, ICE, ITE) in FSTS and raises the fault event if no
+ * fault condition was pending. */
+void vtd_fault_status(struct vtd *v, uint32_t bits);
+
+/* vtd_qi.c: register side effects of the invalidation queue. */
+void vtd_qi_run(struct vtd *v);       /* IQT written, QIE enabled, IQE cleared */
+void vtd_qi_ics(struct vtd *v);       /* ICS written (IWC cleared) */
+void vtd_qi_iectl(struct vtd *v);     /* IECTL written (IM cleared) */
 
 /* vtd_xlate.c */
 int vtd_caches_init(struct vtd *v);

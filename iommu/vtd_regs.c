@@ -5,7 +5,8 @@
  * write stores ((old & ~wmask) | (val & wmask)) & ~(w1c & val); a read
  * returns value & ~womask. Side effects run after the store, one handler
  * per register: GCMD one-shot commands, CCMD and IOTLB invalidations,
- * FSTS/FRCD clears and FECTL's IM/IP. Faults from vtd_xlate.c land in the
+ * FSTS/FRCD clears and FECTL's IM/IP; IQT, ICS and IECTL are handed to
+ * vtd_qi.c. Faults from vtd_xlate.c land in the
  * FRCDs here and raise the fault-event MSI from FEADDR/FEDATA.
  *
  * Contract: every register value comes from the guest and is untrusted;
@@ -63,6 +64,12 @@ void vtd_notify(struct vtd *v, int sid, int did, uint64_t iova, uint64_t len)
 		v->inval(v->inval_opaque, sid, did, iova, len);
 }
 
+void vtd_iec_notify(struct vtd *v, unsigned int index, unsigned int count)
+{
+	if (v->iec)
+		v->iec(v->iec_opaque, index, count);
+}
+
 /* ---- fault recording (VT-d spec 7.3) ---- */
 
 /* Faults the context's FPD may suppress ("qualified"); root-level, table
@@ -78,6 +85,9 @@ static bool fault_qualified(uint8_t reason)
 	case VTD_FR_READ:
 	case VTD_FR_PAGING_ACCESS:
 	case VTD_FR_PAGING_RSVD:
+	case VTD_FR_IR_ENTRY_P:
+	case VTD_FR_IR_IRTE_RSVD:
+	case VTD_FR_IR_SID_ERR:
 		return true;
 	default:
 		return false;
@@ -107,6 +117,14 @@ static void fault_event(struct vtd *v, uint32_t pre_fsts)
 	}
 	fault_msi(v);
 	vtd_set32(v, VTD_REG_FECTL, fectl & ~VTD_FECTL_IP);
+}
+
+void vtd_fault_status(struct vtd *v, uint32_t bits)
+{
+	uint32_t fsts = vtd_get32(v, VTD_REG_FSTS);
+
+	vtd_set32(v, VTD_REG_FSTS, fsts | bits);
+	fault_event(v, fsts);
 }
 
 static unsigned int frcd_off(unsigned int i)
@@ -192,7 +210,7 @@ static void handle_gcmd(struct vtd *v)
 {
 	uint32_t cmd = vtd_get32(v, VTD_REG_GCMD);
 	uint32_t sts = vtd_get32(v, VTD_REG_GSTS);
-	bool flush = false;
+	bool flush = false, iec = false, qi = false;
 
 	if (cmd & VTD_GCMD_SRTP) {
 		/* Legacy mode only: the TTM bits are not writable (no SMTS). */
@@ -206,18 +224,32 @@ static void handle_gcmd(struct vtd *v)
 	}
 	if ((cmd ^ sts) & VTD_GCMD_QIE) {
 		sts ^= VTD_GCMD_QIE;
-		if (sts & VTD_GCMD_QIE)
+		if (sts & VTD_GCMD_QIE) {
 			vtd_set64(v, VTD_REG_IQH, 0);
+			qi = true;   /* Windows sets IQT before QIE */
+		}
 	}
 	if (cmd & VTD_GCMD_SIRTP) {
 		v->irta = vtd_get64(v, VTD_REG_IRTA);
+		if (!(v->ecap & VTD_ECAP_EIM))
+			v->irta &= ~VTD_IRTA_EIME;
 		sts |= VTD_GCMD_SIRTP;
+		iec = true;
 	}
-	if ((cmd ^ sts) & VTD_GCMD_IRE)
+	if ((cmd ^ sts) & VTD_GCMD_IRE) {
 		sts ^= VTD_GCMD_IRE;
-	if ((cmd ^ sts) & VTD_GCMD_CFI)
+		iec = true;
+	}
+	if ((cmd ^ sts) & VTD_GCMD_CFI) {
 		sts ^= VTD_GCMD_CFI;
+		iec = true;
+	}
 	vtd_set32(v, VTD_REG_GSTS, sts);
+	/* Every MSI route depends on the table, IRE and CFIS. */
+	if (iec)
+		vtd_iec_notify(v, 0, VTD_IRTE_MAX);
+	if (qi)
+		vtd_qi_run(v);
 	if (flush) {
 		/* A new root table or a TE change alters every translation. */
 		vtd_caches_reset(v);
@@ -313,6 +345,13 @@ void vtd_mmio_write(struct vtd *v, uint64_t off, uint64_t data, unsigned int len
 		handle_fsts(v);
 	if (touches(off, len, VTD_REG_FECTL, 4))
 		handle_fectl(v);
+	if (touches(off, len, VTD_REG_ICS, 4))
+		vtd_qi_ics(v);
+	if (touches(off, len, VTD_REG_IECTL, 4))
+		vtd_qi_iectl(v);
+	/* last: IQT or an IQE clear resumes the queue */
+	if (touches(off, len, VTD_REG_IQT, 4) || touches(off, len, VTD_REG_FSTS, 4))
+		vtd_qi_run(v);
 	pthread_mutex_unlock(&v->lock);
 }
 
@@ -321,6 +360,14 @@ void vtd_set_notifier(struct vtd *v, vtd_inval_fn fn, void *opaque)
 	pthread_mutex_lock(&v->lock);
 	v->inval = fn;
 	v->inval_opaque = opaque;
+	pthread_mutex_unlock(&v->lock);
+}
+
+void vtd_set_iec_notifier(struct vtd *v, vtd_iec_fn fn, void *opaque)
+{
+	pthread_mutex_lock(&v->lock);
+	v->iec = fn;
+	v->iec_opaque = opaque;
 	pthread_mutex_unlock(&v->lock);
 }
 
@@ -341,16 +388,15 @@ static void define_regs(struct vtd *v)
 	define32(v, VTD_REG_FEDATA, 0, 0xffff, 0, false);
 	define32(v, VTD_REG_FEADDR, 0, 0xfffffffcu, 0, false);
 	define32(v, VTD_REG_FEUADDR, 0, 0xffffffffu, 0, false);
-	/* Queued invalidation and interrupt remapping registers hold values
-	 * only; their engines come later. */
+	/* Queued invalidation (vtd_qi.c) and interrupt remapping (vtd_ir.c). */
 	define64(v, VTD_REG_IQH, 0, 0, 0, false);
 	define64(v, VTD_REG_IQT, 0, 0x7fff0, 0, false);
 	define64(v, VTD_REG_IQA, 0, 0xfffffffffffff807ULL, 0, false);
 	define32(v, VTD_REG_ICS, 0, 0, 1, false);
-	define32(v, 0xa0, VTD_FECTL_IM, VTD_FECTL_IM, 0, false);   /* IECTL */
-	define32(v, 0xa4, 0, 0xffff, 0, false);                     /* IEDATA */
-	define32(v, 0xa8, 0, 0xfffffffcu, 0, false);                /* IEADDR */
-	define32(v, 0xac, 0, 0xffffffffu, 0, false);                /* IEUADDR */
+	define32(v, VTD_REG_IECTL, VTD_FECTL_IM, VTD_FECTL_IM, 0, false);
+	define32(v, VTD_REG_IEDATA, 0, 0xffff, 0, false);
+	define32(v, VTD_REG_IEADDR, 0, 0xfffffffcu, 0, false);
+	define32(v, VTD_REG_IEUADDR, 0, 0xffffffffu, 0, false);
 	define64(v, VTD_REG_IRTA, 0, 0xfffffffffffff80fULL, 0, false);
 	define64(v, VTD_REG_IVA, 0, 0xfffffffffffff07fULL, 0, true);
 	define64(v, VTD_REG_IOTLB, 0, 0xb003ffff00000000ULL, 0, false);
@@ -389,6 +435,8 @@ int vtd_init(struct vtd *v, const struct vtd_config *cfg, const struct vtd_host 
 	if (cfg->caching_mode)
 		v->cap |= VTD_CAP_CM;
 	v->ecap = VTD_ECAP_QI | VTD_ECAP_IR | VTD_ECAP_PT | VTD_ECAP_IRO | VTD_ECAP_MHMV;
+	if (cfg->eim)
+		v->ecap |= VTD_ECAP_EIM;
 	define_regs(v);
 	ret = vtd_caches_init(v);
 	if (ret)

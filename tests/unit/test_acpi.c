@@ -3,7 +3,9 @@
  * pointer stays inside the image and every checksum holds; the DSDT's
  * placeholders are all patched; too-small buffers fail without overruns
  * (buffers are malloc'd at their exact size so ASan sees any stray write);
- * and, when iasl is on PATH, that iasl disassembles every table. */
+ * the optional DMAR (VT-d) is listed only when enabled, with its fields and
+ * IOAPIC scope matching IOAPIC_RID; and, when iasl is on PATH, that iasl
+ * disassembles every table. */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -18,6 +20,7 @@
 #include "boot/acpi.h"
 #include "boot/acpi_dsdt.h"
 #include "boot/layout.h"
+#include "irq/ioapic.h"
 
 #define HDR_LEN 36
 #define MMIO64_BASE (5 * GiB)   /* where layout puts it for 1 GiB of high RAM */
@@ -38,6 +41,23 @@ static struct acpi_config test_config(unsigned int nr_cpus)
 		.ioapic_base = LAYOUT_IOAPIC,
 		.lapic_base = LAYOUT_LAPIC,
 	};
+}
+
+/* test_config with a DMAR: one unit at LAYOUT_VTD, the IOAPIC (id nr_cpus,
+ * as in the MADT) as its scope. */
+static struct acpi_config dmar_config(unsigned int nr_cpus, unsigned int width)
+{
+	struct acpi_config cfg = test_config(nr_cpus);
+
+	cfg.dmar = (struct acpi_dmar){
+		.enabled = true,
+		.host_width = width,
+		.intr_remap = true,
+		.drhd_base = LAYOUT_VTD,
+		.ioapic_id = (uint8_t)nr_cpus,
+		.ioapic_sid = IOAPIC_RID,
+	};
+	return cfg;
 }
 
 /* The guest-visible image [base, base + size) backed by buf. */
@@ -218,6 +238,35 @@ static void check_mcfg(const uint8_t *m, const struct acpi_config *cfg)
 	CU_ASSERT_EQUAL(m[55], cfg->ecam_buses - 1);
 }
 
+/* DMAR: header, then exactly one DRHD holding exactly one IOAPIC scope. */
+static void check_dmar(const uint8_t *t, const struct acpi_config *cfg)
+{
+	const struct acpi_dmar *d = &cfg->dmar;
+	const uint8_t *u = t + 48, *sc = u + 16;
+
+	CU_ASSERT_EQUAL_FATAL(get_le32(t + 4), 48 + 16 + 8);
+	CU_ASSERT_EQUAL(t[8], 1);                       /* revision */
+	CU_ASSERT_NSTRING_EQUAL(t + 16, "ISLEDMAR", 8);
+	CU_ASSERT_EQUAL(t[36], d->host_width - 1);      /* HAW */
+	CU_ASSERT_EQUAL(t[37], d->intr_remap ? 1 : 0);  /* INTR_REMAP, no X2APIC_OPT_OUT */
+	for (int i = 38; i < 48; i++)
+		CU_ASSERT_EQUAL(t[i], 0);
+	CU_ASSERT_EQUAL(get_le16(u), 0);                /* DRHD */
+	CU_ASSERT_EQUAL(get_le16(u + 2), 16 + 8);
+	CU_ASSERT_EQUAL(u[4], 1);                       /* INCLUDE_PCI_ALL */
+	CU_ASSERT_EQUAL(u[5], 0);
+	CU_ASSERT_EQUAL(get_le16(u + 6), 0);            /* segment 0 */
+	CU_ASSERT_EQUAL(get_le64(u + 8), d->drhd_base);
+	CU_ASSERT_EQUAL(sc[0], 3);                      /* IOAPIC scope */
+	CU_ASSERT_EQUAL(sc[1], 8);
+	CU_ASSERT_EQUAL(sc[2], 0);
+	CU_ASSERT_EQUAL(sc[3], 0);
+	CU_ASSERT_EQUAL(sc[4], cfg->nr_cpus);           /* the MADT's IOAPIC id */
+	/* The scope names the requester id the IOAPIC's interrupts carry. */
+	CU_ASSERT_EQUAL((sc[5] << 8) | (sc[6] << 3) | sc[7], d->ioapic_sid);
+	CU_ASSERT(sc[6] < 32 && sc[7] < 8);
+}
+
 static void check_dsdt(const uint8_t *d, const struct acpi_config *cfg)
 {
 	uint32_t len = get_le32(d + 4);
@@ -241,7 +290,8 @@ static void check_image(const struct acpi_config *cfg, const uint8_t *buf, size_
 			uint64_t rsdp, int used)
 {
 	struct image im = { buf, size, cfg->base };
-	const uint8_t *r, *x, *rt, *t, *fadt = NULL, *madt = NULL, *mcfg = NULL, *d;
+	const uint8_t *r, *x, *rt, *t, *fadt = NULL, *madt = NULL, *mcfg = NULL, *dmar = NULL;
+	const uint8_t *d;
 	uint64_t dsdt = 0;
 	unsigned int n, i;
 
@@ -260,7 +310,7 @@ static void check_image(const struct acpi_config *cfg, const uint8_t *buf, size_
 	CU_ASSERT_PTR_NOT_NULL_FATAL(x);
 	CU_ASSERT_EQUAL((get_le32(x + 4) - HDR_LEN) % 8, 0);
 	n = (get_le32(x + 4) - HDR_LEN) / 8;
-	CU_ASSERT_EQUAL(n, 3);
+	CU_ASSERT_EQUAL(n, cfg->dmar.enabled ? 4 : 3);
 
 	/* The RSDT, when present (tables below 4 GiB), lists the same tables. */
 	if (get_le32(r + 16)) {
@@ -291,6 +341,10 @@ static void check_image(const struct acpi_config *cfg, const uint8_t *buf, size_
 		} else if (!memcmp(t, "MCFG", 4)) {
 			CU_ASSERT_PTR_NULL(mcfg);
 			mcfg = t;
+		} else if (!memcmp(t, "DMAR", 4)) {
+			CU_ASSERT(cfg->dmar.enabled);
+			CU_ASSERT_PTR_NULL(dmar);
+			dmar = t;
 		} else {
 			CU_FAIL("unexpected table in the XSDT");
 		}
@@ -305,6 +359,9 @@ static void check_image(const struct acpi_config *cfg, const uint8_t *buf, size_
 	check_dsdt(d, cfg);
 	check_madt(madt, cfg);
 	check_mcfg(mcfg, cfg);
+	CU_ASSERT_EQUAL(dmar != NULL, cfg->dmar.enabled);
+	if (dmar)
+		check_dmar(dmar, cfg);
 }
 
 /* Builds into a malloc'd buffer of exactly size bytes and checks the result. */
@@ -511,6 +568,118 @@ static void test_find_qword(void)
 	CU_ASSERT_EQUAL(acpi_aml_find_qword(aml + 12, 17, magic), 9);
 }
 
+/* --- DMAR (VT-d) -------------------------------------------------------- */
+
+/* The DMAR is found through the XSDT and RSDT with the right HAW for both
+ * widths; the IOAPIC scope spells IOAPIC_RID = bus 0xf0, device 0x1f, fn 0. */
+static void test_dmar(void)
+{
+	struct acpi_config cfg = dmar_config(4, 39);
+	uint8_t *buf = malloc(LAYOUT_ACPI_SIZE);
+	const uint8_t *x, *t = NULL;
+	uint64_t rsdp;
+	int used;
+
+	build_and_check(&cfg, LAYOUT_ACPI_SIZE);
+	cfg = dmar_config(4, 48);
+	cfg.dmar.intr_remap = false;
+	build_and_check(&cfg, LAYOUT_ACPI_SIZE);
+	cfg = dmar_config(ACPI_MAX_CPUS, 48);
+	build_and_check(&cfg, LAYOUT_ACPI_SIZE);
+	cfg = dmar_config(2, 39);
+	cfg.base = 0x100000000ULL;                      /* XSDT only */
+	build_and_check(&cfg, 64 * KiB);
+
+	/* Spelled out once, independently of check_dmar's decoding. */
+	cfg = dmar_config(4, 39);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+	used = acpi_build(&cfg, buf, LAYOUT_ACPI_SIZE, &rsdp);
+	CU_ASSERT_FATAL(used > 0);
+	x = buf + (get_le64(buf + (rsdp - cfg.base) + 24) - cfg.base);
+	for (unsigned int i = 0; i < (get_le32(x + 4) - HDR_LEN) / 8; i++) {
+		const uint8_t *e = buf + (get_le64(x + HDR_LEN + 8 * i) - cfg.base);
+
+		if (!memcmp(e, "DMAR", 4))
+			t = e;
+	}
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	CU_ASSERT_EQUAL(t[36], 38);
+	CU_ASSERT_EQUAL(t[37], 1);
+	CU_ASSERT_EQUAL(get_le64(t + 56), 0xfed90000ULL);
+	CU_ASSERT_EQUAL(t[68], 4);                      /* IOAPIC id */
+	CU_ASSERT_EQUAL(t[69], 0xf0);                   /* start bus */
+	CU_ASSERT_EQUAL(t[70], 0x1f);                   /* device */
+	CU_ASSERT_EQUAL(t[71], 0);                      /* function */
+	free(buf);
+}
+
+/* Disabled, the DMAR's other fields are ignored: byte for byte the same
+ * image as with no DMAR description at all (check_image also refuses a
+ * DMAR in the XSDT). */
+static void test_dmar_disabled(void)
+{
+	struct acpi_config plain = test_config(4), off = dmar_config(4, 48);
+	uint8_t *a = malloc(LAYOUT_ACPI_SIZE), *b = malloc(LAYOUT_ACPI_SIZE);
+	uint64_t ra, rb;
+	int na, nb;
+
+	CU_ASSERT_FATAL(a && b);
+	off.dmar.enabled = false;
+	off.dmar.ioapic_id = 99;                        /* would be refused if enabled */
+	build_and_check(&off, LAYOUT_ACPI_SIZE);
+	memset(a, 0xaa, LAYOUT_ACPI_SIZE);
+	memset(b, 0x55, LAYOUT_ACPI_SIZE);
+	na = acpi_build(&plain, a, LAYOUT_ACPI_SIZE, &ra);
+	nb = acpi_build(&off, b, LAYOUT_ACPI_SIZE, &rb);
+	CU_ASSERT(na > 0);
+	CU_ASSERT_EQUAL(na, nb);
+	CU_ASSERT_EQUAL(ra, rb);
+	if (na > 0 && na == nb)
+		CU_ASSERT_EQUAL(memcmp(a, b, (size_t)na), 0);
+	free(a);
+	free(b);
+}
+
+static void test_dmar_bad_config(void)
+{
+	struct acpi_config good = dmar_config(4, 39), cfg;
+	uint8_t *buf = malloc(LAYOUT_ACPI_SIZE);
+	uint64_t rsdp = 0x1234;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+#define BAD(field, value)                                                         \
+	do {                                                                      \
+		cfg = good;                                                       \
+		cfg.dmar.field = (value);                                         \
+		CU_ASSERT_EQUAL(acpi_build(&cfg, buf, LAYOUT_ACPI_SIZE, &rsdp), -EINVAL); \
+	} while (0)
+	BAD(host_width, 0);
+	BAD(host_width, 40);
+	BAD(host_width, 64);
+	BAD(drhd_base, 0);
+	BAD(drhd_base, LAYOUT_VTD + 8);                 /* unaligned */
+	BAD(drhd_base, 1ULL << 39);                     /* beyond a 39-bit width */
+	BAD(drhd_base, UINT64_MAX & ~0xfffULL);
+	BAD(ioapic_id, 3);                              /* the MADT says 4 */
+#undef BAD
+	CU_ASSERT_EQUAL(rsdp, 0x1234);
+	/* The last page below 2^39 is fine; with 48 bits so is 2^39. */
+	cfg = good;
+	cfg.dmar.drhd_base = (1ULL << 39) - 0x1000;
+	CU_ASSERT(acpi_build(&cfg, buf, LAYOUT_ACPI_SIZE, &rsdp) > 0);
+	cfg = dmar_config(4, 48);
+	cfg.dmar.drhd_base = 1ULL << 39;
+	CU_ASSERT(acpi_build(&cfg, buf, LAYOUT_ACPI_SIZE, &rsdp) > 0);
+	free(buf);
+}
+
+static void test_dmar_enospc(void)
+{
+	struct acpi_config cfg = dmar_config(3, 48);
+
+	enospc_check(&cfg);
+}
+
 /* --- ACPICA tools: iasl and acpiexec ----------------------------------- */
 
 static bool on_path(const char *prog)
@@ -695,6 +864,63 @@ static void iasl_round_trip(const char *dir, const char *sig)
 	}
 }
 
+/* Every table of cfg's set (signatures sigs[0, n), in write_tables order)
+ * through iasl; the directory is left for extra checks and returned in dir
+ * (removed on success by iasl_done). */
+static void iasl_tables(const struct acpi_config *cfg, const char *const *sigs, size_t n,
+			char *dir)
+{
+	uint8_t *buf = malloc(LAYOUT_ACPI_SIZE);
+	uint64_t rsdp;
+	int used;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+	used = acpi_build(cfg, buf, LAYOUT_ACPI_SIZE, &rsdp);
+	CU_ASSERT_FATAL(used > 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	CU_ASSERT_EQUAL(write_tables(dir, buf, cfg->base, rsdp), n);
+	for (size_t i = 0; i < n; i++)
+		iasl_round_trip(dir, sigs[i]);
+	free(buf);
+}
+
+static void iasl_done(char *dir)
+{
+	if (CU_get_number_of_failures() == 0)
+		nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	else
+		fprintf(stderr, "iasl files kept in %s\n", dir);
+}
+
+/* The DMAR decodes as iasl reads it: HAW 38 (0x26), INTR_REMAP, the
+ * unit at 0xfed90000 and the IOAPIC scope at 0xf0:1f.0 with id 4. */
+static void test_iasl_dmar(void)
+{
+	static const char *const sigs[] = { "xsdt", "rsdt", "facp", "apic", "mcfg", "dmar",
+					    "dsdt" };
+	static const char *const want[] = {
+		"Host Address Width : 26", "Flags : 01",
+		"Register Base Address : 00000000FED90000", "Device Scope Type : 03",
+		"Enumeration ID : 04", "PCI Bus Number : F0", "PCI Path : 1F,00",
+	};
+	struct acpi_config cfg = dmar_config(4, 39);
+	char dir[] = "/tmp/isle-acpi-XXXXXX";
+
+	if (!on_path("iasl")) {
+		fprintf(stderr, "test_iasl_dmar: iasl not on PATH, skipped\n");
+		CU_PASS("iasl not on PATH: skipped");
+		return;
+	}
+	iasl_tables(&cfg, sigs, ARRAY_SIZE(sigs), dir);
+	for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
+		if (!file_contains(dir, "dmar.dsl", want[i])) {
+			CU_FAIL("iasl -d: DMAR field not as built");
+			fprintf(stderr, "dmar.dsl lacks \"%s\"\n", want[i]);
+		}
+	}
+	iasl_done(dir);
+}
+
 /* Every table through iasl. (iasl 20200925 cannot read a lone RSDP from a
  * file, so the RSDP is only checked by check_image.) */
 static void test_iasl_disassemble(void)
@@ -702,28 +928,14 @@ static void test_iasl_disassemble(void)
 	static const char *const sigs[] = { "xsdt", "rsdt", "facp", "apic", "mcfg", "dsdt" };
 	struct acpi_config cfg = test_config(4);
 	char dir[] = "/tmp/isle-acpi-XXXXXX";
-	uint8_t *buf;
-	uint64_t rsdp;
-	int used;
 
 	if (!on_path("iasl")) {
 		fprintf(stderr, "test_iasl_disassemble: iasl not on PATH, skipped\n");
 		CU_PASS("iasl not on PATH: skipped");
 		return;
 	}
-	buf = malloc(LAYOUT_ACPI_SIZE);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
-	used = acpi_build(&cfg, buf, LAYOUT_ACPI_SIZE, &rsdp);
-	CU_ASSERT_FATAL(used > 0);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
-	CU_ASSERT_EQUAL(write_tables(dir, buf, cfg.base, rsdp), ARRAY_SIZE(sigs));
-	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
-		iasl_round_trip(dir, sigs[i]);
-	if (CU_get_number_of_failures() == 0)
-		nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-	else
-		fprintf(stderr, "iasl files kept in %s\n", dir);
-	free(buf);
+	iasl_tables(&cfg, sigs, ARRAY_SIZE(sigs), dir);
+	iasl_done(dir);
 }
 
 /* The patched DSDT runs: ACPICA's acpiexec loads it with our FADT, MADT
@@ -782,6 +994,11 @@ void unit_register(void)
 		   UNIT_TEST(test_bad_config),
 		   UNIT_TEST(test_enospc),
 		   UNIT_TEST(test_find_qword),
+		   UNIT_TEST(test_dmar),
+		   UNIT_TEST(test_dmar_disabled),
+		   UNIT_TEST(test_dmar_bad_config),
+		   UNIT_TEST(test_dmar_enospc),
 		   UNIT_TEST(test_iasl_disassemble),
+		   UNIT_TEST(test_iasl_dmar),
 		   UNIT_TEST(test_acpiexec));
 }

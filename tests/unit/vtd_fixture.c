@@ -1,7 +1,7 @@
 /* The fake host of the VT-d unit tests (tests/unit/test_vtd_*.c): guest
  * memory as a static buffer at gpa 0, an MSI sink that records, table
  * builders (root/context entries, second-level maps), and an invalidation
- * notifier that records its last call. Contract in vtd_fixture.h. */
+ * notifier and an IEC notifier that record their last call. Contract in vtd_fixture.h. */
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
@@ -132,4 +132,13 @@ void on_inval(void *o, int sid, int did, uint64_t iova, uint64_t len)
 	last_did = did;
 	last_iova = iova;
 	last_len = len;
+}
+
+unsigned int nr_iec, last_iec_index, last_iec_count;
+
+void on_iec(void *o, unsigned int index, unsigned int count)
+{
+	nr_iec++;
+	last_iec_index = index;
+	last_iec_count = count;
 }

@@ -47,4 +47,8 @@ extern int last_sid, last_did;
 extern uint64_t last_iova, last_len;
 void on_inval(void *o, int sid, int did, uint64_t iova, uint64_t len);
 
+/* The IEC notifier (vtd_set_iec_notifier(&v, on_iec, NULL)), likewise. */
+extern unsigned int nr_iec, last_iec_index, last_iec_count;
+void on_iec(void *o, unsigned int index, unsigned int count);
+
 #endif

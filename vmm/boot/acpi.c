@@ -2,10 +2,10 @@
  *
  * Layout inside buf, every table 16-byte aligned in guest-physical terms:
  *   RSDP (first, so a legacy scan of 0xe0000-0xfffff finds it), then one
- *   table per entry of acpi_builders[] (DSDT, FADT, MADT, MCFG), then the
+ *   table per entry of acpi_builders[] (DSDT, FADT, MADT, MCFG, DMAR), then the
  *   XSDT and, while everything sits below 4 GiB, an RSDT for old guests.
  * The root tables come last so their entry counts are known: a builder may
- * decide its table is absent (a future DMAR without VT-d) by returning 0
+ * decide its table is absent (the DMAR without VT-d) by returning 0
  * without allocating.
  *
  * The FADT is hardware-reduced: no SCI, no PM1/GPE blocks, no PM timer, no
@@ -109,6 +109,19 @@ _Static_assert(ACPI_S5_SLP_TYP == DSDT_S5_SLP_TYP, "\\_S5 in dsdt.asl must match
 #define MCFG_REVISION           1
 #define MCFG_LEN                (ACPI_HDR_LEN + 8 + 16)
 
+/* DMAR (Intel VT-d spec 8.1-8.3): header, one DRHD, one IOAPIC scope. */
+#define DMAR_REVISION           1
+#define DMAR_HDR_LEN            48      /* + HAW, flags, 10 reserved bytes */
+#define DMAR_HAW                36
+#define DMAR_FLAGS              37
+#define DMAR_DRHD               0       /* remapping structure types */
+#define DMAR_DRHD_LEN           16      /* without its device scopes */
+#define DMAR_DRHD_INCLUDE_PCI_ALL (1u << 0)
+#define DMAR_SCOPE_IOAPIC       3       /* device scope types */
+#define DMAR_SCOPE_LEN          8       /* with a one-entry path */
+#define DMAR_LEN                (DMAR_HDR_LEN + DMAR_DRHD_LEN + DMAR_SCOPE_LEN)
+#define DMAR_PAGE               0x1000ULL
+
 #define XSDT_REVISION           1
 #define RSDT_REVISION           1
 
@@ -126,17 +139,19 @@ struct acpi_ctx {
 
 /* One builder per table; the DSDT comes first because the FADT points at
  * it, the FADT first among the XSDT entries because some guests expect it
- * there. A new table (DMAR for VT-d) is one more line here. */
+ * there. A new table is one more line here; the DMAR is the last. */
 static int acpi_build_dsdt(struct acpi_ctx *ctx);
 static int acpi_build_fadt(struct acpi_ctx *ctx);
 static int acpi_build_madt(struct acpi_ctx *ctx);
 static int acpi_build_mcfg(struct acpi_ctx *ctx);
+static int acpi_build_dmar(struct acpi_ctx *ctx);
 
 static int (*const acpi_builders[])(struct acpi_ctx *ctx) = {
 	acpi_build_dsdt,
 	acpi_build_fadt,
 	acpi_build_madt,
 	acpi_build_mcfg,
+	acpi_build_dmar,
 };
 
 _Static_assert(ARRAY_SIZE(acpi_builders) <= ARRAY_SIZE(((struct acpi_ctx *)0)->tables),
@@ -388,6 +403,46 @@ static int acpi_build_mcfg(struct acpi_ctx *ctx)
 	return 0;
 }
 
+/* One remapping unit (DRHD) for segment 0 that covers every PCI device
+ * (INCLUDE_PCI_ALL) and, through an explicit scope, the IOAPIC: Linux turns
+ * interrupt remapping off unless the IOAPIC is in some DRHD's scope. The
+ * scope's path is the IOAPIC's (device, function) on bus sid >> 8. Absent
+ * (no allocation, no XSDT entry) unless cfg->dmar.enabled. */
+static int acpi_build_dmar(struct acpi_ctx *ctx)
+{
+	const struct acpi_dmar *d = &ctx->cfg->dmar;
+	uint8_t *t, *u, *sc;
+
+	if (!d->enabled)
+		return 0;
+	t = acpi_alloc(ctx, DMAR_LEN);
+	if (!t)
+		return -ENOSPC;
+	acpi_put_header(t, "DMAR", DMAR_LEN, DMAR_REVISION);
+	t[DMAR_HAW] = (uint8_t)(d->host_width - 1);
+	/* X2APIC_OPT_OUT stays clear: the guest may use x2APIC mode. */
+	t[DMAR_FLAGS] = d->intr_remap ? ACPI_DMAR_INTR_REMAP : 0;
+
+	u = t + DMAR_HDR_LEN;
+	put_le16(u, DMAR_DRHD);
+	put_le16(u + 2, DMAR_DRHD_LEN + DMAR_SCOPE_LEN);
+	u[4] = DMAR_DRHD_INCLUDE_PCI_ALL;
+	u[5] = 0;                       /* size: 2^0 pages of registers */
+	put_le16(u + 6, 0);             /* PCI segment */
+	put_le64(u + 8, d->drhd_base);
+
+	sc = u + DMAR_DRHD_LEN;
+	sc[0] = DMAR_SCOPE_IOAPIC;
+	sc[1] = DMAR_SCOPE_LEN;
+	sc[4] = d->ioapic_id;           /* enumeration id: the MADT's IOAPIC id */
+	sc[5] = (uint8_t)(d->ioapic_sid >> 8);          /* start bus */
+	sc[6] = (uint8_t)((d->ioapic_sid >> 3) & 0x1f); /* path: device */
+	sc[7] = (uint8_t)(d->ioapic_sid & 0x7);         /* path: function */
+
+	acpi_add_table(ctx, t);
+	return 0;
+}
+
 /* XSDT (8-byte entries) or RSDT (4-byte entries) listing ctx->tables. */
 static uint8_t *acpi_build_root(struct acpi_ctx *ctx, const char *sig, size_t entry_len)
 {
@@ -415,6 +470,25 @@ static bool acpi_window_ok(uint64_t base, uint64_t size, uint64_t limit)
 	return size && base <= limit && size <= limit - base;
 }
 
+/* The DMAR can only describe what a guest's VT-d driver accepts: a 39- or
+ * 48-bit width (3- or 4-level tables), one aligned register page the unit
+ * can itself address, and the same IOAPIC id as the MADT's. */
+static int acpi_check_dmar(const struct acpi_config *cfg)
+{
+	const struct acpi_dmar *d = &cfg->dmar;
+
+	if (!d->enabled)
+		return 0;
+	if (d->host_width != 39 && d->host_width != 48)
+		return -EINVAL;
+	if (!d->drhd_base || d->drhd_base % DMAR_PAGE ||
+	    !acpi_window_ok(d->drhd_base, DMAR_PAGE, 1ULL << d->host_width))
+		return -EINVAL;
+	if (d->ioapic_id != cfg->nr_cpus)
+		return -EINVAL;
+	return 0;
+}
+
 static int acpi_check_config(const struct acpi_config *cfg, size_t size)
 {
 	if (cfg->nr_cpus == 0 || cfg->nr_cpus > ACPI_MAX_CPUS)
@@ -434,7 +508,7 @@ static int acpi_check_config(const struct acpi_config *cfg, size_t size)
 		return -EINVAL;
 	if (size > UINT64_MAX - cfg->base)
 		return -EINVAL;
-	return 0;
+	return acpi_check_dmar(cfg);
 }
 
 int acpi_build(const struct acpi_config *cfg, uint8_t *buf, size_t size, uint64_t *rsdp)

@@ -14,7 +14,7 @@
  *      0x100000   kernel
  *   0xb0000000  PCI ECAM, 256 buses (reserved in e820, described by MCFG)
  *   0xc0000000  32-bit PCI MMIO window ............... up to the IOAPIC
- *   0xfec00000  IOAPIC          0xfee00000 LAPIC
+ *   0xfec00000  IOAPIC   0xfed90000 VT-d registers   0xfee00000 LAPIC
  *   0x100000000 high RAM (memfd offset = low RAM size), if any
  *   after high RAM, 1 GiB aligned: 64-bit PCI MMIO window (64 GiB)
  *
@@ -46,6 +46,11 @@
 #define LAYOUT_MMIO32         0xc0000000ULL
 #define LAYOUT_MMIO32_END     0xfec00000ULL
 #define LAYOUT_IOAPIC         0xfec00000ULL
+/* VT-d remapping unit registers (the DMAR table's DRHD base): between the
+ * IOAPIC and the LAPIC, where QEMU's q35 puts them, so guests' expectations
+ * hold; one 4 KiB page (no device is mapped there yet). */
+#define LAYOUT_VTD            0xfed90000ULL
+#define LAYOUT_VTD_SIZE       0x1000ULL
 #define LAYOUT_LAPIC          0xfee00000ULL
 #define LAYOUT_4G             0x100000000ULL
 #define LAYOUT_MMIO64_SIZE    (64ULL << 30)
