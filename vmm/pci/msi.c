@@ -19,12 +19,6 @@
 #include "isle/util.h"
 #include "pci/msi.h"
 
-/* Requester id: bus 0, the device's slot, function 0. */
-static uint16_t msi_rid(const struct msi *m)
-{
-	return (uint16_t)(m->dev->slot << 3);
-}
-
 int msi_init(struct msi *m, struct pci_dev *dev, struct gsi_table *gt)
 {
 	int cap, r;
@@ -85,7 +79,7 @@ static void msi_sync(struct msi *m)
 		return;
 	}
 	if (m->route.gsi < 0) {
-		r = gsi_route_add(m->gsi, &m->route, -1, msi_rid(m), &m->msg);
+		r = gsi_route_add(m->gsi, &m->route, -1, pci_dev_rid(m->dev), &m->msg);
 		if (r < 0) {
 			/* Stays unrouted: notifications fail (-EAGAIN) until
 			 * the guest enables MSI again. */

@@ -49,12 +49,6 @@ static struct msi_msg msix_msg(const struct msix_vector *v)
 	return (struct msi_msg){ .addr = (uint64_t)v->addr_hi << 32 | v->addr_lo, .data = v->data };
 }
 
-/* Requester id: bus 0, the device's slot, function 0. */
-static uint16_t msix_rid(const struct msix *m)
-{
-	return (uint16_t)(m->dev->slot << 3);
-}
-
 /* A backend's writes to the eventfd of a vector that is not bound are
  * pending interrupts: move them into the PBA. Called with m->lock held. */
 static void msix_poll(struct msix *m, unsigned int n)
@@ -100,7 +94,7 @@ static void msix_sync(struct msix *m, unsigned int n)
 	if (v->route.gsi < 0) {
 		struct msi_msg msg = msix_msg(v);
 
-		ret = gsi_route_add(m->gsi, &v->route, -1, msix_rid(m), &msg);
+		ret = gsi_route_add(m->gsi, &v->route, -1, pci_dev_rid(m->dev), &msg);
 		if (ret < 0) {
 			/* The vector stays unrouted: notifications latch in the
 			 * PBA, and the next unmask retries. */

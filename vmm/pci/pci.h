@@ -129,6 +129,12 @@ int pci_unregister(struct pci_bus *bus, struct pci_dev *dev);
 
 /* Current guest address of a BAR (0 when not decoded). */
 uint64_t pci_bar_address(const struct pci_dev *dev, unsigned int bar);
+/* The function's requester id (bus 0, its slot, function 0): the source id
+ * its MSI and MSI-X messages and its DMA carry. */
+static inline uint16_t pci_dev_rid(const struct pci_dev *dev)
+{
+	return (uint16_t)(dev->slot << 3);
+}
 
 /* Config access by bus/dev/fn: absent functions read all-ones. */
 void pci_cfg_access(struct pci_bus *bus, unsigned int busno, unsigned int devfn,
