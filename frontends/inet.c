@@ -482,14 +482,16 @@ int inet_ping(struct inet *in, uint32_t dst, uint16_t id, uint16_t seq,
 	return in->ping_bad ? -EBADMSG : 0;
 }
 
-int inet_serve(struct inet *in, uint64_t us)
+int inet_serve(struct inet *in, uint64_t us, uint64_t answers)
 {
-	uint64_t deadline = fe_deadline_us(us);
+	uint64_t deadline = fe_deadline_us(us), start = in->stats.echo_answered;
 	int r;
 
 	if (in->in_input)
 		return -EINVAL;
 	while (!fe_expired(deadline)) {
+		if (answers && in->stats.echo_answered - start >= answers)
+			break;
 		r = in->ops->poll(in->ctx);
 		if (r < 0)
 			return r;

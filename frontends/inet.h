@@ -140,7 +140,9 @@ int inet_ping_send(struct inet *in, uint32_t dst, uint16_t id, uint16_t seq,
 int inet_ping(struct inet *in, uint32_t dst, uint16_t id, uint16_t seq,
 	      const void *data, size_t len, uint64_t timeout_us, uint64_t *rtt_us);
 
-/* Polls (answering ARP and pings) for us microseconds. */
-int inet_serve(struct inet *in, uint64_t us);
+/* Polls (answering ARP and pings) for us microseconds, or until it has
+ * answered `answers` echo requests (0: for the whole time). 0 or the
+ * transport's error. */
+int inet_serve(struct inet *in, uint64_t us, uint64_t answers);
 
 #endif

@@ -460,7 +460,7 @@ static void test_inet_over_netfront(void)
 	stack_open(false);
 	n = fake_echo(frame, guest_mac, peer_mac, PEER_IP, GUEST_IP, 8, 0x99, 5, data, 300);
 	CU_ASSERT_EQUAL(fake_net_rx(frame, n, NULL), 0);
-	CU_ASSERT_EQUAL(inet_serve(&st, 1000), 0);
+	CU_ASSERT_EQUAL(inet_serve(&st, 1000, 0), 0);
 	CU_ASSERT_EQUAL_FATAL(fk.n_sent, 1);
 	CU_ASSERT_EQUAL(fk.sent_len[0], n);
 	CU_ASSERT_EQUAL(memcmp(fk.sent[0], peer_mac, 6), 0);
