@@ -149,6 +149,22 @@ uint32_t apic_id(void);
 /* Sends an IPI and waits (bounded) for the ICR to go idle. */
 bool apic_send_ipi(uint32_t dest, uint32_t icr_lo);
 
+/* ---- IOAPIC (ioapic.c) -------------------------------------------- */
+
+#define IOAPIC_REG_VER       0x01
+#define IOAPIC_REG_RTE(pin)  (0x10 + 2 * (pin))
+#define IOAPIC_RTE_DELIVS    (1u << 12)
+#define IOAPIC_RTE_REMOTE_IRR (1u << 14)
+#define IOAPIC_RTE_LEVEL     (1u << 15)
+#define IOAPIC_RTE_MASKED    (1u << 16)
+
+/* The MADT's first IOAPIC: its base, GSI base and id (id may be NULL). */
+bool ioapic_find(uint64_t *base, uint32_t *gsi_base, uint8_t *id);
+uint32_t ioapic_read(uint64_t base, uint32_t reg);
+void ioapic_write(uint64_t base, uint32_t reg, uint32_t v);
+/* Writes pin's entry, the high dword (destination) first. */
+void ioapic_rte_write(uint64_t base, unsigned int pin, uint32_t hi, uint32_t lo);
+
 /* ---- ACPI (acpi.c) ------------------------------------------------- */
 
 struct acpi_header {
@@ -290,6 +306,7 @@ void test_msix_run(void);
 void test_smp_run(void);
 void test_ioapic_run(void);
 void test_edu_run(void);
+void test_vtd_run(void);
 /* test_smp.c: the trampoline, and INIT/SIPI/SIPI for one AP (true once
  * more than `before` APs have checked in). */
 bool smp_tramp_install(void);

@@ -29,6 +29,7 @@ static const struct scenario scenarios[] = {
 	{ "smp",      test_smp_run,      "start every AP from the MADT" },
 	{ "ioapic",   test_ioapic_run,   "IOAPIC edge/level/EOI/mask/per-CPU via pc-testdev IRQ ports" },
 	{ "edu",      test_edu_run,      "edu device (1234:11e8): DMA, MSI, INTx via the IOAPIC" },
+	{ "vtd",      test_vtd_run,      "Intel VT-d: edu's DMA and interrupts remapped, faults, QI" },
 	{ "console",  test_console_run,  "a line typed on isle's stdin arrives on COM1 (expect=, console_ms=)" },
 	{ "idle",     test_idle_run,     "spin idle_ms milliseconds for benchmarks" },
 	{ "poweroff", test_poweroff_run, "ACPI S5; the VMM must end the VM" },

@@ -17,42 +17,10 @@
  * timer), so completion is polled with a deadline. Skips (77) when the
  * device is absent. */
 #include "guest.h"
+#include "edu.h"
 
-#define EDU_VENDOR      0x1234
-#define EDU_DEVICE      0x11e8
-#define EDU_IDENT       0x00
-#define EDU_LIVENESS    0x04
-#define EDU_FACT        0x08
-#define EDU_STATUS      0x20
-#define EDU_IRQ_STATUS  0x24
-#define EDU_IRQ_RAISE   0x60
-#define EDU_IRQ_ACK     0x64
-#define EDU_DMA_SRC     0x80
-#define EDU_DMA_DST     0x88
-#define EDU_DMA_CNT     0x90
-#define EDU_DMA_CMD     0x98
-#define EDU_STATUS_COMPUTING 0x01
-#define EDU_STATUS_IRQFACT   0x80
-#define EDU_DMA_RUN     0x1
-#define EDU_DMA_TO_RAM  0x2
-#define EDU_DMA_IRQ     0x4
-#define EDU_DMA_BUF     0x40000
-#define EDU_DMA_SIZE    4096
-
-#define PCI_CAP_MSI     0x05
-#define MSI_FLAGS       2
-#define MSI_ADDR_LO     4
-#define MSI_ADDR_HI     8
-#define MSI_FLAGS_EN    0x0001
-#define MSI_FLAGS_64    0x0080
 #define PCI_INT_LINE    0x3c
 #define PCI_INT_PIN     0x3d
-
-#define MADT_IOAPIC     1
-#define REG_RTE(pin)    (0x10 + 2 * (pin))
-#define RTE_REMOTE_IRR  (1u << 14)
-#define RTE_LEVEL       (1u << 15)
-#define RTE_MASKED      (1u << 16)
 
 #define VEC_MSI         0x48
 #define VEC_INTX        0x68
@@ -63,39 +31,27 @@
 static uint8_t ram_src[EDU_DMA_SIZE] __attribute__((aligned(4096)));
 static uint8_t ram_dst[EDU_DMA_SIZE] __attribute__((aligned(4096)));
 
-static uint64_t regs, ioapic_base;
-static uint16_t bdf;
+static struct edu edu;
+static uint64_t ioapic_base;
 
 static uint32_t rd(uint32_t off)
 {
-	return mmio_read32(regs + off);
+	return edu_rd(&edu, off);
 }
 
 static void wr(uint32_t off, uint32_t v)
 {
-	mmio_write32(regs + off, v);
+	edu_wr(&edu, off, v);
 }
 
-/* Polls until (reg & mask) == 0 or the deadline; true if it cleared. */
 static bool wait_clear(uint32_t off, uint32_t mask)
 {
-	uint64_t deadline = timer_deadline_us(DONE_US);
-
-	while (rd(off) & mask) {
-		if (timer_expired(deadline))
-			return false;
-		cpu_relax();
-	}
-	return true;
+	return edu_wait_clear(&edu, off, mask, DONE_US);
 }
 
 static bool dma(uint64_t src, uint64_t dst, uint32_t cnt, uint32_t cmd)
 {
-	wr(EDU_DMA_SRC, (uint32_t)src);
-	wr(EDU_DMA_DST, (uint32_t)dst);
-	wr(EDU_DMA_CNT, cnt);
-	wr(EDU_DMA_CMD, cmd | EDU_DMA_RUN);
-	return wait_clear(EDU_DMA_CMD, EDU_DMA_RUN);
+	return edu_dma(&edu, src, dst, cnt, cmd);
 }
 
 static uint64_t pa(const void *p)
@@ -173,26 +129,15 @@ static bool one_irq(unsigned int vec, uint32_t before)
 
 static void check_msi(void)
 {
-	uint8_t cap = pci_cap_find(bdf, PCI_CAP_MSI);
-	uint16_t flags;
 	uint32_t c;
 
 	report_prefix_push("msi");
-	if (!report(cap != 0, "MSI capability at %#x", cap)) {
+	if (!report(edu.msi_cap != 0, "MSI capability at %#x", edu.msi_cap)) {
 		report_prefix_pop();
 		return;
 	}
-	flags = pci_read16(bdf, (uint16_t)(cap + MSI_FLAGS));
-	report(!(flags & MSI_FLAGS_EN), "disabled at start (flags %#x)", flags);
-	pci_write32(bdf, (uint16_t)(cap + MSI_ADDR_LO), APIC_BASE | apic_id() << 12);
-	if (flags & MSI_FLAGS_64) {
-		pci_write32(bdf, (uint16_t)(cap + MSI_ADDR_HI), 0);
-		pci_write16(bdf, (uint16_t)(cap + 12), VEC_MSI);
-	} else {
-		pci_write16(bdf, (uint16_t)(cap + 8), VEC_MSI);
-	}
-	pci_write16(bdf, (uint16_t)(cap + MSI_FLAGS), (uint16_t)(flags | MSI_FLAGS_EN));
-	pci_write16(bdf, PCI_COMMAND, pci_read16(bdf, PCI_COMMAND) | PCI_CMD_INTX_OFF);
+	report(!(pci_read16(edu.bdf, (uint16_t)(edu.msi_cap + 2)) & 1), "disabled at start");
+	edu_msi_enable(&edu, APIC_BASE | apic_id() << 12, VEC_MSI);
 
 	c = irq_counts[VEC_MSI];
 	wr(EDU_IRQ_RAISE, 0x1000);
@@ -217,104 +162,66 @@ static void check_msi(void)
 	wr(EDU_IRQ_ACK, 0x100);
 	report(rd(EDU_IRQ_STATUS) == 0, "acked");
 
-	pci_write16(bdf, (uint16_t)(cap + MSI_FLAGS), (uint16_t)(flags & ~MSI_FLAGS_EN));
+	edu_msi_disable(&edu);
 	report_prefix_pop();
-}
-
-static uint32_t ioapic_read(uint32_t reg)
-{
-	mmio_write32(ioapic_base, reg);
-	return mmio_read32(ioapic_base + 0x10);
-}
-
-static void ioapic_write(uint32_t reg, uint32_t v)
-{
-	mmio_write32(ioapic_base, reg);
-	mmio_write32(ioapic_base + 0x10, v);
 }
 
 static void rte_set(unsigned int pin, uint32_t lo)
 {
-	ioapic_write(REG_RTE(pin) + 1, apic_id() << 24);
-	ioapic_write(REG_RTE(pin), lo);
-}
-
-/* The first IOAPIC of the MADT (GSI base 0 on both VMMs). */
-static bool madt_ioapic(void)
-{
-	const struct acpi_header *h = acpi_find("APIC");
-	const uint8_t *p, *end;
-
-	if (!h || h->length < sizeof(*h) + 8)
-		return false;
-	p = (const uint8_t *)h + sizeof(*h) + 8;
-	end = (const uint8_t *)h + h->length;
-	for (; p + 2 <= end && p[1] >= 2 && p + p[1] <= end; p += p[1]) {
-		if (p[0] == MADT_IOAPIC && p[1] >= 12 && get_le32(p + 8) == 0) {
-			ioapic_base = get_le32(p + 4);
-			return true;
-		}
-	}
-	return false;
+	ioapic_rte_write(ioapic_base, pin, apic_id() << 24, lo);
 }
 
 static void check_intx(void)
 {
-	uint8_t pin = pci_read8(bdf, PCI_INT_PIN), line = pci_read8(bdf, PCI_INT_LINE);
-	uint32_t c = irq_counts[VEC_INTX];
+	uint8_t pin = pci_read8(edu.bdf, PCI_INT_PIN), line = pci_read8(edu.bdf, PCI_INT_LINE);
+	uint32_t c = irq_counts[VEC_INTX], gsi_base;
 
 	report_prefix_push("intx");
 	report(pin == 1, "interrupt pin %u (INTA#)", pin);
-	if (!report(madt_ioapic(), "MADT lists an IOAPIC") ||
+	if (!report(ioapic_find(&ioapic_base, &gsi_base, NULL) && gsi_base == 0,
+		    "MADT lists an IOAPIC (GSI base 0)") ||
 	    !report(line > 0 && line < 24, "interrupt line %u is an IOAPIC input", line)) {
 		report_prefix_pop();
 		return;
 	}
-	pci_write16(bdf, PCI_COMMAND, pci_read16(bdf, PCI_COMMAND) & ~PCI_CMD_INTX_OFF);
+	pci_write16(edu.bdf, PCI_COMMAND, pci_read16(edu.bdf, PCI_COMMAND) & ~PCI_CMD_INTX_OFF);
 	irq_flags[VEC_INTX] = IRQ_NO_EOI;
-	rte_set(line, RTE_LEVEL | VEC_INTX);
+	rte_set(line, IOAPIC_RTE_LEVEL | VEC_INTX);
 	irq_idle_us(QUIET_US);
 	report(irq_counts[VEC_INTX] == c, "quiet before the raise");
 
 	wr(EDU_IRQ_RAISE, 0x2);
 	report(one_irq(VEC_INTX, c), "raise: delivered on IOAPIC input %u", line);
-	report(ioapic_read(REG_RTE(line)) & RTE_REMOTE_IRR, "remote IRR set");
+	report(ioapic_read(ioapic_base, IOAPIC_REG_RTE(line)) & IOAPIC_RTE_REMOTE_IRR, "remote IRR set");
 	apic_write(APIC_EOI, 0);
 	report(one_irq(VEC_INTX, c + 1), "EOI while raised: delivered again");
 	wr(EDU_IRQ_ACK, 0x2);
 	apic_write(APIC_EOI, 0);
 	irq_idle_us(QUIET_US);
-	report(irq_counts[VEC_INTX] == c + 2 && !(ioapic_read(REG_RTE(line)) & RTE_REMOTE_IRR),
+	report(irq_counts[VEC_INTX] == c + 2 && !(ioapic_read(ioapic_base, IOAPIC_REG_RTE(line)) & IOAPIC_RTE_REMOTE_IRR),
 	       "ack, EOI: quiet, remote IRR clear");
 	report(rd(EDU_IRQ_STATUS) == 0, "irq status 0");
 
-	rte_set(line, RTE_MASKED | RTE_LEVEL | VEC_INTX);
+	rte_set(line, IOAPIC_RTE_MASKED | IOAPIC_RTE_LEVEL | VEC_INTX);
 	irq_flags[VEC_INTX] = 0;
 	report_prefix_pop();
 }
 
 void test_edu_run(void)
 {
-	int found;
+	bool absent;
 
 	report_prefix_push("edu");
-	if (!pci_init())
-		report_info("no MCFG; using 0xcf8/0xcfc");
-	found = pci_find(EDU_VENDOR, EDU_DEVICE);
-	if (found < 0) {
-		report_skip("edu device %04x:%04x absent", EDU_VENDOR, EDU_DEVICE);
+	if (!edu_open(&edu, &absent)) {
+		if (absent)
+			report_skip("edu device %04x:%04x absent", EDU_VENDOR, EDU_DEVICE);
+		else
+			report(false, "BAR0 mapped");
 		report_prefix_pop();
 		return;
 	}
-	bdf = (uint16_t)found;
-	report_info("edu at %02x:%02x.%x", PCI_BUS(bdf), PCI_DEV(bdf), PCI_FN(bdf));
-	regs = pci_bar_map(bdf, 0);
-	if (!report(regs != 0, "BAR0 at %#lx", regs)) {
-		report_prefix_pop();
-		return;
-	}
-	pci_write16(bdf, PCI_COMMAND, pci_read16(bdf, PCI_COMMAND) | PCI_CMD_MEM |
-		    PCI_CMD_MASTER);
+	report_info("edu at %02x:%02x.%x, BAR0 at %#lx", PCI_BUS(edu.bdf), PCI_DEV(edu.bdf),
+		    PCI_FN(edu.bdf), edu.regs);
 	apic_enable();
 
 	check_regs();

@@ -17,16 +17,6 @@
 
 #include "guest.h"
 
-#define MADT_IOAPIC      1
-#define IOREGSEL         0x00
-#define IOWIN            0x10
-#define REG_VER          0x01
-#define REG_RTE(pin)     (0x10 + 2 * (pin))
-#define RTE_DELIVS       (1u << 12)
-#define RTE_REMOTE_IRR   (1u << 14)
-#define RTE_LEVEL        (1u << 15)
-#define RTE_MASKED       (1u << 16)
-
 #define LINE_EDGE   5
 #define LINE_LEVEL  7
 #define LINE_CPU    3
@@ -39,23 +29,15 @@
 
 static uint64_t ioapic_base;
 
-static uint32_t ioapic_read(uint32_t reg)
+static uint32_t ioapic_rd(uint32_t reg)
 {
-	mmio_write32(ioapic_base + IOREGSEL, reg);
-	return mmio_read32(ioapic_base + IOWIN);
-}
-
-static void ioapic_write(uint32_t reg, uint32_t v)
-{
-	mmio_write32(ioapic_base + IOREGSEL, reg);
-	mmio_write32(ioapic_base + IOWIN, v);
+	return ioapic_read(ioapic_base, reg);
 }
 
 /* Physical destination in the high dword first, then the low one. */
 static void rte_set(unsigned int pin, uint32_t dest, uint32_t lo)
 {
-	ioapic_write(REG_RTE(pin) + 1, dest << 24);
-	ioapic_write(REG_RTE(pin), lo);
+	ioapic_rte_write(ioapic_base, pin, dest << 24, lo);
 }
 
 static void line_set(unsigned int line, uint8_t level)
@@ -63,39 +45,19 @@ static void line_set(unsigned int line, uint8_t level)
 	outb((uint16_t)(TESTDEV_IRQ_PORT + line), level);
 }
 
-/* The first IOAPIC of the MADT; false without one. */
-static bool madt_ioapic(uint64_t *base, uint32_t *gsi_base)
-{
-	const struct acpi_header *h = acpi_find("APIC");
-	const uint8_t *p, *end;
-
-	if (!h || h->length < sizeof(*h) + 8)
-		return false;
-	p = (const uint8_t *)h + sizeof(*h) + 8;
-	end = (const uint8_t *)h + h->length;
-	for (; p + 2 <= end && p[1] >= 2 && p + p[1] <= end; p += p[1]) {
-		if (p[0] == MADT_IOAPIC && p[1] >= 12) {
-			*base = get_le32(p + 4);
-			*gsi_base = get_le32(p + 8);
-			return true;
-		}
-	}
-	return false;
-}
-
 static void check_registers(void)
 {
-	uint32_t ver = ioapic_read(REG_VER), lo;
+	uint32_t ver = ioapic_rd(IOAPIC_REG_VER), lo;
 
 	report_info("IOAPIC version register %#x", ver);
 	report((ver >> 16 & 0xff) == 23, "24 redirection entries (max index %u)",
 	       ver >> 16 & 0xff);
 	/* Remote IRR and delivery status belong to the IOAPIC. */
-	rte_set(LINE_EDGE, apic_id(), RTE_MASKED | RTE_REMOTE_IRR | RTE_DELIVS | VEC_EDGE);
-	lo = ioapic_read(REG_RTE(LINE_EDGE));
-	report((lo & (RTE_REMOTE_IRR | RTE_DELIVS)) == 0 && (lo & 0x1ffff) == (RTE_MASKED | VEC_EDGE),
+	rte_set(LINE_EDGE, apic_id(), IOAPIC_RTE_MASKED | IOAPIC_RTE_REMOTE_IRR | IOAPIC_RTE_DELIVS | VEC_EDGE);
+	lo = ioapic_rd(IOAPIC_REG_RTE(LINE_EDGE));
+	report((lo & (IOAPIC_RTE_REMOTE_IRR | IOAPIC_RTE_DELIVS)) == 0 && (lo & 0x1ffff) == (IOAPIC_RTE_MASKED | VEC_EDGE),
 	       "RTE reads back, remote IRR and delivery status read-only (%#x)", lo);
-	report(ioapic_read(REG_RTE(LINE_EDGE) + 1) >> 24 == apic_id(), "RTE destination reads back");
+	report(ioapic_rd(IOAPIC_REG_RTE(LINE_EDGE) + 1) >> 24 == apic_id(), "RTE destination reads back");
 }
 
 static void check_edge(void)
@@ -116,20 +78,20 @@ static void check_edge(void)
 	irq_idle_us(QUIET_US);
 	report(irq_counts[VEC_EDGE] == c, "nothing more without a pulse");
 	/* The 82093AA ignores edges on a masked pin. */
-	rte_set(LINE_EDGE, apic_id(), RTE_MASKED | VEC_EDGE);
+	rte_set(LINE_EDGE, apic_id(), IOAPIC_RTE_MASKED | VEC_EDGE);
 	line_set(LINE_EDGE, 1);
 	line_set(LINE_EDGE, 0);
 	irq_idle_us(QUIET_US);
 	rte_set(LINE_EDGE, apic_id(), VEC_EDGE);
 	irq_idle_us(QUIET_US);
 	report(irq_counts[VEC_EDGE] == c, "a pulse while masked is lost");
-	rte_set(LINE_EDGE, apic_id(), RTE_MASKED | VEC_EDGE);
+	rte_set(LINE_EDGE, apic_id(), IOAPIC_RTE_MASKED | VEC_EDGE);
 	report_prefix_pop();
 }
 
 static bool remote_irr(void)
 {
-	return ioapic_read(REG_RTE(LINE_LEVEL)) & RTE_REMOTE_IRR;
+	return ioapic_rd(IOAPIC_REG_RTE(LINE_LEVEL)) & IOAPIC_RTE_REMOTE_IRR;
 }
 
 static void check_level(void)
@@ -138,7 +100,7 @@ static void check_level(void)
 
 	report_prefix_push("level");
 	irq_flags[VEC_LEVEL] = IRQ_NO_EOI;
-	rte_set(LINE_LEVEL, apic_id(), RTE_LEVEL | VEC_LEVEL);
+	rte_set(LINE_LEVEL, apic_id(), IOAPIC_RTE_LEVEL | VEC_LEVEL);
 	line_set(LINE_LEVEL, 1);
 	report(irq_wait_count(VEC_LEVEL, c, WAIT_US) == c + 1, "raised: delivered");
 	report(remote_irr(), "remote IRR set until the EOI");
@@ -157,17 +119,17 @@ static void check_level(void)
 
 	/* Masked while high: nothing until the unmask, then one interrupt. */
 	c = irq_counts[VEC_LEVEL];
-	rte_set(LINE_LEVEL, apic_id(), RTE_MASKED | RTE_LEVEL | VEC_LEVEL);
+	rte_set(LINE_LEVEL, apic_id(), IOAPIC_RTE_MASKED | IOAPIC_RTE_LEVEL | VEC_LEVEL);
 	line_set(LINE_LEVEL, 1);
 	irq_idle_us(QUIET_US);
 	report(irq_counts[VEC_LEVEL] == c && !remote_irr(), "masked: not delivered");
-	rte_set(LINE_LEVEL, apic_id(), RTE_LEVEL | VEC_LEVEL);
+	rte_set(LINE_LEVEL, apic_id(), IOAPIC_RTE_LEVEL | VEC_LEVEL);
 	report(irq_wait_count(VEC_LEVEL, c, WAIT_US) == c + 1, "unmasked: delivered");
 	line_set(LINE_LEVEL, 0);
 	apic_write(APIC_EOI, 0);
 	irq_idle_us(QUIET_US);
 	report(irq_counts[VEC_LEVEL] == c + 1 && !remote_irr(), "line low, EOI: quiet");
-	rte_set(LINE_LEVEL, apic_id(), RTE_MASKED | RTE_LEVEL | VEC_LEVEL);
+	rte_set(LINE_LEVEL, apic_id(), IOAPIC_RTE_MASKED | IOAPIC_RTE_LEVEL | VEC_LEVEL);
 	irq_flags[VEC_LEVEL] = 0;
 	report_prefix_pop();
 }
@@ -187,7 +149,7 @@ static bool deliver_to(uint32_t id, bool bsp)
 		irq_wait_count(VEC_CPU, c, WAIT_US);
 	while (irq_counts[VEC_CPU] == c && !timer_expired(deadline))
 		cpu_relax();
-	rte_set(LINE_CPU, id, RTE_MASKED | VEC_CPU);
+	rte_set(LINE_CPU, id, IOAPIC_RTE_MASKED | VEC_CPU);
 	return report(irq_counts[VEC_CPU] == c + 1 && irq_last_apic[VEC_CPU] == id,
 		      "to APIC id %u: taken by APIC id %d", id,
 		      irq_counts[VEC_CPU] == c ? -1 : (int)irq_last_apic[VEC_CPU]);
@@ -226,7 +188,7 @@ void test_ioapic_run(void)
 	uint32_t gsi_base = 0;
 
 	report_prefix_push("ioapic");
-	if (!report(madt_ioapic(&ioapic_base, &gsi_base), "MADT lists an IOAPIC")) {
+	if (!report(ioapic_find(&ioapic_base, &gsi_base, NULL), "MADT lists an IOAPIC")) {
 		report_prefix_pop();
 		return;
 	}

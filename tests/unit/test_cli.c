@@ -89,6 +89,16 @@ static const struct cli_case cases[] = {
 	{ { "isle", "run", "--testdev", "--kernel", "k" }, 1, NULL },
 	{ { "isle", "run", "--kernel", "k", "--testdev=1" }, 0, "--testdev takes no value" },
 	{ { "isle", "run", "--kernel", "k", "--edu=1" }, 0, "--edu takes no value" },
+	/* --iommu takes its options only after '='. */
+	{ { "isle", "run", "--kernel", "k", "--iommu" }, 1, NULL },
+	{ { "isle", "run", "--iommu", "--kernel", "k" }, 1, NULL },
+	{ { "isle", "run", "--kernel", "k", "--iommu=aw=39,caching_mode=on" }, 1, NULL },
+	{ { "isle", "run", "--kernel", "k", "--iommu=aw=40" }, 0, "--iommu: aw must be 39 or 48" },
+	{ { "isle", "run", "--kernel", "k", "--iommu=aw" }, 0, "--iommu: aw must be 39 or 48" },
+	{ { "isle", "run", "--kernel", "k", "--iommu=caching_mode=maybe" }, 0,
+	  "caching_mode must be on or off" },
+	{ { "isle", "run", "--kernel", "k", "--iommu=intremap=off" }, 0,
+	  "--iommu: unknown option 'intremap'" },
 	/* id=: a name, unique across the VM's devices. */
 	{ { "isle", "run", "--kernel", "k", "--disk", "a,id=boot", "--net", "id=lan,bridge=b" },
 	  1, NULL },
@@ -172,6 +182,28 @@ static void test_edu(void)
 	CU_ASSERT_EQUAL(vm_config_count(&cli.vm, DEVICE_EDU), 2);
 	CU_ASSERT_FALSE(cli.vm.testdev);
 	CU_ASSERT_PTR_NOT_NULL(strstr(cli_usage, "--edu"));
+	vm_config_free(&cli.vm);
+}
+
+/* --iommu: defaults and options land in the config. */
+static void test_iommu(void)
+{
+	char *plain[] = { "isle", "run", "--kernel", "k", "--iommu", "--edu" };
+	char *opts[] = { "isle", "run", "--kernel", "k", "--iommu=aw=39,caching_mode=on" };
+	char err[128];
+	struct cli cli;
+
+	CU_ASSERT_EQUAL_FATAL(cli_parse(ARRAY_SIZE(plain), plain, &cli, err, sizeof(err)), 0);
+	CU_ASSERT_TRUE(cli.vm.iommu.enabled);
+	CU_ASSERT_EQUAL(cli.vm.iommu.aw_bits, 0);      /* the default, 48 */
+	CU_ASSERT_FALSE(cli.vm.iommu.caching_mode);
+	CU_ASSERT_EQUAL(cli.vm.nr_devices, 1);        /* the edu; the VT-d is the platform's */
+	vm_config_free(&cli.vm);
+	CU_ASSERT_EQUAL_FATAL(cli_parse(ARRAY_SIZE(opts), opts, &cli, err, sizeof(err)), 0);
+	CU_ASSERT_TRUE(cli.vm.iommu.enabled);
+	CU_ASSERT_EQUAL(cli.vm.iommu.aw_bits, 39);
+	CU_ASSERT_TRUE(cli.vm.iommu.caching_mode);
+	CU_ASSERT_PTR_NOT_NULL(strstr(cli_usage, "--iommu"));
 	vm_config_free(&cli.vm);
 }
 
@@ -306,7 +338,7 @@ static void test_sizes(void)
 void unit_register(void)
 {
 	UNIT_SUITE("cli", UNIT_TEST(test_golden_table), UNIT_TEST(test_values),
-		   UNIT_TEST(test_testdev_and_ids), UNIT_TEST(test_edu),
+		   UNIT_TEST(test_testdev_and_ids), UNIT_TEST(test_edu), UNIT_TEST(test_iommu),
 		   UNIT_TEST(test_disks), UNIT_TEST(test_too_many_disks), UNIT_TEST(test_nets),
 		   UNIT_TEST(test_sizes));
 }

@@ -39,6 +39,10 @@ const char cli_usage[] =
 	"                       results (port 0xf8), and has a PCI test function\n"
 	"  --edu                add a QEMU-compatible edu PCI device (1234:11e8: DMA,\n"
 	"                       MSI, INTx; for DMA and IOMMU tests); may be repeated\n"
+	"  --iommu[=aw=39|48,caching_mode=on|off]\n"
+	"                       put every PCI device behind an emulated Intel VT-d (DMA and\n"
+	"                       interrupt remapping, an ACPI DMAR table); aw: address width\n"
+	"                       (default 48)\n"
 	"\n"
 	"exit status: 0 on poweroff or reset; 1 on a VMM error; 2 on a bad command line;\n"
 	"3 on a guest triple fault; 128+N when ended by signal N; with --testdev, also the\n"
@@ -120,16 +124,63 @@ static int cli_parse_uint(const char *s, unsigned int max, unsigned int *out)
 }
 
 enum cli_opt { OPT_KERNEL, OPT_INITRD, OPT_CMDLINE, OPT_MEMORY, OPT_VCPUS, OPT_SERIAL,
-	       OPT_DISK, OPT_NET, OPT_TESTDEV, OPT_EDU };
+	       OPT_DISK, OPT_NET, OPT_TESTDEV, OPT_EDU, OPT_IOMMU };
 
-/* flag: takes no value. */
-static const struct { const char *name; enum cli_opt opt; bool flag; } cli_opts[] = {
-	{ "kernel", OPT_KERNEL, false }, { "initrd", OPT_INITRD, false },
-	{ "cmdline", OPT_CMDLINE, false }, { "memory", OPT_MEMORY, false },
-	{ "vcpus", OPT_VCPUS, false }, { "serial", OPT_SERIAL, false },
-	{ "disk", OPT_DISK, false }, { "net", OPT_NET, false },
-	{ "testdev", OPT_TESTDEV, true }, { "edu", OPT_EDU, true },
+/* What an option takes: a value (--name VAL or --name=VAL), none, or an
+ * optional one (only as --name=VAL). */
+enum cli_arg { ARG_VALUE, ARG_NONE, ARG_OPTIONAL };
+
+static const struct { const char *name; enum cli_opt opt; enum cli_arg arg; } cli_opts[] = {
+	{ "kernel", OPT_KERNEL, ARG_VALUE }, { "initrd", OPT_INITRD, ARG_VALUE },
+	{ "cmdline", OPT_CMDLINE, ARG_VALUE }, { "memory", OPT_MEMORY, ARG_VALUE },
+	{ "vcpus", OPT_VCPUS, ARG_VALUE }, { "serial", OPT_SERIAL, ARG_VALUE },
+	{ "disk", OPT_DISK, ARG_VALUE }, { "net", OPT_NET, ARG_VALUE },
+	{ "testdev", OPT_TESTDEV, ARG_NONE }, { "edu", OPT_EDU, ARG_NONE },
+	{ "iommu", OPT_IOMMU, ARG_OPTIONAL },
 };
+
+static int cli_onoff(const char *v, bool *out)
+{
+	if (!strcmp(v, "on") || !strcmp(v, "1") || !strcmp(v, "yes"))
+		*out = true;
+	else if (!strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "no"))
+		*out = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* --iommu's KEY=VALUE list. */
+static int cli_iommu(struct vm_iommu *io, const char *val, char *err, size_t errlen)
+{
+	char buf[128], *save = NULL, *kv;
+
+	io->enabled = true;
+	if (strlen(val) >= sizeof(buf))
+		return cli_fail(err, errlen, "--iommu: options too long");
+	strcpy(buf, val);
+	for (kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(kv, '=');
+		const char *v = eq ? eq + 1 : "";
+
+		if (eq)
+			*eq = '\0';
+		if (!strcmp(kv, "aw")) {
+			if (strcmp(v, "39") && strcmp(v, "48"))
+				return cli_fail(err, errlen, "--iommu: aw must be 39 or 48, not '%.16s'",
+						v);
+			io->aw_bits = (unsigned int)atoi(v);
+		} else if (!strcmp(kv, "caching_mode")) {
+			if (cli_onoff(v, &io->caching_mode))
+				return cli_fail(err, errlen,
+						"--iommu: caching_mode must be on or off, not '%.16s'", v);
+		} else {
+			return cli_fail(err, errlen, "--iommu: unknown option '%.32s' (aw, caching_mode)",
+					kv);
+		}
+	}
+	return 0;
+}
 
 /* --disk / --net: the one spec validator (vmm/core/device.c) checks the
  * text, vm_config_add what must differ between devices of one VM and the
@@ -210,6 +261,8 @@ static int cli_apply(struct cli *cli, enum cli_opt opt, const char *name, const 
 		break;
 	case OPT_EDU:
 		return cli_device(c, DEVICE_EDU, name, "", err, errlen);
+	case OPT_IOMMU:
+		return cli_iommu(&c->iommu, val, err, errlen);
 	}
 	return 0;
 }
@@ -237,10 +290,12 @@ static int cli_parse_run(int argc, char *const argv[], struct cli *cli, char *er
 		if (k == ARRAY_SIZE(cli_opts))
 			return cli_fail(err, errlen, "unknown option '--%.*s'", (int)MIN(nlen, 64),
 					arg);
-		if (cli_opts[k].flag) {
+		if (cli_opts[k].arg == ARG_NONE) {
 			if (eq)
 				return cli_fail(err, errlen, "--%s takes no value", cli_opts[k].name);
 			val = "";
+		} else if (cli_opts[k].arg == ARG_OPTIONAL) {
+			val = eq ? eq + 1 : "";
 		} else if (eq) {
 			val = eq + 1;
 		} else {

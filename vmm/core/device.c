@@ -26,6 +26,7 @@ static const struct device_type *const device_types[DEVICE_NR_KINDS] = {
 	[DEVICE_DISK] = &vhost_user_blk_type,
 	[DEVICE_NIC] = &vhost_user_net_type,
 	[DEVICE_EDU] = &edu_type,
+	[DEVICE_VTD] = &vtd_type,
 };
 
 static const char *const device_kind_names[DEVICE_NR_KINDS] = {
@@ -35,6 +36,7 @@ static const char *const device_kind_names[DEVICE_NR_KINDS] = {
 	[DEVICE_DISK] = "disk",
 	[DEVICE_NIC] = "net",
 	[DEVICE_EDU] = "edu",
+	[DEVICE_VTD] = "iommu",
 };
 
 /* A socket path must fit a sockaddr_un (108 bytes with the NUL). */
@@ -273,6 +275,7 @@ int device_spec_parse(enum device_kind kind, const char *text, struct device_spe
 	case DEVICE_POWER:
 	case DEVICE_TESTDEV:
 	case DEVICE_EDU:
+	case DEVICE_VTD:
 		return device_plain_parse(spec, text, err, errlen);
 	default:
 		return device_fail(err, errlen, -EINVAL, "unknown device kind %d", (int)kind);

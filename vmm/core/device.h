@@ -44,6 +44,7 @@ enum device_kind {
 	DEVICE_DISK,      /* vhost-user-blk: struct vm_disk */
 	DEVICE_NIC,       /* vhost-user-net: struct vif (vmm/control/vif.h) */
 	DEVICE_EDU,       /* QEMU's edu PCI device (vmm/devices/edu.c) */
+	DEVICE_VTD,       /* the emulated Intel VT-d (vmm/devices/vtd_dev.c) */
 	DEVICE_NR_KINDS,
 };
 
@@ -56,7 +57,8 @@ struct device_spec {
 	};
 };
 
-/* "serial", "power", "testdev", "disk", "net", "edu"; NULL for an unknown kind. */
+/* "serial", "power", "testdev", "disk", "net", "edu", "iommu"; NULL for an
+ * unknown kind. */
 const char *device_kind_name(enum device_kind kind);
 /* 0, or -EINVAL for a name that is no kind. */
 int device_kind_parse(const char *name, enum device_kind *kind);
@@ -67,7 +69,7 @@ bool device_id_ok(const char *id);
  *   disk  xl disk syntax for isle-tapdisk plus isle's vdev=NAME, or
  *         socket=PATH[,vdev=NAME][,id=NAME]; from target= on it is the path
  *   net   xl vif syntax (vmm/control/vif.h)
- *   serial, power, testdev, edu: only id= (or nothing)
+ *   serial, power, testdev, edu, iommu: only id= (or nothing)
  * Fills *spec (zeroed first) and returns 0, or -EINVAL / -ENOTSUP with one
  * line in err, without a prefix. */
 int device_spec_parse(enum device_kind kind, const char *text, struct device_spec *spec,
@@ -120,6 +122,7 @@ extern const struct device_type testdev_type;
 extern const struct device_type vhost_user_blk_type;
 extern const struct device_type vhost_user_net_type;
 extern const struct device_type edu_type;
+extern const struct device_type vtd_type;
 
 /* The registered type for a kind, or NULL. */
 const struct device_type *device_type_of(enum device_kind kind);

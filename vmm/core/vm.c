@@ -26,6 +26,7 @@
 #include "boot/acpi.h"
 #include "devices/power.h"
 #include "devices/serial.h"
+#include "devices/vtd_dev.h"
 #include "core/vm.h"
 
 /* Real-mode support pages KVM needs on Intel hosts without unrestricted
@@ -289,6 +290,16 @@ static int vm_setup_acpi(struct vm *vm)
 		.pio_size = (uint16_t)(LAYOUT_PIO_WINDOW_END - LAYOUT_PIO_WINDOW - 1) + 1,
 		.ioapic_base = LAYOUT_IOAPIC,
 		.lapic_base = LAYOUT_LAPIC,
+		/* The IOAPIC's id is the MADT's (nr_cpus) and its interrupt
+		 * requests carry IOAPIC_RID, as the scope says. */
+		.dmar = {
+			.enabled = vm->vtd != NULL,
+			.host_width = vm->cfg->iommu.aw_bits ? vm->cfg->iommu.aw_bits : 48,
+			.intr_remap = true,
+			.drhd_base = LAYOUT_VTD,
+			.ioapic_id = (uint8_t)vm->nr_vcpus,
+			.ioapic_sid = IOAPIC_RID,
+		},
 	};
 	uint64_t len = LAYOUT_ACPI_SIZE;
 	uint8_t *buf = gmem_gpa_to_hva(&vm->gmem, LAYOUT_ACPI, &len);
@@ -302,6 +313,20 @@ static int vm_setup_acpi(struct vm *vm)
 		return r;
 	}
 	return 0;
+}
+
+struct dma_as *vm_dma_as(struct vm *vm, uint16_t rid)
+{
+	struct dma_as *as;
+
+	if (!vm->vtd)
+		return &vm->dma;
+	as = vtd_dev_as(vm->vtd, rid);
+	if (!as)
+		/* Out of memory for a 100-byte object: the device gets no DMA
+		 * at all rather than a bypass of the guest's IOMMU. */
+		log_error("no DMA address space for requester %04x", rid);
+	return as;
 }
 
 static int vm_read_file(const char *path, const char *what, uint8_t **data, size_t *size)
@@ -396,7 +421,10 @@ static void vm_setup_coalescing(struct vm *vm)
  * NICs in command-line order. vm_destroy takes them away in reverse. */
 static int vm_add_devices(struct vm *vm)
 {
-	static const enum device_kind platform[] = { DEVICE_SERIAL, DEVICE_POWER, DEVICE_TESTDEV };
+	/* The VT-d comes before any PCI device: they take their DMA address
+	 * spaces from it, and teardown (newest first) removes it last. */
+	static const enum device_kind platform[] = { DEVICE_SERIAL, DEVICE_POWER, DEVICE_TESTDEV,
+						     DEVICE_VTD };
 	int r;
 
 	for (size_t i = 0; i < ARRAY_SIZE(platform); i++) {
@@ -404,6 +432,8 @@ static int vm_add_devices(struct vm *vm)
 
 		/* Without it no guest can pick isle's exit status. */
 		if (platform[i] == DEVICE_TESTDEV && !vm->cfg->testdev)
+			continue;
+		if (platform[i] == DEVICE_VTD && !vm->cfg->iommu.enabled)
 			continue;
 		if ((r = device_add(vm, &spec, NULL)))
 			return r;

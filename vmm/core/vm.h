@@ -34,6 +34,13 @@ enum isle_exit {
 	ISLE_EXIT_SIGNAL = 128,      /* + signal number */
 };
 
+/* `--iommu[=aw=39|48,caching_mode=on|off]`: the emulated VT-d. */
+struct vm_iommu {
+	bool enabled;
+	unsigned int aw_bits;        /* 39 or 48; 0: 48 */
+	bool caching_mode;           /* CAP.CM: the guest reports every map too */
+};
+
 /* What a VM is made of. Everything here is owned (copies of the command
  * line's strings, a list of validated device specs); vm_config_free()
  * releases it. Platform devices (serial, power, the test device when
@@ -46,6 +53,7 @@ struct vm_config {
 	unsigned int vcpus;
 	char *serial_file;           /* NULL: stdio */
 	bool testdev;                /* --testdev: ports 0xf4/0xf8 and the PCI test device */
+	struct vm_iommu iommu;       /* every PCI device behind one VT-d unit */
 	unsigned int nr_devices;     /* disks and NICs, in command-line order */
 	struct device_spec *devices;
 };
@@ -63,6 +71,7 @@ int vm_config_set_str(char **field, const char *s);
 void vm_config_free(struct vm_config *c);
 
 struct vm;
+struct vtd_dev;
 
 struct vcpu {
 	struct vm *vm;
@@ -91,6 +100,10 @@ struct vm {
 	struct gsi_table gsi;
 	struct ioapic ioapic;        /* split irqchip: the IOAPIC is isle's */
 	struct pci_bus pci;
+	/* The emulated VT-d (vmm/devices/vtd_dev.c) when cfg->iommu.enabled:
+	 * it gives every requester id its own DMA address space and is the
+	 * GSI table's interrupt-remapping hook. NULL without. */
+	struct vtd_dev *vtd;
 	uint64_t rsdp;
 	struct boot_info boot;
 
@@ -135,6 +148,11 @@ void vm_stop(struct vm *vm, int status, const char *fmt, ...)
  * (in order, before any other exit is handled) from vm_coalesced_drain(). */
 int vm_coalesce_pio(struct vm *vm, uint16_t port, uint32_t len, bool on);
 void vm_coalesced_drain(struct vm *vm);
+/* The DMA address space of a PCI function with requester id rid: its own
+ * behind the VT-d, else the VM's identity AS (vm->dma). Devices that bypass
+ * the IOMMU by contract (virtio without VIRTIO_F_ACCESS_PLATFORM) use
+ * vm->dma directly. NULL (no DMA at all) only when out of memory. */
+struct dma_as *vm_dma_as(struct vm *vm, uint16_t rid);
 /* Drives an ISA IRQ line (the IOAPIC's input; IRQ 0 is pin 2). Thread-safe. */
 int vm_irq_line(struct vm *vm, unsigned int irq, int level);
 

@@ -12,7 +12,7 @@
  * Contract: every register write is guest input. Accesses other than the
  * sizes QEMU accepts (4 bytes below 0x80, 4 or 8 from 0x80) read all-ones
  * and are dropped. DMA goes ONLY through the function's DMA address space
- * (pci_dev.dma, the VM's identity AS today, a vIOMMU's later), and only
+ * (pci_dev.dma: the VM's identity AS, or its own behind --iommu), and only
  * while bus mastering is on: a transfer whose device side leaves the buffer,
  * whose RAM side leaves the 28-bit DMA mask, or that the AS refuses,
  * completes with nothing copied (logged at debug) instead of QEMU's abort
@@ -263,13 +263,16 @@ static int edu_realize(struct device *dev)
 	e->vm = vm;
 	pci_dev_init(&e->pci, EDU_VENDOR, EDU_DEVICE, EDU_CLASS, EDU_REVISION, &edu_pci_ops, e);
 	e->pci.cfg[PCI_INTERRUPT_PIN] = 1;   /* INTA# */
-	e->pci.dma = &vm->dma;
 	if ((r = pci_dev_set_bar(&e->pci, 0, PCI_BAR_MEM32, EDU_BAR0_SIZE, false)) ||
 	    (r = msi_init(&e->msi, &e->pci, &vm->gsi)) ||
 	    (r = pci_register(&vm->pci, &e->pci))) {
 		edu_unrealize(dev);
 		return r;
 	}
+	/* Its requester id is known now: behind --iommu it gets its own
+	 * address space. Bus mastering is off until the guest enables it, so
+	 * no DMA can run before this store. */
+	e->pci.dma = vm_dma_as(vm, pci_dev_rid(&e->pci));
 	/* The slot is known now. PCI GSIs 16-23 are free on isle's IOAPIC
 	 * (ISA lines use 0-15); rotate by slot as a _PRT would. The guest may
 	 * rewrite Interrupt Line (firmware scratch): e->irq is what counts. */

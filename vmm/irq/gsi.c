@@ -81,6 +81,12 @@ static void gsi_translate(struct gsi_table *gt, struct msi_route *r)
 	bool was = r->routed;
 	int ret = 0;
 
+	if (gt->translate && r->masked) {
+		/* Judged when it is unmasked; until then KVM has no entry
+		 * (nothing signals a masked source). */
+		r->routed = false;
+		return;
+	}
 	if (gt->translate)
 		ret = gt->translate(gt->translate_opaque, r->rid, &r->msg, &out);
 	r->routed = ret == 0;
@@ -130,6 +136,7 @@ int gsi_route_add(struct gsi_table *gt, struct msi_route *r, int gsi, uint16_t r
 
 	r->gsi = -1;
 	r->routed = false;
+	r->masked = false;
 	r->rid = rid;
 	r->msg = *msg;
 	if (gsi >= GSI_IRQCHIP_PINS)
@@ -168,7 +175,9 @@ out:
 	return ret;
 }
 
-int gsi_route_update(struct gsi_table *gt, struct msi_route *r, const struct msi_msg *msg)
+/* Sets r's message and mask state and re-installs if KVM's entry changed. */
+static int gsi_route_set(struct gsi_table *gt, struct msi_route *r, const struct msi_msg *msg,
+			 bool masked)
 {
 	struct msi_route old;
 	int ret = -EINVAL;
@@ -178,6 +187,7 @@ int gsi_route_update(struct gsi_table *gt, struct msi_route *r, const struct msi
 		goto out;
 	old = *r;
 	r->msg = *msg;
+	r->masked = masked;
 	gsi_translate(gt, r);
 	ret = 0;
 	if (gsi_same(&old, r))
@@ -190,6 +200,18 @@ int gsi_route_update(struct gsi_table *gt, struct msi_route *r, const struct msi
 out:
 	pthread_mutex_unlock(&gt->lock);
 	return ret;
+}
+
+int gsi_route_update(struct gsi_table *gt, struct msi_route *r, const struct msi_msg *msg)
+{
+	return gsi_route_set(gt, r, msg, r->masked);
+}
+
+int gsi_route_mask(struct gsi_table *gt, struct msi_route *r, bool masked)
+{
+	struct msi_msg msg = r->msg;
+
+	return gsi_route_set(gt, r, &msg, masked);
 }
 
 void gsi_route_del(struct gsi_table *gt, struct msi_route *r)

@@ -48,6 +48,12 @@ struct msi_route {
 	struct msi_msg kvm;    /* what KVM delivers; meaningful while routed */
 	int gsi;               /* -1 while not in the table */
 	bool routed;           /* translated: KVM has an entry for gsi */
+	/* The source cannot send (masked vector, masked RTE, MSI off): the
+	 * translate hook is not run for it, so a half-written or stale
+	 * message is never judged (interrupt remapping would record a fault
+	 * a real device never caused) and KVM has no entry for it. Without a
+	 * hook it makes no difference. */
+	bool masked;
 };
 
 struct gsi_table {
@@ -67,13 +73,18 @@ void gsi_destroy(struct gsi_table *gt);
 /* Puts r in the table for requester rid and message msg. gsi < 0 takes the
  * lowest free GSI >= 24; 0-23 claims that IOAPIC pin's GSI (-EBUSY if taken,
  * -EINVAL otherwise out of range). Returns the GSI or -ENOSPC / -errno; a
- * failed translation still succeeds (r->routed stays false). */
+ * failed translation still succeeds (r->routed stays false). The route
+ * starts unmasked. */
 int gsi_route_add(struct gsi_table *gt, struct msi_route *r, int gsi, uint16_t rid,
 		  const struct msi_msg *msg);
 /* The source's message changed: re-translates and re-installs if KVM's
  * entry changes. 0, -EINVAL for a route not in the table, or -errno from
  * KVM (then the route is as it was). */
 int gsi_route_update(struct gsi_table *gt, struct msi_route *r, const struct msi_msg *msg);
+/* The source was masked or unmasked (see msi_route.masked): unmasking
+ * translates the current message and installs it if KVM's entry changes.
+ * 0, -EINVAL for a route not in the table, or -errno from KVM. */
+int gsi_route_mask(struct gsi_table *gt, struct msi_route *r, bool masked);
 /* Takes r out of the table (no-op if it is not in it). */
 void gsi_route_del(struct gsi_table *gt, struct msi_route *r);
 /* Installs a translate hook (NULL: identity) and re-translates every route. */

@@ -127,10 +127,17 @@ static void ioapic_rte_written(struct ioapic *io, unsigned int pin)
 		rte &= ~IOAPIC_RTE_REMOTE_IRR;
 		ioapic_rte_set(io, pin, rte);
 	}
-	if (rte & IOAPIC_RTE_MASKED)
+	if (rte & IOAPIC_RTE_MASKED) {
+		/* Not translated while masked: the guest may be half-way
+		 * through reprogramming the entry. */
+		if (!io->pins[pin].route.masked)
+			gsi_route_mask(io->gsi, &io->pins[pin].route, true);
 		return;
+	}
 	msg = ioapic_rte_msg(rte);
 	ret = gsi_route_update(io->gsi, &io->pins[pin].route, &msg);
+	if (!ret && io->pins[pin].route.masked)
+		ret = gsi_route_mask(io->gsi, &io->pins[pin].route, false);
 	if (ret)
 		log_warn("ioapic: pin %u: route update: %s", pin, strerror(-ret));
 	/* A high level input with remote IRR clear is due now: after an
@@ -203,6 +210,15 @@ int ioapic_set_irq(struct ioapic *io, unsigned int pin, int level)
 	return 0;
 }
 
+/* The vector the CPU got for pin p: under interrupt remapping the IRTE's
+ * (the translated message KVM delivers), not the RTE's own field. */
+static uint8_t ioapic_vector(const struct ioapic_pin *p, uint64_t rte)
+{
+	if (p->route.routed && (rte >> IOAPIC_RTE_DEST_SHIFT & 1))
+		return (uint8_t)p->route.kvm.data;
+	return (uint8_t)(rte & IOAPIC_RTE_VECTOR);
+}
+
 void ioapic_eoi(struct ioapic *io, uint8_t vector)
 {
 	static const uint64_t one = 1;
@@ -213,7 +229,7 @@ void ioapic_eoi(struct ioapic *io, uint8_t vector)
 		uint64_t rte = ioapic_rte(io, pin);
 
 		if (!(rte & IOAPIC_RTE_LEVEL) || !(rte & IOAPIC_RTE_REMOTE_IRR) ||
-		    (rte & IOAPIC_RTE_VECTOR) != vector)
+		    ioapic_vector(p, rte) != vector)
 			continue;
 		ioapic_rte_set(io, pin, rte & ~IOAPIC_RTE_REMOTE_IRR);
 		if (p->resample_fd >= 0) {
@@ -302,6 +318,8 @@ int ioapic_init(struct ioapic *io, struct gsi_table *gt, struct evloop *loop, ui
 		 * entry's message is a placeholder until then. */
 		msg = ioapic_rte_msg(0);
 		ret = gsi_route_add(gt, &io->pins[pin].route, (int)pin, IOAPIC_RID, &msg);
+		if (ret >= 0)
+			ret = gsi_route_mask(gt, &io->pins[pin].route, true);
 		if (ret < 0) {
 			log_error("ioapic: claiming GSI %u: %s", pin, strerror(-ret));
 			while (pin--)

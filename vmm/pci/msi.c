@@ -76,7 +76,17 @@ static void msi_sync(struct msi *m)
 					 strerror(-r));
 			m->bound = false;
 		}
+		if (m->route.gsi >= 0 && !m->route.masked)
+			gsi_route_mask(m->gsi, &m->route, true);
 		return;
+	}
+	if (m->route.gsi >= 0 && m->route.masked) {
+		/* The message first (translated once, by the unmask). */
+		r = gsi_route_update(m->gsi, &m->route, &m->msg);
+		if (!r)
+			r = gsi_route_mask(m->gsi, &m->route, false);
+		if (r)
+			log_warn("msi: %02x.0: route unmask: %s", m->dev->slot, strerror(-r));
 	}
 	if (m->route.gsi < 0) {
 		r = gsi_route_add(m->gsi, &m->route, -1, pci_dev_rid(m->dev), &m->msg);

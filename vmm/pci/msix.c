@@ -87,7 +87,16 @@ static void msix_sync(struct msix *m, unsigned int n)
 				log_warn("msix: vector %u: irqfd deassign: %s", n, strerror(-ret));
 			v->bound = false;
 		}
+		/* The guest rewrites masked entries a dword at a time: no
+		 * interrupt remapping judges them until the unmask. */
+		if (v->route.gsi >= 0 && !v->route.masked)
+			gsi_route_mask(m->gsi, &v->route, true);
 		return;
+	}
+	if (v->route.gsi >= 0 && v->route.masked) {
+		ret = gsi_route_mask(m->gsi, &v->route, false);
+		if (ret)
+			log_warn("msix: vector %u: route unmask: %s", n, strerror(-ret));
 	}
 	if (v->bound)
 		return;

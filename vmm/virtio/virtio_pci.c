@@ -548,8 +548,11 @@ int virtio_pci_init(struct virtio_pci *vp, struct vm *vm, const struct virtio_de
 	if (r)
 		return r;
 	vp_reset_state(vp);
-	/* Bus-mastering goes through the VM's identity address space; an
-	 * IOMMU would hand this requester id its own instead. */
+	/* Bus-mastering goes through the VM's identity address space even
+	 * behind --iommu: without VIRTIO_F_ACCESS_PLATFORM (not offered yet:
+	 * the vhost-user backends have no device IOTLB) a virtio device
+	 * bypasses the IOMMU by contract, and the guest's driver hands it
+	 * guest-physical addresses. */
 	vp->pci.dma = &vm->dma;
 	return pci_register(&vm->pci, &vp->pci);
 }
