@@ -13,8 +13,16 @@
  *    never a crash. MMIO accesses must be 4 or 8 bytes, naturally aligned,
  *    inside VTD_MMIO_SIZE: anything else reads 0 and writes are dropped.
  *  - All entry points take the unit's lock; they may run on any thread.
- *    The host callbacks (mem_read/mem_write/msi and the notifiers) run
- *    under that lock and must not call back into vtd_*.
+ *    The host callbacks mem_read/mem_write/msi run under that lock and
+ *    must not call back into vtd_*.
+ *  - The notifiers (DMA invalidation, IEC) run WITHOUT the lock, on the
+ *    thread whose register write caused them, before that write returns
+ *    and before any later wait descriptor of the same queue completes (a
+ *    guest that waits for its invalidation sees it delivered). They may
+ *    call vtd_translate / vtd_ir_translate (re-translating routes) and
+ *    take locks that are held around those calls. Only one thread runs
+ *    the invalidation queue at a time; an IQT write that finds it running
+ *    leaves the new descriptors to that thread.
  *  - Queued invalidation: descriptors are processed when the guest writes
  *    IQT (or clears FSTS.IQE, or enables QIE with IQT already set); a bad
  *    descriptor or an unreadable queue sets FSTS.IQE with IQH left at the
@@ -108,9 +116,19 @@ typedef void (*vtd_inval_fn)(void *opaque, int sid, int did, uint64_t iova, uint
 /* Called when the guest invalidates interrupt-entry-cache entries (an IEC
  * descriptor, or SIRTP, IRE or CFI changing): every MSI route built from
  * IRTEs [index, index + count) must be translated again through
- * vtd_ir_translate (count VTD_IRTE_MAX with index 0: all of them). */
+ * vtd_ir_translate (count VTD_IRTE_MAX with index 0: all of them), which
+ * the notifier may do itself (it runs without the unit's lock). */
 typedef void (*vtd_iec_fn)(void *opaque, unsigned int index, unsigned int count);
 #define VTD_IRTE_MAX 65536u
+
+/* Notifications collected under the lock, delivered after it (vtd_regs.c). */
+#define VTD_PENDING_MAX 32
+struct vtd_pending {
+	bool iec;
+	int sid, did;                 /* DMA: as vtd_inval_fn's */
+	uint64_t iova, len;
+	unsigned int index, count;    /* IEC */
+};
 
 /* Caches are fixed arrays with LRU replacement (private to the model). */
 struct vtd_ctx_entry;
@@ -140,6 +158,12 @@ struct vtd {
 	uint64_t iotlb_hits, iotlb_misses, ctx_hits, ctx_misses;
 	uint64_t qi_descs;    /* queued descriptors processed */
 	uint8_t ir_fault;     /* the last vtd_ir_translate fault reason (0: none) */
+	/* Pending notifications; past VTD_PENDING_MAX they collapse into
+	 * "everything" of their kind (always correct, only more work). */
+	struct vtd_pending pending[VTD_PENDING_MAX];
+	unsigned int npending;
+	bool pending_all_dma, pending_all_iec;
+	bool qi_running;      /* a thread is processing the queue */
 };
 
 int vtd_init(struct vtd *v, const struct vtd_config *cfg, const struct vtd_host *host);

@@ -149,8 +149,12 @@ void vtd_set64(struct vtd *v, unsigned int off, uint64_t val);
  * whether an FRCD was written. */
 bool vtd_fault(struct vtd *v, uint16_t sid, uint64_t iova, uint8_t reason,
 	       bool is_write, bool fpd);
+/* Queue a notification (called with the lock held). */
 void vtd_notify(struct vtd *v, int sid, int did, uint64_t iova, uint64_t len);
 void vtd_iec_notify(struct vtd *v, unsigned int index, unsigned int count);
+/* Delivers the queued notifications: called with the lock held, drops it
+ * around the callbacks and returns with it held again. */
+void vtd_notify_flush(struct vtd *v);
 /* Sets bits (IQE, ICE, ITE) in FSTS and raises the fault event if no
  * fault condition was pending. */
 void vtd_fault_status(struct vtd *v, uint32_t bits);

@@ -229,33 +229,60 @@ static void queue_error(struct vtd *v)
 	vtd_fault_status(v, VTD_FSTS_IQE);
 }
 
+/* Processes descriptors from IQH to IQT. Before a wait descriptor the
+ * notifications of the ones before it are delivered (vtd_notify_flush
+ * drops the lock meanwhile; also whenever half the pending slots fill), so the state is read again after each one:
+ * another vCPU may have moved IQT (its descriptors are ours to run: it
+ * saw qi_running and left), turned QI off or set IQE. The budget bounds
+ * the work of one register write to one lap plus what arrives meanwhile,
+ * capped so a guest spinning on IQT cannot hold a vCPU here for ever. */
 void vtd_qi_run(struct vtd *v)
 {
-	uint64_t base = VTD_IQA_ADDR(vtd_get64(v, VTD_REG_IQA));
-	unsigned int n = queue_entries(v), head, tail, budget;
+	unsigned int budget = 4 * 32768;
 	uint8_t b[16];
 
-	if (!(vtd_get32(v, VTD_REG_GSTS) & VTD_GCMD_QIE) ||
-	    (vtd_get32(v, VTD_REG_FSTS) & VTD_FSTS_IQE))
+	if (v->qi_running)
 		return;
-	head = VTD_IQ_INDEX(vtd_get64(v, VTD_REG_IQH));
-	tail = VTD_IQ_INDEX(vtd_get64(v, VTD_REG_IQT));
-	if (tail >= n || head >= n) {
-		queue_error(v);   /* IQT programmed beyond the queue */
-		return;
-	}
-	if (base & ~vtd_haw_mask(v)) {
-		queue_error(v);
-		return;
-	}
-	for (budget = n; head != tail && budget; budget--) {
-		if (v->host.mem_read(v->host.opaque, base + 16ULL * head, b, sizeof(b)) ||
-		    do_desc(v, get_le64(b), get_le64(b + 8))) {
+	v->qi_running = true;
+	while (budget--) {
+		uint64_t base = VTD_IQA_ADDR(vtd_get64(v, VTD_REG_IQA)), lo, hi;
+		unsigned int n = queue_entries(v), head, tail;
+
+		if (!(vtd_get32(v, VTD_REG_GSTS) & VTD_GCMD_QIE) ||
+		    (vtd_get32(v, VTD_REG_FSTS) & VTD_FSTS_IQE))
+			break;
+		head = VTD_IQ_INDEX(vtd_get64(v, VTD_REG_IQH));
+		tail = VTD_IQ_INDEX(vtd_get64(v, VTD_REG_IQT));
+		if (tail >= n || head >= n || (base & ~vtd_haw_mask(v))) {
+			queue_error(v);   /* IQT or IQA beyond what the unit allows */
+			break;
+		}
+		if (head == tail)
+			break;
+		if (v->host.mem_read(v->host.opaque, base + 16ULL * head, b, sizeof(b))) {
+			queue_error(v);
+			break;
+		}
+		lo = get_le64(b);
+		hi = get_le64(b + 8);
+		/* Half full: deliver now rather than collapse (a descriptor
+		 * queues at most 8: a device-selective context invalidation
+		 * with a function mask). */
+		if (QI_TYPE(lo) == QI_WAIT || v->npending >= VTD_PENDING_MAX / 2) {
+			vtd_notify_flush(v);
+			/* The queue may have changed while the lock was dropped. */
+			if (!(vtd_get32(v, VTD_REG_GSTS) & VTD_GCMD_QIE) ||
+			    (vtd_get32(v, VTD_REG_FSTS) & VTD_FSTS_IQE) ||
+			    VTD_IQ_INDEX(vtd_get64(v, VTD_REG_IQH)) != head ||
+			    VTD_IQA_ADDR(vtd_get64(v, VTD_REG_IQA)) != base)
+				continue;
+		}
+		if (do_desc(v, lo, hi)) {
 			queue_error(v);
 			break;
 		}
 		v->qi_descs++;
-		head = (head + 1) % n;
-		vtd_set64(v, VTD_REG_IQH, (uint64_t)head << 4);
+		vtd_set64(v, VTD_REG_IQH, (uint64_t)((head + 1) % n) << 4);
 	}
+	v->qi_running = false;
 }

@@ -60,14 +60,54 @@ static void define32(struct vtd *v, unsigned int off, uint32_t val, uint32_t wma
 
 void vtd_notify(struct vtd *v, int sid, int did, uint64_t iova, uint64_t len)
 {
-	if (v->inval)
-		v->inval(v->inval_opaque, sid, did, iova, len);
+	if (!v->inval || v->pending_all_dma)
+		return;
+	if (v->npending == VTD_PENDING_MAX) {
+		v->pending_all_dma = true;
+		return;
+	}
+	v->pending[v->npending++] = (struct vtd_pending){ .sid = sid, .did = did, .iova = iova,
+							  .len = len };
 }
 
 void vtd_iec_notify(struct vtd *v, unsigned int index, unsigned int count)
 {
-	if (v->iec)
-		v->iec(v->iec_opaque, index, count);
+	if (!v->iec || v->pending_all_iec)
+		return;
+	if (v->npending == VTD_PENDING_MAX) {
+		v->pending_all_iec = true;
+		return;
+	}
+	v->pending[v->npending++] = (struct vtd_pending){ .iec = true, .index = index,
+							  .count = count };
+}
+
+void vtd_notify_flush(struct vtd *v)
+{
+	while (v->npending || v->pending_all_dma || v->pending_all_iec) {
+		struct vtd_pending p[VTD_PENDING_MAX];
+		unsigned int n = v->npending;
+		bool all_dma = v->pending_all_dma, all_iec = v->pending_all_iec;
+		vtd_inval_fn inval = v->inval;
+		vtd_iec_fn iec = v->iec;
+		void *io = v->inval_opaque, *eo = v->iec_opaque;
+
+		memcpy(p, v->pending, n * sizeof(p[0]));
+		v->npending = 0;
+		v->pending_all_dma = v->pending_all_iec = false;
+		pthread_mutex_unlock(&v->lock);
+		for (unsigned int i = 0; i < n; i++) {
+			if (p[i].iec && iec && !all_iec)
+				iec(eo, p[i].index, p[i].count);
+			else if (!p[i].iec && inval && !all_dma)
+				inval(io, p[i].sid, p[i].did, p[i].iova, p[i].len);
+		}
+		if (all_dma && inval)
+			inval(io, VTD_ALL, VTD_ALL, 0, UINT64_MAX);
+		if (all_iec && iec)
+			iec(eo, 0, VTD_IRTE_MAX);
+		pthread_mutex_lock(&v->lock);
+	}
 }
 
 /* ---- fault recording (VT-d spec 7.3) ---- */
@@ -352,6 +392,8 @@ void vtd_mmio_write(struct vtd *v, uint64_t off, uint64_t data, unsigned int len
 	/* last: IQT or an IQE clear resumes the queue */
 	if (touches(off, len, VTD_REG_IQT, 4) || touches(off, len, VTD_REG_FSTS, 4))
 		vtd_qi_run(v);
+	/* What register-based invalidations and GCMD changes announced. */
+	vtd_notify_flush(v);
 	pthread_mutex_unlock(&v->lock);
 }
 

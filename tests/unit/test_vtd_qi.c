@@ -383,6 +383,49 @@ static void test_queue_errors(void)
 	down();
 }
 
+/* The notifiers run without the unit's lock, before a later wait
+ * completes: a notifier may translate (it would deadlock under the lock),
+ * and the wait's status is not written yet when it runs. */
+static unsigned int reentrant_calls;
+static uint32_t status_seen;
+static int translate_ret;
+
+static void on_inval_reenter(void *o, int sid, int did, uint64_t iova, uint64_t len)
+{
+	struct vtd_xlate x;
+	uint64_t oa;
+	uint32_t od;
+
+	reentrant_calls++;
+	status_seen = get_le32(mem + STATUS);
+	translate_ret = vtd_translate(&v, SID, 0x5000, DMA_READ, &x);
+	CU_ASSERT_EQUAL(vtd_ir_translate(&v, SID, 0xfee00000, 0x30, &oa, &od), 0);
+}
+
+static void test_notify_unlocked(void)
+{
+	uint64_t top;
+
+	qi_up();
+	top = setup_ctx(SID, 1, 7, 0);
+	map(top, 3, 0x5000, 0x9000, 1, 1);
+	enable_te();
+	reentrant_calls = 0;
+	vtd_set_notifier(&v, on_inval_reenter, NULL);
+	wr64(IQ + 16 * tail, 0x2ULL | 1ULL << 4);                 /* IOTLB global */
+	wr64(IQ + 16 * tail + 8, 0);
+	wr64(IQ + 16 * (tail + 1), 0x5555000000000025ULL);        /* wait, SW */
+	wr64(IQ + 16 * (tail + 1) + 8, STATUS);
+	tail += 2;
+	vtd_mmio_write(&v, VTD_REG_IQT, (uint64_t)tail << 4, 8);
+	CU_ASSERT_EQUAL(reentrant_calls, 1);
+	CU_ASSERT_EQUAL(status_seen, 0);                           /* before the wait */
+	CU_ASSERT_EQUAL(translate_ret, 0);                         /* and no deadlock */
+	CU_ASSERT_EQUAL(get_le32(mem + STATUS), 0x55550000);
+	CU_ASSERT_EQUAL(iqh(), tail);
+	down();
+}
+
 void unit_register(void)
 {
 	UNIT_SUITE("vtd_qi",
@@ -397,5 +440,6 @@ void unit_register(void)
 		   UNIT_TEST(test_reserved),
 		   UNIT_TEST(test_bad_type),
 		   UNIT_TEST(test_iqe_stops_and_resumes),
-		   UNIT_TEST(test_queue_errors));
+		   UNIT_TEST(test_queue_errors),
+		   UNIT_TEST(test_notify_unlocked));
 }

@@ -11,9 +11,10 @@
  *  - interrupt remapping: the GSI table's translate hook is
  *    vtd_ir_translate(), so every MSI, MSI-X vector and IOAPIC pin reaches
  *    KVM as its IRTE says; an interrupt-entry-cache invalidation re-runs it
- *    on every route (gsi_retranslate_all), after the register write that
- *    caused it returns, because the IEC notifier runs under the model's
- *    lock and the hook takes it;
+ *    on every route (gsi_retranslate_all) from the IEC notifier, which the
+ *    model calls without its lock and before a later wait descriptor
+ *    completes, so a guest that waited for its IEC invalidation finds its
+ *    routes already changed;
  *  - the fault event: the model's MSI goes straight to KVM (KVM_SIGNAL_MSI;
  *    fault events are not subject to remapping);
  *  - x2APIC: with KVM_CAP_X2APIC_API the unit offers EIM and KVM takes
@@ -28,7 +29,6 @@
  * invalidates its IRTE), not per interrupt.
  */
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -54,7 +54,6 @@ struct vtd_dev {
 	struct vtd vtd;
 	pthread_mutex_t as_lock;           /* creation of address spaces */
 	struct vtd_as **as;                /* by requester id, lazily */
-	atomic_bool iec_pending;
 	uint64_t inval_events;             /* DMA invalidations announced */
 };
 
@@ -144,7 +143,7 @@ struct dma_as *vtd_dev_as(struct vtd_dev *vd, uint16_t rid)
 	return a ? &a->as : NULL;
 }
 
-/* Under the model's lock: tell the users of the address spaces concerned
+/* Tell the users of the address spaces concerned
  * (virtqueues caching ring pointers) to drop what they hold. did is not
  * looked at: invalidating more than needed is always correct. */
 static void vtd_dev_inval(void *opaque, int sid, int did, uint64_t iova, uint64_t len)
@@ -174,13 +173,18 @@ static int vtd_dev_ir(void *opaque, uint16_t rid, const struct msi_msg *in, stru
 	return vtd_ir_translate(&vd->vtd, rid, in->addr, in->data, &out->addr, &out->data);
 }
 
+/* Routes are not indexed by IRTE (a message names its IRTE only through
+ * the guest's tables), so every route is translated again. */
 static void vtd_dev_iec(void *opaque, unsigned int index, unsigned int count)
 {
 	struct vtd_dev *vd = opaque;
+	int r;
 
 	(void)index;
 	(void)count;
-	atomic_store(&vd->iec_pending, true);
+	r = gsi_retranslate_all(&vd->vm->gsi);
+	if (r)
+		log_warn("vtd: re-translating interrupt routes: %s", strerror(-r));
 }
 
 /* --- registers --------------------------------------------------------- */
@@ -190,7 +194,6 @@ static void vtd_dev_mmio(void *opaque, uint64_t offset, void *data, unsigned int
 {
 	struct vtd_dev *vd = opaque;
 	uint64_t v = 0;
-	int r;
 
 	if (!is_write) {
 		v = vtd_mmio_read(&vd->vtd, offset, len);
@@ -199,11 +202,6 @@ static void vtd_dev_mmio(void *opaque, uint64_t offset, void *data, unsigned int
 	}
 	memcpy(&v, data, MIN(len, sizeof(v)));
 	vtd_mmio_write(&vd->vtd, offset, v, len);
-	if (atomic_exchange(&vd->iec_pending, false)) {
-		r = gsi_retranslate_all(&vd->vm->gsi);
-		if (r)
-			log_warn("vtd: re-translating interrupt routes: %s", strerror(-r));
-	}
 }
 
 /* --- the device type --------------------------------------------------- */
