@@ -37,6 +37,11 @@ struct tapdisk {
 	struct td_queue q[VU_MAX_QUEUES];
 	struct gmem gm;                /* queue threads' copy of dev->gm */
 	struct dma_as dma;             /* identity over gm: the queues' DMA */
+	/* With VIRTIO_F_ACCESS_PLATFORM: the device IOTLB over gm instead
+	 * (the queue threads wait for its misses; the main thread serves
+	 * the front-end that answers them). */
+	struct vu_iotlb_as iotlb_as;
+	bool iotlb_as_ok;
 	struct evloop loop;
 	struct vu_server srv;          /* the socket and its one front-end */
 	bool loop_ok, srv_ok;
@@ -75,6 +80,17 @@ static int tapdisk_queue_start_op(struct vu_dev *dev, unsigned int index,
 {
 	struct tapdisk *td = dev->priv;
 
+	if (vu_dev_platform(dev)) {
+		if (!td->iotlb_as_ok || td->iotlb_as.t != &dev->iotlb) {
+			if (td->iotlb_as_ok)
+				vu_iotlb_as_destroy(&td->iotlb_as);
+			vu_iotlb_as_init(&td->iotlb_as, &dev->iotlb, &td->gm);
+			td->iotlb_as_ok = true;
+		}
+		td->q[index].dma = &td->iotlb_as.as;
+	} else {
+		td->q[index].dma = &td->dma;
+	}
 	td->q[index].broken = false;
 	return tapdisk_queue_start(&td->q[index], vr, vr->base,
 				   vq_flags_from_features(dev->features), true);
@@ -153,6 +169,7 @@ static int tapdisk_listen(struct tapdisk *td, const char *path, char *err, size_
 	struct vu_dev_params p = {
 		.num_queues = td->queues, .max_queue_size = TAPDISK_MAX_QUEUE_SIZE,
 		.config_size = sizeof(struct virtio_blk_config),
+		.iotlb = true,   /* VIRTIO_F_ACCESS_PLATFORM: behind a guest's IOMMU */
 	};
 	int r = vu_server_open(&td->srv, &td->loop, path, &tapdisk_vu_ops, &p, td, NULL);
 
@@ -243,5 +260,7 @@ void tapdisk_close(struct tapdisk *td)
 	for (unsigned int i = 0; i < VU_MAX_QUEUES; i++)
 		tapdisk_queue_fini(&td->q[i]);
 	dma_as_destroy(&td->dma);
+	if (td->iotlb_as_ok)
+		vu_iotlb_as_destroy(&td->iotlb_as);
 	free(td);
 }

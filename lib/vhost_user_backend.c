@@ -27,36 +27,29 @@
 #include "isle/log.h"
 #include "isle/util.h"
 #include "isle/vhost_user.h"
-
-#define VU_LIB_PROTOCOL_FEATURES                                              \
-	(BIT(VHOST_USER_PROTOCOL_F_MQ) | BIT(VHOST_USER_PROTOCOL_F_REPLY_ACK) |     \
-	 BIT(VHOST_USER_PROTOCOL_F_CONFIG) | BIT(VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD))
-/* Handler results besides 0 / -errno. */
-#define VU_REPLY   1   /* rq->msg holds a reply */
-#define VU_UNKNOWN 2   /* not a request this back-end implements */
-
-struct vu_req {
-	struct vhost_user_msg msg;   /* request in, reply out */
-	int fds[VHOST_USER_MAX_FDS];
-	unsigned int nfds;
-	int reply_fd;                /* attached to the reply, not owned */
-	bool err_reply;              /* on error, send rq->msg anyway */
-};
-
-static bool is_pow2(uint64_t x)
-{
-	return x && !(x & (x - 1));
-}
+#include "vhost_user_backend.h"
 
 /* A ring part must be aligned and lie in one mapping of the device's
  * address space with the access the device needs, so a device can use one
- * host pointer for it (vq_init() checks the same). */
-static bool vu_ring_part_ok(struct dma_as *as, uint64_t gpa, uint64_t len, uint64_t align,
-			    unsigned int access)
+ * host pointer for it (vq_init() checks the same). Returns that pointer. */
+static void *vu_ring_part(struct dma_as *as, uint64_t gpa, uint64_t len, uint64_t align,
+			  unsigned int access)
 {
 	int err;
 
-	return !(gpa & (align - 1)) && dma_map_whole(as, gpa, len, access, &err);
+	return gpa & (align - 1) ? NULL : dma_map_whole(as, gpa, len, access, &err);
+}
+
+bool vu_vring_map(struct vu_vring *vr, void *hva[3])
+{
+	uint64_t num = vr->num;
+
+	/* Split ring sizes (virtio 1.x, 2.7): desc 16/entry; avail and used
+	 * flags + idx + ring + event index. */
+	hva[0] = vu_ring_part(vr->dma, vr->desc_gpa, 16 * num, 16, DMA_READ);
+	hva[1] = vu_ring_part(vr->dma, vr->avail_gpa, 6 + 2 * num, 2, DMA_READ);
+	hva[2] = vu_ring_part(vr->dma, vr->used_gpa, 6 + 8 * num, 4, DMA_RW);
+	return hva[0] && hva[1] && hva[2];
 }
 
 static int vu_vring_start(struct vu_dev *dev, unsigned int i)
@@ -65,14 +58,16 @@ static int vu_vring_start(struct vu_dev *dev, unsigned int i)
 	uint64_t num = vr->num;
 	int r;
 
-	/* Split ring sizes (virtio 1.x, 2.7): desc 16/entry; avail and used
-	 * flags + idx + ring + event index. */
-	if (!vu_ring_part_ok(&dev->dma, vr->desc_gpa, 16 * num, 16, DMA_READ) ||
-	    !vu_ring_part_ok(&dev->dma, vr->avail_gpa, 6 + 2 * num, 2, DMA_READ) ||
-	    !vu_ring_part_ok(&dev->dma, vr->used_gpa, 6 + 8 * num, 4, DMA_RW)) {
-		log_warn("vhost-user: ring %u not inside guest memory", i);
+	if (!vu_vring_map(vr, vr->hva)) {
+		/* With the device IOTLB that is a miss the front-end answers
+		 * next: the update retries the start. */
+		if (vu_dev_platform(dev))
+			log_debug("vhost-user: ring %u waits for IOTLB updates", i);
+		else
+			log_warn("vhost-user: ring %u not inside guest memory", i);
 		return -EFAULT;
 	}
+	vr->stale = false;
 	/* Descriptor heads index the inflight array: it must cover them. */
 	if (vr->inflight && vr->inflight_size < 16 + 16 * num)
 		return -EINVAL;
@@ -85,7 +80,7 @@ static int vu_vring_start(struct vu_dev *dev, unsigned int i)
 	return 0;
 }
 
-static void vu_vring_stop(struct vu_dev *dev, unsigned int i)
+void vu_vring_stop(struct vu_dev *dev, unsigned int i)
 {
 	struct vu_vring *vr = &dev->vrings[i];
 
@@ -94,10 +89,11 @@ static void vu_vring_stop(struct vu_dev *dev, unsigned int i)
 	if (dev->ops->queue_stop)
 		vr->base = dev->ops->queue_stop(dev, i);
 	vr->started = false;
+	vr->stale = false;
 }
 
 /* Starts or stops ring i to match the rule in the header comment. */
-static int vu_vring_update(struct vu_dev *dev, unsigned int i)
+int vu_vring_update(struct vu_dev *dev, unsigned int i)
 {
 	struct vu_vring *vr = &dev->vrings[i];
 	bool enabled = vr->enabled || !(dev->features & BIT(VHOST_USER_F_PROTOCOL_FEATURES));
@@ -116,126 +112,6 @@ static void vu_vring_halt(struct vu_dev *dev, unsigned int i)
 	vu_vring_stop(dev, i);
 	vu_close_fds(&dev->vrings[i].kick_fd, 1);
 	dev->vrings[i].has_kick = false;
-}
-
-static int vu_set_mem_table(struct vu_dev *dev, struct vu_req *rq)
-{
-	const struct vhost_user_memory *m = &rq->msg.payload.memory;
-	struct gmem ngm, old = dev->gm;
-	struct vu_map nmaps[GMEM_MAX_REGIONS], old_maps[GMEM_MAX_REGIONS];
-	int r;
-
-	if (rq->msg.hdr.size < 8 || m->nregions > VHOST_USER_MAX_RAM_SLOTS ||
-	    rq->msg.hdr.size < 8 + m->nregions * sizeof(m->regions[0]))
-		return -EINVAL;
-	r = vu_mem_map(m, rq->fds, rq->nfds, &ngm, nmaps);
-	if (r)
-		return r;   /* the old table stays; vu_dispatch closes the fds */
-	for (unsigned int i = 0; i < rq->nfds; i++)
-		rq->fds[i] = -1;   /* owned by the table now */
-	memcpy(old_maps, dev->maps, sizeof(old_maps));
-	dev->gm = ngm;
-	memcpy(dev->maps, nmaps, sizeof(nmaps));
-	if (dev->ops->mem_table_changed)
-		dev->ops->mem_table_changed(dev, &dev->gm);
-	/* Every address the old table translated is gone. */
-	dma_as_invalidate(&dev->dma, 0, UINT64_MAX);
-	vu_mem_unmap(&old, old_maps);
-	return 0;
-}
-
-static void vu_inflight_drop(struct vu_dev *dev)
-{
-	if (dev->inflight.base)
-		munmap(dev->inflight.base, dev->inflight.len);
-	vu_close_fds(&dev->inflight.fd, 1);
-	dev->inflight.base = NULL;
-	memset(&dev->inflight.info, 0, sizeof(dev->inflight.info));
-	for (unsigned int i = 0; i < VU_MAX_QUEUES; i++) {
-		dev->vrings[i].inflight = NULL;
-		dev->vrings[i].inflight_size = 0;
-	}
-}
-
-/* GET_INFLIGHT_FD (fd < 0: make a new buffer) or SET_INFLIGHT_FD. */
-static int vu_inflight(struct vu_dev *dev, struct vu_req *rq, int fd)
-{
-	struct vhost_user_inflight *in = &rq->msg.payload.inflight;
-	bool fresh = fd < 0;
-	uint64_t qsz = vu_inflight_queue_size(in->queue_size), total;
-	struct vu_inflight_info info;
-	size_t len;
-	void *base, *addr;
-	int r;
-
-	if (rq->msg.hdr.size < VHOST_USER_INFLIGHT_SIZE || !dev->ops->inflight_changed ||
-	    !in->num_queues || in->num_queues > dev->p.num_queues ||
-	    !is_pow2(in->queue_size) || in->queue_size > dev->p.max_queue_size)
-		return -EINVAL;
-	for (unsigned int i = 0; i < dev->p.num_queues; i++)
-		if (dev->vrings[i].started)   /* they point into the old buffer */
-			return -EBUSY;
-	total = qsz * in->num_queues;
-	if (!fresh && in->mmap_size < total)
-		return -EINVAL;
-	if (fresh) {
-		fd = memfd_create("vhost-user-inflight", MFD_CLOEXEC);
-		if (fd < 0)
-			return -errno;
-		if (ftruncate(fd, (off_t)total) < 0) {
-			r = -errno;
-			goto out_fd;
-		}
-	}
-	/* Map only what the queues use; the file must hold it. */
-	r = vu_map_fd(fd, fresh ? 0 : in->mmap_offset, total, &base, &len, &addr);
-	if (r)
-		goto out_fd;
-	for (unsigned int q = 0; q < in->num_queues; q++) {
-		uint8_t *h = (uint8_t *)addr + q * qsz;
-		uint16_t hdr[2];   /* version, desc_num at offset 8 */
-
-		memcpy(hdr, h + 8, sizeof(hdr));
-		r = -EINVAL;   /* a layout we did not write */
-		if (hdr[0] > 1 || (hdr[0] == 1 && hdr[1] != in->queue_size))
-			goto out_unmap;
-		if (!hdr[0]) {
-			memset(h, 0, 16);
-			memcpy(h + 8, (uint16_t[]){ 1, in->queue_size }, 2 * sizeof(uint16_t));
-		}
-	}
-	info = (struct vu_inflight_info){
-		.addr = addr, .queue_region_size = qsz, .num_queues = in->num_queues,
-		.queue_size = in->queue_size, .fresh = fresh,
-	};
-	/* The device may refuse; then the old buffer stays. No ring runs, so
-	 * nothing uses either buffer meanwhile. */
-	r = dev->ops->inflight_changed(dev, &info);
-	if (r)
-		goto out_unmap;
-	vu_inflight_drop(dev);
-	dev->inflight.fd = fd;
-	dev->inflight.base = base;
-	dev->inflight.len = len;
-	dev->inflight.info = info;
-	for (unsigned int q = 0; q < in->num_queues; q++) {
-		dev->vrings[q].inflight = (uint8_t *)addr + q * qsz;
-		dev->vrings[q].inflight_size = qsz;
-	}
-	if (!fresh) {
-		rq->fds[0] = -1;
-		return 0;
-	}
-	*in = (struct vhost_user_inflight){ .mmap_size = total, .mmap_offset = 0,
-		.num_queues = in->num_queues, .queue_size = in->queue_size };
-	rq->reply_fd = fd;
-	return VU_REPLY;
-out_unmap:
-	munmap(base, len);
-out_fd:
-	if (fresh)   /* SET's fd is still in rq->fds */
-		close(fd);
-	return r;
 }
 
 static int vu_config(struct vu_dev *dev, struct vu_req *rq)
@@ -339,10 +215,18 @@ static int vu_vring_req(struct vu_dev *dev, struct vu_req *rq)
 	case VHOST_USER_SET_VRING_ADDR:
 		if (a->flags & ~(uint32_t)BIT(VHOST_VRING_F_LOG))
 			return -EINVAL;
-		r = vu_mem_uva_to_gpa(&dev->gm, dev->maps, a->desc_user_addr, &desc);
-		if (!r)
+		if (vu_dev_platform(dev)) {
+			/* IOVAs: the device IOTLB translates them at start. */
+			desc = a->desc_user_addr;
+			avail = a->avail_user_addr;
+			used = a->used_user_addr;
+			r = 0;
+		} else {
+			r = vu_mem_uva_to_gpa(&dev->gm, dev->maps, a->desc_user_addr, &desc);
+		}
+		if (!r && !vu_dev_platform(dev))
 			r = vu_mem_uva_to_gpa(&dev->gm, dev->maps, a->avail_user_addr, &avail);
-		if (!r)
+		if (!r && !vu_dev_platform(dev))
 			r = vu_mem_uva_to_gpa(&dev->gm, dev->maps, a->used_user_addr, &used);
 		if (r)
 			return r;
@@ -386,6 +270,8 @@ static uint64_t vu_offered_features(struct vu_dev *dev)
 	uint64_t f = dev->ops->get_features ? dev->ops->get_features(dev) : 0;
 
 	f &= ~(BIT(VIRTIO_F_ACCESS_PLATFORM) | BIT(VHOST_F_LOG_ALL));
+	if (dev->p.iotlb)
+		f |= BIT(VIRTIO_F_ACCESS_PLATFORM);
 	return f | BIT(VIRTIO_F_VERSION_1) | BIT(VHOST_USER_F_PROTOCOL_FEATURES);
 }
 
@@ -399,6 +285,8 @@ static uint64_t vu_offered_protocol(struct vu_dev *dev)
 		f &= ~BIT(VHOST_USER_PROTOCOL_F_CONFIG);
 	if (!dev->ops->inflight_changed)
 		f &= ~BIT(VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD);
+	if (dev->p.iotlb)   /* misses go on the back-end channel */
+		f |= BIT(VHOST_USER_PROTOCOL_F_BACKEND_REQ);
 	return f;
 }
 
@@ -425,6 +313,8 @@ static int vu_handle(struct vu_dev *dev, struct vu_req *rq)
 		return vu_vring_fd(dev, rq);
 	case VHOST_USER_SET_INFLIGHT_FD:
 		return rq->nfds == 1 ? vu_inflight(dev, rq, rq->fds[0]) : -EINVAL;
+	case VHOST_USER_SET_BACKEND_REQ_FD:
+		return vu_backend_req_fd(dev, rq);
 	}
 	if (!(vu_request_kind(req) & VU_REQ_BACKEND))
 		return VU_UNKNOWN;
@@ -441,7 +331,15 @@ static int vu_handle(struct vu_dev *dev, struct vu_req *rq)
 			if (r)
 				return r;
 		}
+		/* Ring addresses change meaning with ACCESS_PLATFORM: only
+		 * while every ring is stopped. */
+		if ((v ^ dev->features) & BIT(VIRTIO_F_ACCESS_PLATFORM))
+			for (unsigned int i = 0; i < dev->p.num_queues; i++)
+				if (dev->vrings[i].started)
+					return -EBUSY;
 		dev->features = v;
+		for (unsigned int i = 0; i < VU_MAX_QUEUES; i++)
+			dev->vrings[i].dma = vu_dev_platform(dev) ? &dev->iotlb_dma.as : &dev->dma;
 		/* The device took the features; a ring that cannot start
 		 * now (logged) waits for its next change. */
 		for (unsigned int i = 0; i < dev->p.num_queues; i++)
@@ -474,6 +372,8 @@ static int vu_handle(struct vu_dev *dev, struct vu_req *rq)
 	case VHOST_USER_GET_VRING_BASE:
 	case VHOST_USER_SET_VRING_ENABLE:
 		return vu_vring_req(dev, rq);
+	case VHOST_USER_IOTLB_MSG:
+		return vu_iotlb_msg(dev, rq);
 	case VHOST_USER_GET_CONFIG:
 	case VHOST_USER_SET_CONFIG:
 		r = vu_config(dev, rq);
@@ -552,12 +452,13 @@ int vu_dev_init(struct vu_dev *dev, int sock, const struct vu_dev_ops *ops,
 	dev->p = *p;
 	dev->inflight.fd = -1;
 	/* Guest addresses from the front-end are guest-physical: the
-	 * identity over the table it sends. */
+	 * identity over the table it sends (IOVAs, with ACCESS_PLATFORM: the
+	 * device IOTLB over the same table). */
 	dma_as_identity_init(&dev->dma, &dev->gm);
 	for (unsigned int i = 0; i < VU_MAX_QUEUES; i++)
 		dev->vrings[i] = (struct vu_vring){ .dma = &dev->dma, .kick_fd = -1,
 						    .call_fd = -1, .err_fd = -1 };
-	return 0;
+	return vu_dev_iotlb_init(dev);
 }
 
 void vu_dev_cleanup(struct vu_dev *dev)
@@ -580,8 +481,14 @@ void vu_dev_cleanup(struct vu_dev *dev)
 	if (dev->gm.nr)
 		dma_as_invalidate(&dev->dma, 0, UINT64_MAX);
 	vu_mem_unmap(&dev->gm, dev->maps);
+	vu_dev_iotlb_cleanup(dev);
 	dev->features = dev->protocol_features = 0;
 	dev->owned = false;
+}
+
+bool vu_dev_platform(const struct vu_dev *dev)
+{
+	return dev->features & BIT(VIRTIO_F_ACCESS_PLATFORM);
 }
 
 int vu_vring_notify(const struct vu_vring *vr)

@@ -240,6 +240,21 @@ int vhu_front_set_vring_uva(struct vhu_front *f, unsigned int index, uint64_t de
 	return vhu_send(f, &m, NULL, 0);
 }
 
+int vhu_front_set_vring_iova(struct vhu_front *f, unsigned int index, uint64_t desc,
+			     uint64_t avail, uint64_t used)
+{
+	struct vhost_user_msg m;
+	struct vhost_vring_addr *a = &m.payload.addr;
+
+	vhu_msg_init(&m, VHOST_USER_SET_VRING_ADDR, sizeof(*a));
+	a->index = index;
+	a->log_guest_addr = used;
+	a->desc_user_addr = desc;
+	a->avail_user_addr = avail;
+	a->used_user_addr = used;
+	return vhu_send(f, &m, NULL, 0);
+}
+
 int vhu_front_set_vring_base(struct vhu_front *f, unsigned int index, uint16_t base)
 {
 	return vhu_set_state(f, VHOST_USER_SET_VRING_BASE, index, base);
@@ -378,4 +393,39 @@ int vhu_front_set_inflight_fd(struct vhu_front *f, const struct vhu_inflight *in
 		.num_queues = inf->num_queues, .queue_size = inf->queue_size,
 	};
 	return vhu_send(f, &m, &inf->fd, 1);
+}
+
+int vhu_front_set_backend_req_fd(struct vhu_front *f, int fd)
+{
+	struct vhost_user_msg m;
+
+	if (fd < 0)
+		return -EBADF;
+	vhu_msg_init(&m, VHOST_USER_SET_BACKEND_REQ_FD, 0);
+	return vhu_send(f, &m, &fd, 1);
+}
+
+/* IOTLB_MSG is always answered (a u64), whatever REPLY_ACK says: ask for
+ * it explicitly too, as QEMU does, so back-ends of either reading reply. */
+int vhu_front_iotlb(struct vhu_front *f, uint8_t type, uint64_t iova, uint64_t size,
+		    uint64_t uaddr, uint8_t perm)
+{
+	struct vhost_user_msg m;
+	int r;
+
+	vhu_msg_init(&m, VHOST_USER_IOTLB_MSG, sizeof(m.payload.iotlb));
+	m.hdr.flags |= VHOST_USER_NEED_REPLY_MASK;
+	m.payload.iotlb = (struct vhost_iotlb_msg){ .iova = iova, .size = size, .uaddr = uaddr,
+						    .perm = perm, .type = type };
+	r = vu_msg_send(f->sock, &m, NULL, 0);
+	if (!r)
+		r = vhu_recv_reply(f, VHOST_USER_IOTLB_MSG, &m, sizeof(uint64_t));
+	if (!r && m.payload.u64) {
+		log_warn("vhost-user: back-end refused an IOTLB %s of %#llx+%#llx (%llu)",
+			 type == VHOST_IOTLB_UPDATE ? "update" : "invalidation",
+			 (unsigned long long)iova, (unsigned long long)size,
+			 (unsigned long long)m.payload.u64);
+		r = -EIO;
+	}
+	return r;
 }

@@ -19,6 +19,7 @@
 #ifndef ISLE_VHOST_USER_H
 #define ISLE_VHOST_USER_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,6 +27,7 @@
 
 #include "isle/dma.h"
 #include "isle/gmem.h"
+#include "isle/vu_iotlb.h"
 
 /* Front-end request codes, from the spec's "Front-end message types" (the
  * kernel headers only have the ioctl equivalents). */
@@ -61,6 +63,9 @@
 #define VHOST_USER_GET_MAX_MEM_SLOTS     36
 #define VHOST_USER_ADD_MEM_REG           37
 #define VHOST_USER_REM_MEM_REG           38
+
+/* Back-end request codes (on the channel SET_BACKEND_REQ_FD hands over). */
+#define VHOST_USER_BACKEND_IOTLB_MSG     1
 
 /* Header flags: bits 1..0 version, bit 2 reply, bit 3 need_reply. */
 #define VHOST_USER_VERSION_MASK    0x3u
@@ -133,6 +138,7 @@ union vhost_user_payload {
 	struct vhost_user_memory memory;
 	struct vhost_user_config config;
 	struct vhost_user_inflight inflight;
+	struct vhost_iotlb_msg iotlb;     /* IOTLB_MSG, BACKEND_IOTLB_MSG */
 };
 
 struct vhost_user_hdr {
@@ -220,11 +226,14 @@ unsigned int vu_request_kind(uint32_t request);
 #define VU_INFLIGHT_ALIGN 64
 uint64_t vu_inflight_queue_size(uint16_t queue_size);
 
-/* Per-ring state as the front-end configured it. Ring addresses are
- * guest-physical (translated from the front-end's user addresses through the
- * region table). The library owns the fds; -1 means none (kick -1 = poll). */
+/* Per-ring state as the front-end configured it. Ring addresses are in the
+ * ring's address space (dma): guest-physical, translated from the
+ * front-end's user addresses through the region table; or, with
+ * VIRTIO_F_ACCESS_PLATFORM, I/O virtual addresses as sent, translated
+ * through the device IOTLB. The library owns the fds; -1 means none (kick
+ * -1 = poll). */
 struct vu_vring {
-	struct dma_as *dma;      /* the rings' address space: &dev->dma */
+	struct dma_as *dma;      /* &dev->dma, or &dev->iotlb_dma.as */
 	uint32_t num;            /* ring size, 0 until SET_VRING_NUM */
 	uint64_t desc_gpa, avail_gpa, used_gpa;
 	uint64_t log_gpa;        /* as sent: already a guest address */
@@ -234,6 +243,11 @@ struct vu_vring {
 	void *inflight;          /* this queue's inflight region, or NULL */
 	uint64_t inflight_size;
 	bool has_addr, has_kick, enabled, started;
+	/* Device IOTLB: the ring parts' host addresses when it started, and
+	 * whether an invalidation covered them since (it keeps running on
+	 * them until updates show they moved, then restarts). */
+	void *hva[3];
+	bool stale;
 };
 
 /* The shared inflight buffer, for vu_dev_ops.inflight_changed. The front-end
@@ -251,8 +265,9 @@ struct vu_dev;
  * caller's thread. */
 struct vu_dev_ops {
 	/* Device feature bits. The library adds VIRTIO_F_VERSION_1 and
-	 * VHOST_USER_F_PROTOCOL_FEATURES, and removes VIRTIO_F_ACCESS_PLATFORM
-	 * and VHOST_F_LOG_ALL (no IOTLB, no dirty log here). */
+	 * VHOST_USER_F_PROTOCOL_FEATURES, adds VIRTIO_F_ACCESS_PLATFORM when
+	 * the device has a device IOTLB (vu_dev_params.iotlb) and removes it
+	 * otherwise, and removes VHOST_F_LOG_ALL (no dirty log here). */
 	uint64_t (*get_features)(struct vu_dev *dev);
 	/* What the driver acked, without the vhost-user-only bit 30. */
 	int (*set_features)(struct vu_dev *dev, uint64_t features);
@@ -284,6 +299,10 @@ struct vu_dev_params {
 	unsigned int num_queues;      /* 1..VU_MAX_QUEUES */
 	unsigned int max_queue_size;  /* power of two ≤ VU_MAX_QUEUE_SIZE */
 	uint32_t config_size;         /* bytes of device config space */
+	/* The device translates its DMA through dev->iotlb_dma (or address
+	 * spaces of its own over dev->iotlb): the library then offers
+	 * VIRTIO_F_ACCESS_PLATFORM and BACKEND_REQ and handles IOTLB_MSG. */
+	bool iotlb;
 };
 
 struct vu_dev {
@@ -300,6 +319,15 @@ struct vu_dev {
 	 * after mem_table_changed and before the old mappings go. */
 	struct dma_as dma;
 	struct vu_map maps[GMEM_MAX_REGIONS];
+	/* Device IOTLB (params.iotlb), per connection: updates and
+	 * invalidations from IOTLB_MSG (uaddr converted through maps), misses
+	 * sent on backend_fd (SET_BACKEND_REQ_FD, under backend_lock).
+	 * iotlb_dma translates through it and gm; a queue thread with its own
+	 * copy of the table makes its own vu_iotlb_as over &iotlb. */
+	struct vu_iotlb iotlb;
+	struct vu_iotlb_as iotlb_dma;
+	int backend_fd;
+	pthread_mutex_t backend_lock;
 	struct {
 		int fd;
 		void *base;           /* mapping (page-aligned) */
@@ -320,6 +348,10 @@ int vu_dev_init(struct vu_dev *dev, int sock, const struct vu_dev_ops *ops,
  * but the front-end's view may now differ: the caller should close the
  * connection (then vu_dev_cleanup, and vu_dev_init for a reconnect). */
 int vu_dispatch(struct vu_dev *dev);
+
+/* Whether the driver negotiated VIRTIO_F_ACCESS_PLATFORM: ring and buffer
+ * addresses are then IOVAs for the device IOTLB. */
+bool vu_dev_platform(const struct vu_dev *dev);
 
 /* Stops started rings, unmaps guest memory and the inflight buffer, closes
  * every fd the device holds (not dev->sock). */
@@ -369,6 +401,10 @@ int vhu_front_set_vring_addr(struct vhu_front *f, const struct gmem *gm, unsigne
  * IOVAs through its DMA address space (isle/dma.h); 0 in any is -EFAULT. */
 int vhu_front_set_vring_uva(struct vhu_front *f, unsigned int index, uint64_t desc_uva,
 			    uint64_t avail_uva, uint64_t used_uva, uint64_t log_addr);
+/* With VIRTIO_F_ACCESS_PLATFORM: ring addresses are the device's I/O
+ * virtual addresses, sent as they are (the back-end's IOTLB translates). */
+int vhu_front_set_vring_iova(struct vhu_front *f, unsigned int index, uint64_t desc,
+			     uint64_t avail, uint64_t used);
 int vhu_front_set_vring_base(struct vhu_front *f, unsigned int index, uint16_t base);
 int vhu_front_get_vring_base(struct vhu_front *f, unsigned int index, uint16_t *base);
 /* fd < 0 sends the no-fd flag (the back-end polls / does not signal). */
@@ -382,5 +418,15 @@ int vhu_front_set_config(struct vhu_front *f, uint32_t offset, const void *buf, 
 int vhu_front_get_inflight_fd(struct vhu_front *f, uint16_t num_queues, uint16_t queue_size,
 			      struct vhu_inflight *inf);
 int vhu_front_set_inflight_fd(struct vhu_front *f, const struct vhu_inflight *inf);
+/* The back-end channel: the back-end sends its requests (IOTLB misses) on
+ * fd, the other end of a socketpair the caller keeps reading. */
+int vhu_front_set_backend_req_fd(struct vhu_front *f, int fd);
+/* Device IOTLB (VIRTIO_F_ACCESS_PLATFORM negotiated): type
+ * VHOST_IOTLB_UPDATE ([iova, iova + size) is at uaddr in the memory
+ * table's user address space, perm VHOST_ACCESS_*) or
+ * VHOST_IOTLB_INVALIDATE; returns once the back-end answered (-EIO: it
+ * refused). */
+int vhu_front_iotlb(struct vhu_front *f, uint8_t type, uint64_t iova, uint64_t size,
+		    uint64_t uaddr, uint8_t perm);
 
 #endif

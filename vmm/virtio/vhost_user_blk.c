@@ -97,7 +97,7 @@ static int vublk_handshake(struct vud *d, bool first)
 		return r;
 	if (first) {
 		d->backend_features = feat;
-		d->offered = feat & VUBLK_FEATURES;
+		d->offered = (feat & VUBLK_FEATURES) | vud_platform_offer(d, feat, pf);
 		b->num_queues = 1;
 		if (d->offered & BIT(VIRTIO_BLK_F_MQ)) {
 			uint16_t n = get_le16(cfg + offsetof(struct virtio_blk_config, num_queues));
@@ -277,6 +277,7 @@ static int vublk_init_one(struct vm *vm, struct vublk *b, const struct vm_disk *
 	r = virtio_pci_init(&b->vp, vm, &vublk_ops, &p, &b->d);
 	if (r)
 		return r;
+	vud_iotlb_attach(&b->d, b->vp.dma_platform);
 	log_info("%s: %llu sectors via %s, %u queue(s), features %#llx, PCI slot %u", b->d.name,
 		 (unsigned long long)get_le64(b->d.config), b->d.path, b->num_queues,
 		 (unsigned long long)b->vp.host_features, b->vp.pci.slot);

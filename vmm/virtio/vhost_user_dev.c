@@ -29,7 +29,7 @@ void vud_init(struct vud *d, struct vm *vm, const struct vud_ops *ops, void *pri
 	d->vm = vm;
 	d->ops = ops;
 	d->priv = priv;
-	d->f.sock = d->timer_fd = d->proc.pidfd = d->proc.timer_fd = -1;
+	d->f.sock = d->timer_fd = d->proc.pidfd = d->proc.timer_fd = d->req_fd = -1;
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_mutex_init(&d->cfg_lock, NULL);
 }
@@ -68,7 +68,8 @@ int vud_hello(struct vud *d, uint64_t *feat, uint64_t *pf, uint64_t *nq)
 	if (*feat & BIT(VHOST_USER_F_PROTOCOL_FEATURES)) {
 		if ((r = vhu_front_get_protocol_features(&d->f, pf)))
 			return r;
-		*pf &= d->ops->protocol;
+		*pf &= d->ops->protocol |
+		       (d->vm->vtd ? BIT(VHOST_USER_PROTOCOL_F_BACKEND_REQ) : 0);
 		if ((r = vhu_front_set_protocol_features(&d->f, *pf)))
 			return r;
 	}
@@ -79,7 +80,8 @@ int vud_hello(struct vud *d, uint64_t *feat, uint64_t *pf, uint64_t *nq)
 	if ((r = vhu_front_set_owner(&d->f)) ||
 	    ((*pf & BIT(VHOST_USER_PROTOCOL_F_MQ)) && (r = vhu_front_get_queue_num(&d->f, nq))))
 		return r;
-	return 0;
+	vud_iotlb_disconnect(d);   /* a handshake that failed after it */
+	return vud_iotlb_connect(d, *pf);
 }
 
 static bool vud_backend_ring(const struct vud *d, unsigned int i)
@@ -118,12 +120,21 @@ static int vud_start_ring(struct vud *d, const struct virtio_queue *q)
 	if (d->resume && dma_read(q->dma, q->used_gpa + 2, idx, sizeof(idx)) == 0)
 		base = get_le16(idx);
 	if ((r = vhu_front_set_vring_num(&d->f, q->index, q->size)) ||
-	    (r = vhu_front_set_vring_base(&d->f, q->index, base)) ||
-	    (r = vhu_front_set_vring_uva(&d->f, q->index,
-					 vud_ring_uva(q->dma, q->desc_gpa, 16 * num, DMA_READ),
-					 vud_ring_uva(q->dma, q->avail_gpa, 6 + 2 * num, DMA_READ),
-					 vud_ring_uva(q->dma, q->used_gpa, 6 + 8 * num, DMA_RW),
-					 q->used_gpa)) ||
+	    (r = vhu_front_set_vring_base(&d->f, q->index, base)))
+		return r;
+	if (vud_platform(d)) {
+		r = vud_iotlb_map_ring(d, q);
+		if (!r)
+			r = vhu_front_set_vring_iova(&d->f, q->index, q->desc_gpa, q->avail_gpa,
+						     q->used_gpa);
+	} else {
+		r = vhu_front_set_vring_uva(&d->f, q->index,
+					    vud_ring_uva(q->dma, q->desc_gpa, 16 * num, DMA_READ),
+					    vud_ring_uva(q->dma, q->avail_gpa, 6 + 2 * num, DMA_READ),
+					    vud_ring_uva(q->dma, q->used_gpa, 6 + 8 * num, DMA_RW),
+					    q->used_gpa);
+	}
+	if (r ||
 	    (r = vhu_front_set_vring_call(&d->f, q->index, q->call_fd)) ||
 	    (r = vhu_front_set_vring_kick(&d->f, q->index, q->kick_fd)))
 		return r;
@@ -140,6 +151,14 @@ static int vud_start(struct vud *d)
 	bool resumed = d->resume;
 	int r;
 
+	/* A backend that came back without the device IOTLB cannot serve a
+	 * guest whose rings are IOVAs. */
+	if (vud_platform(d) && (!(d->backend_features & BIT(VIRTIO_F_ACCESS_PLATFORM)) ||
+				d->req_fd < 0)) {
+		log_error("%s: the backend has no device IOTLB (ACCESS_PLATFORM, BACKEND_REQ)",
+			  d->name);
+		return -ENOTSUP;
+	}
 	/* The table is the VM's RAM as isle maps it (not DMA): ring
 	 * addresses are sent as host addresses inside it (vud_ring_uva). */
 	if ((r = vhu_front_set_features(&d->f, feat)) ||
@@ -174,6 +193,7 @@ static void vud_disconnect(struct vud *d, const char *why)
 {
 	evloop_del(&d->vm->loop, d->f.sock);
 	vhu_front_close(&d->f);
+	vud_iotlb_disconnect(d);
 	d->attempts = 0;
 	log_warn("%s: backend %s (%s); %s, reconnecting every %d ms", d->name, d->path, why,
 		 d->ops->while_away, VUD_RETRY_MS);
@@ -243,6 +263,7 @@ static void vud_retry(struct evloop *loop, int fd, uint32_t events, void *opaque
 			log_warn("%s: reconnect attempt %u failed: %s", d->name, d->attempts,
 				 strerror(-r));
 		vhu_front_close(&d->f);
+		vud_iotlb_disconnect(d);
 		if (d->ops->link)
 			d->ops->link(d, false);
 		goto out;
@@ -365,6 +386,8 @@ void vud_call_changed(struct virtio_pci *vp, unsigned int index, int call_fd)
 
 void vud_close(struct vud *d)
 {
+	vud_iotlb_detach(d);
+	vud_iotlb_disconnect(d);
 	if (d->f.sock >= 0) {
 		evloop_del(&d->vm->loop, d->f.sock);
 		vhu_front_close(&d->f);

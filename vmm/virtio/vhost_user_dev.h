@@ -16,11 +16,13 @@
  * backend) in its handshake, and keeps anything else device-specific.
  *
  * DMA: ring addresses are IOVAs of the function's DMA address space
- * (virtio_queue.dma); they are translated through it here and sent as
- * isle's host addresses, which the memory table (the VM's RAM) describes.
- * A backend translates descriptor buffers itself, as guest-physical: with
- * an address space other than the identity it would need vhost-user's
- * IOTLB messages (VIRTIO_F_ACCESS_PLATFORM), which isle does not speak yet.
+ * (virtio_queue.dma). Without VIRTIO_F_ACCESS_PLATFORM that is the
+ * identity: they are translated here and sent as isle's host addresses,
+ * which the memory table (the VM's RAM) describes, and the backend
+ * translates buffers as guest-physical. With it (behind --iommu, a backend
+ * with the device IOTLB) rings and buffers are the guest's IOVAs, and
+ * vhost_user_iotlb.c answers the backend's misses and forwards the guest's
+ * invalidations.
  *
  * Contract: d->lock serializes all vhost-user traffic and the session
  * state (lock order vp->lock -> d->lock -> msix). Functions marked
@@ -97,6 +99,14 @@ struct vud {
 	uint64_t features;
 	unsigned int nr_q;
 	struct virtio_queue q[VIRTIO_PCI_MAX_QUEUES];
+
+	/* Device IOTLB (vhost_user_iotlb.c): the back-end channel's read end
+	 * (-1: none), the function's VT-d address space and our notifier on
+	 * it, and counters. */
+	int req_fd;
+	struct dma_as *iotlb_as;
+	struct dma_notifier iotlb_notifier;
+	uint64_t iotlb_misses, iotlb_updates, iotlb_invalidations, iotlb_fails;
 };
 
 /* Before anything else: fds -1, the locks. */
@@ -114,9 +124,26 @@ int vud_connect(struct vud *d, int s);
 void vud_close(struct vud *d);
 void vud_destroy(struct vud *d);
 
+/* vhost_user_iotlb.c. Whether the session negotiated ACCESS_PLATFORM. */
+bool vud_platform(const struct vud *d);
+/* BIT(VIRTIO_F_ACCESS_PLATFORM) if the guest may be offered it: the VM has
+ * the VT-d and the backend has the feature and BACKEND_REQ (pf). */
+uint64_t vud_platform_offer(const struct vud *d, uint64_t feat, uint64_t pf);
+/* Per connection (main thread, d->lock held): the back-end channel when pf
+ * has BACKEND_REQ; and its end. */
+int vud_iotlb_connect(struct vud *d, uint64_t pf);
+void vud_iotlb_disconnect(struct vud *d);
+/* Sends the pages of q's rings as updates (d->lock held). */
+int vud_iotlb_map_ring(struct vud *d, const struct virtio_queue *q);
+/* At realize / teardown (not under d->lock): the invalidation notifier on
+ * the function's VT-d address space (NULL: none). */
+void vud_iotlb_attach(struct vud *d, struct dma_as *as);
+void vud_iotlb_detach(struct vud *d);
+
 /* The common start of every handshake: reply timeouts, GET_FEATURES,
- * protocol features (& ops->protocol, checked against ops->protocol_need),
- * SET_OWNER, GET_QUEUE_NUM (if MQ; else *nq = 1). d->lock held. */
+ * protocol features (& ops->protocol, plus BACKEND_REQ behind --iommu;
+ * checked against ops->protocol_need), SET_OWNER, GET_QUEUE_NUM (if MQ;
+ * else *nq = 1), the back-end channel (BACKEND_REQ). d->lock held. */
 int vud_hello(struct vud *d, uint64_t *feat, uint64_t *pf, uint64_t *nq);
 
 /* A new driver session: remembers its features and queues. d->lock held. */

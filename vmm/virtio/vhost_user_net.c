@@ -112,7 +112,8 @@ static void vunet_set_link(struct vud *d, bool up)
 static void vunet_offer(struct vunet *b, uint64_t feat, uint64_t pf, uint64_t nq,
 			const uint8_t *cfg)
 {
-	uint64_t o = (feat & (VUNET_PASS | VUNET_CTRL)) | VUNET_OWN;
+	uint64_t o = (feat & (VUNET_PASS | VUNET_CTRL)) | VUNET_OWN |
+		     vud_platform_offer(&b->d, feat, pf);
 	unsigned int pairs = b->spec->queues;
 
 	if (!(pf & BIT(VHOST_USER_PROTOCOL_F_CONFIG)))
@@ -410,6 +411,7 @@ static int vunet_init_one(struct vm *vm, struct vunet *b, const struct vif *v, u
 	};
 	if ((r = virtio_pci_init(&b->vp, vm, &vunet_ops, &p, &b->d)))
 		return r;
+	vud_iotlb_attach(&b->d, b->vp.dma_platform);
 	for (unsigned int i = 0; (b->d.offered & BIT(VIRTIO_NET_F_CTRL_VQ)) && i < 2; i++) {
 		int fd = b->vp.q[i ? 2 * b->pairs : 2].kick_fd;
 

@@ -33,7 +33,8 @@
 #include "virtio/virtio_pci.h"
 #include "core/vm.h"
 
-#define VP_TRANSPORT_FEATURES (BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_RING_F_EVENT_IDX) | \
+#define VP_TRANSPORT_FEATURES (BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_F_ACCESS_PLATFORM) | \
+			       BIT(VIRTIO_RING_F_EVENT_IDX) | \
 			       BIT(VIRTIO_RING_F_INDIRECT_DESC))
 #define VP_DEVICE_FEATURES    (BIT(24) - 1)     /* bits 0-23: device type specific */
 /* Status bits a driver sets; NEEDS_RESET is the device's. */
@@ -158,6 +159,7 @@ static void vp_reset_state(struct virtio_pci *vp)
 	vp->dfselect = vp->gfselect = 0;
 	vp->guest_features = 0;
 	vp->queue_select = 0;
+	vp->pci.dma = &vp->vm->dma;   /* bypass until ACCESS_PLATFORM is accepted */
 	__atomic_store_n(&vp->msix_config, VIRTIO_MSI_NO_VECTOR, __ATOMIC_RELEASE);
 	for (unsigned int i = 0; i < vp->p.num_queues; i++) {
 		struct virtio_pci_queue *q = &vp->q[i];
@@ -234,6 +236,12 @@ static void vp_set_status(struct virtio_pci *vp, uint8_t v)
 	}
 	if (add & VIRTIO_CONFIG_S_DRIVER_OK && !((old | add) & VIRTIO_CONFIG_S_FEATURES_OK))
 		add &= (uint8_t)~VIRTIO_CONFIG_S_DRIVER_OK;
+	/* The features are frozen now: with ACCESS_PLATFORM the rings and
+	 * buffers are IOVAs of the function's VT-d address space; without it
+	 * the device bypasses the IOMMU, as the virtio spec lets it. */
+	if (add & VIRTIO_CONFIG_S_FEATURES_OK)
+		vp->pci.dma = (vp->guest_features & BIT(VIRTIO_F_ACCESS_PLATFORM)) ?
+			      vp->dma_platform : &vp->vm->dma;
 	__atomic_fetch_or(&vp->status, add, __ATOMIC_ACQ_REL);
 	if (add & VIRTIO_CONFIG_S_DRIVER_OK)
 		vp_activate(vp);
@@ -548,13 +556,17 @@ int virtio_pci_init(struct virtio_pci *vp, struct vm *vm, const struct virtio_de
 	if (r)
 		return r;
 	vp_reset_state(vp);
-	/* Bus-mastering goes through the VM's identity address space even
-	 * behind --iommu: without VIRTIO_F_ACCESS_PLATFORM (not offered yet:
-	 * the vhost-user backends have no device IOTLB) a virtio device
-	 * bypasses the IOMMU by contract, and the guest's driver hands it
-	 * guest-physical addresses. */
+	/* Bus mastering starts in the VM's identity address space; behind
+	 * --iommu the function's own (vm_dma_as, known once it has a slot)
+	 * takes over when the driver accepts VIRTIO_F_ACCESS_PLATFORM. */
 	vp->pci.dma = &vm->dma;
-	return pci_register(&vm->pci, &vp->pci);
+	r = pci_register(&vm->pci, &vp->pci);
+	if (r)
+		return r;
+	vp->dma_platform = vm->vtd ? vm_dma_as(vm, pci_dev_rid(&vp->pci)) : NULL;
+	if (!vp->dma_platform)
+		vp->host_features &= ~BIT(VIRTIO_F_ACCESS_PLATFORM);
+	return 0;
 }
 
 void virtio_pci_destroy(struct virtio_pci *vp)

@@ -119,6 +119,9 @@ struct virtio_pci {
 	void *priv;                      /* the device's */
 	struct virtio_pci_params p;
 	uint64_t host_features;          /* offered */
+	/* Behind --iommu: the function's VT-d address space, which pci.dma
+	 * becomes when the driver accepts VIRTIO_F_ACCESS_PLATFORM. */
+	struct dma_as *dma_platform;
 
 	pthread_mutex_t lock;            /* register file and queues */
 	uint32_t dfselect, gfselect;
