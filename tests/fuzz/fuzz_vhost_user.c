@@ -10,7 +10,10 @@
  *   bit 6     send header and payload in two writes (fds on the first)
  *   bit 7     instead attach what the request wants: one 1 MiB memfd per
  *             SET_MEM_TABLE region, an eventfd for SET_VRING_KICK/CALL/ERR
- *             without the no-fd flag, a memfd for SET_INFLIGHT_FD
+ *             without the no-fd flag, a memfd for SET_INFLIGHT_FD, an
+ *             eventfd for SET_BACKEND_REQ_FD (the device has an IOTLB, so
+ *             IOTLB_MSG updates and invalidations and IOVA rings are fuzzed;
+ *             misses written to that eventfd fail, as to a dead channel)
  * Each record is written whole and then dispatched once (header sizes make
  * the back-end read exactly the record), until vu_dispatch() fails; after
  * the last record the write side is shut, so the back-end must see EOF.
@@ -97,10 +100,27 @@ static int fd_queue_start(struct vu_dev *dev, unsigned int i, const struct vu_vr
 	check(vr->num && !(vr->num & (vr->num - 1)) && vr->num <= dev->p.max_queue_size,
 	      "ring size");
 	check(vr->has_kick && vr->has_addr && !vr->started, "ring state");
-	check(vr->dma == &dev->dma, "rings in the device's address space");
-	touch(&dev->gm, vr->desc_gpa, 16ULL * vr->num);
-	touch(&dev->gm, vr->avail_gpa, 6 + 2ULL * vr->num);
-	touch(&dev->gm, vr->used_gpa, 6 + 8ULL * vr->num);
+	if (vu_dev_platform(dev)) {
+		/* IOVAs: each part one mapping of the device IOTLB. */
+		int err;
+
+		check(vr->dma == &dev->iotlb_dma.as, "rings in the IOTLB's address space");
+		for (unsigned int k = 0; k < 3; k++) {
+			static const uint64_t per[3] = { 16, 2, 8 }, fixed[3] = { 0, 6, 6 };
+			uint64_t iova = k == 0 ? vr->desc_gpa : k == 1 ? vr->avail_gpa : vr->used_gpa;
+			uint64_t len = fixed[k] + per[k] * vr->num;
+			uint8_t *p = dma_map_whole(vr->dma, iova, len, DMA_READ, &err);
+
+			check(p != NULL && p == vr->hva[k], "ring part not one IOTLB mapping");
+			sink = p[0];
+			sink = p[len - 1];
+		}
+	} else {
+		check(vr->dma == &dev->dma, "rings in the device's address space");
+		touch(&dev->gm, vr->desc_gpa, 16ULL * vr->num);
+		touch(&dev->gm, vr->avail_gpa, 6 + 2ULL * vr->num);
+		touch(&dev->gm, vr->used_gpa, 6 + 8ULL * vr->num);
+	}
 	if (vr->inflight) {
 		sink = ((uint8_t *)vr->inflight)[0];
 		sink = ((uint8_t *)vr->inflight)[vr->inflight_size - 1];
@@ -167,6 +187,7 @@ static const struct vu_dev_ops fuzz_ops = {
 
 static const struct vu_dev_params fuzz_params = {
 	.num_queues = 4, .max_queue_size = 256, .config_size = sizeof(config),
+	.iotlb = true,   /* ACCESS_PLATFORM, IOTLB_MSG, SET_BACKEND_REQ_FD */
 };
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -200,6 +221,8 @@ static unsigned int pick_fds(uint8_t ctrl, const struct vhost_user_hdr *h, const
 			fds[n++] = ev_fd;
 		else if (h->request == VHOST_USER_SET_INFLIGHT_FD)
 			fds[n++] = big_fd;
+		else if (h->request == VHOST_USER_SET_BACKEND_REQ_FD)
+			fds[n++] = ev_fd;
 		return n;
 	}
 	n = (ctrl & 0xf) % 10;

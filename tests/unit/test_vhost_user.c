@@ -887,6 +887,143 @@ static void test_unknown_and_acks(void)
 	CU_ASSERT_EQUAL(fd_count(), base);
 }
 
+/* ---- the device IOTLB (VIRTIO_F_ACCESS_PLATFORM) ---- */
+
+static const struct vu_dev_params td_iotlb_params = {
+	.num_queues = 2, .max_queue_size = 256, .config_size = 32, .iotlb = true,
+};
+
+/* Sends an IOTLB_MSG and returns the u64 the back-end answered. */
+static uint64_t h_iotlb(struct hostile *h, uint8_t type, uint64_t iova, uint64_t size,
+			uint64_t uaddr, uint8_t perm)
+{
+	struct vhost_iotlb_msg im = { .iova = iova, .size = size, .uaddr = uaddr, .perm = perm,
+				      .type = type };
+	struct vhost_user_msg m;
+	int fds[VHOST_USER_MAX_FDS];
+	unsigned int n;
+
+	h_send(h, VHOST_USER_IOTLB_MSG, VHOST_USER_NEED_REPLY_MASK, sizeof(im), &im, sizeof(im),
+	       NULL, 0);
+	vu_dispatch(&h->dev);
+	if (vu_msg_recv(h->sv[0], &m, fds, &n) || m.hdr.request != VHOST_USER_IOTLB_MSG ||
+	    m.hdr.size != 8 || n)
+		return UINT64_MAX;
+	return m.payload.u64;
+}
+
+static void test_iotlb(void)
+{
+	struct hostile h;
+	struct vhost_vring_state st = { 0, 256 };
+	struct vhost_vring_addr a = { .index = 0, .desc_user_addr = 0x40000000,
+				      .avail_user_addr = 0x40001000, .used_user_addr = 0x40002000 };
+	struct vhost_user_msg m;
+	int req[2], fds[VHOST_USER_MAX_FDS];
+	unsigned int n;
+	uint64_t v, len;
+	void *hva;
+	int base = fd_count();
+
+	h_start(&h);
+	vu_dev_cleanup(&h.dev);
+	CU_ASSERT_FATAL(vu_dev_init(&h.dev, h.sv[1], &td_ops, &td_iotlb_params, &h.td) == 0);
+	/* Offered: ACCESS_PLATFORM and BACKEND_REQ. */
+	h_send(&h, VHOST_USER_GET_FEATURES, 0, 0, NULL, 0, NULL, 0);
+	CU_ASSERT_EQUAL(vu_dispatch(&h.dev), 0);
+	CU_ASSERT_EQUAL_FATAL(vu_msg_recv(h.sv[0], &m, fds, &n), 0);
+	CU_ASSERT((m.payload.u64 & BIT(VIRTIO_F_ACCESS_PLATFORM)) != 0);
+	h_send(&h, VHOST_USER_GET_PROTOCOL_FEATURES, 0, 0, NULL, 0, NULL, 0);
+	CU_ASSERT_EQUAL(vu_dispatch(&h.dev), 0);
+	CU_ASSERT_EQUAL_FATAL(vu_msg_recv(h.sv[0], &m, fds, &n), 0);
+	CU_ASSERT(m.payload.u64 & BIT(VHOST_USER_PROTOCOL_F_BACKEND_REQ));
+	/* The channel before BACKEND_REQ was negotiated: refused. */
+	CU_ASSERT_FATAL(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, req) == 0);
+	h_expect(&h, VHOST_USER_SET_BACKEND_REQ_FD, 0, NULL, 0, &req[1], 1, -EINVAL);
+	v = BIT(VHOST_USER_PROTOCOL_F_BACKEND_REQ);
+	h_send(&h, VHOST_USER_SET_PROTOCOL_FEATURES, 0, 8, &v, 8, NULL, 0);
+	CU_ASSERT_EQUAL(vu_dispatch(&h.dev), 0);
+	h_send(&h, VHOST_USER_SET_BACKEND_REQ_FD, 0, 0, NULL, 0, &req[1], 1);
+	CU_ASSERT_EQUAL(vu_dispatch(&h.dev), 0);
+	CU_ASSERT(h.dev.backend_fd >= 0);
+	h_mem(&h, 0x100000, 0x10000, 0x7f0000000000, 0);
+	/* IOTLB messages before ACCESS_PLATFORM: refused, answered. */
+	CU_ASSERT_NOT_EQUAL(h_iotlb(&h, VHOST_IOTLB_UPDATE, 0x40000000, 0x4000, 0x7f0000000000,
+				    VHOST_ACCESS_RW), 0);
+	v = BIT(0) | BIT(VIRTIO_F_ACCESS_PLATFORM);
+	h_send(&h, VHOST_USER_SET_FEATURES, 0, 8, &v, 8, NULL, 0);
+	CU_ASSERT_EQUAL(vu_dispatch(&h.dev), 0);
+	CU_ASSERT_PTR_EQUAL(h.dev.vrings[0].dma, &h.dev.iotlb_dma.as);
+
+	/* Hostile updates: outside the table, across its end, empty,
+	 * wrapping, a bad type or permission. All answered non-zero. */
+	CU_ASSERT_NOT_EQUAL(h_iotlb(&h, VHOST_IOTLB_UPDATE, 0x40000000, 0x1000, 0x1000,
+				    VHOST_ACCESS_RW), 0);
+	CU_ASSERT_NOT_EQUAL(h_iotlb(&h, VHOST_IOTLB_UPDATE, 0x40000000, 0x2000,
+				    0x7f000000f000, VHOST_ACCESS_RW), 0);
+	CU_ASSERT_NOT_EQUAL(h_iotlb(&h, VHOST_IOTLB_UPDATE, 0x40000000, 0, 0x7f0000000000,
+				    VHOST_ACCESS_RW), 0);
+	CU_ASSERT_NOT_EQUAL(h_iotlb(&h, VHOST_IOTLB_UPDATE, UINT64_MAX - 0xfff, 0x2000,
+				    0x7f0000000000, VHOST_ACCESS_RW), 0);
+	CU_ASSERT_NOT_EQUAL(h_iotlb(&h, 9, 0x40000000, 0x1000, 0x7f0000000000, VHOST_ACCESS_RW), 0);
+	CU_ASSERT_NOT_EQUAL(h_iotlb(&h, VHOST_IOTLB_UPDATE, 0x40000000, 0x1000, 0x7f0000000000,
+				    7), 0);
+	CU_ASSERT_EQUAL(h.dev.iotlb.n, 0);
+	h_usable(&h);
+
+	/* Rings at IOVAs: the update maps them, the kick starts the ring. */
+	CU_ASSERT_EQUAL(h_iotlb(&h, VHOST_IOTLB_UPDATE, 0x40000000, 0x4000, 0x7f0000000000,
+				VHOST_ACCESS_RW), 0);
+	h_send(&h, VHOST_USER_SET_VRING_NUM, 0, 8, &st, 8, NULL, 0);
+	CU_ASSERT_EQUAL(vu_dispatch(&h.dev), 0);
+	h_send(&h, VHOST_USER_SET_VRING_ADDR, 0, 40, &a, 40, NULL, 0);
+	CU_ASSERT_EQUAL(vu_dispatch(&h.dev), 0);
+	CU_ASSERT_EQUAL(h.dev.vrings[0].desc_gpa, 0x40000000);   /* kept as an IOVA */
+	v = 0;
+	h_send(&h, VHOST_USER_SET_VRING_KICK, 0, 8, &v, 8, h.efd, 1);
+	CU_ASSERT_EQUAL(vu_dispatch(&h.dev), 0);
+	CU_ASSERT_EQUAL(h.td.starts, 1);
+	len = 16;
+	CU_ASSERT_EQUAL(dma_translate(h.dev.vrings[0].dma, 0x40002010, &len, DMA_WRITE, &hva), 0);
+	CU_ASSERT_PTR_EQUAL(hva, h.dev.vrings[0].hva[2] + 0x10);
+	/* ACCESS_PLATFORM cannot go while a ring runs. */
+	v = BIT(0);
+	h_expect(&h, VHOST_USER_SET_FEATURES, 8, &v, 8, NULL, 0, -EBUSY);
+
+	/* A flush with the rings still mapped: marked, then the same pages
+	 * again: it runs on without a restart. */
+	CU_ASSERT_EQUAL(h_iotlb(&h, VHOST_IOTLB_INVALIDATE, 0, UINT64_MAX, 0, 0), 0);
+	CU_ASSERT(h.dev.vrings[0].stale);
+	CU_ASSERT_EQUAL(h.dev.iotlb.n, 0);
+	CU_ASSERT_EQUAL(h_iotlb(&h, VHOST_IOTLB_UPDATE, 0x40000000, 0x4000, 0x7f0000000000,
+				VHOST_ACCESS_RW), 0);
+	CU_ASSERT_FALSE(h.dev.vrings[0].stale);
+	CU_ASSERT_EQUAL(h.td.starts, 1);
+	CU_ASSERT_EQUAL(h.td.stops, 0);
+	/* Remapped elsewhere: the ring restarts on the new pages. */
+	CU_ASSERT_EQUAL(h_iotlb(&h, VHOST_IOTLB_INVALIDATE, 0x40001000, 0x1000, 0, 0), 0);
+	CU_ASSERT_EQUAL(h_iotlb(&h, VHOST_IOTLB_UPDATE, 0x40000000, 0x4000, 0x7f0000008000,
+				VHOST_ACCESS_RW), 0);
+	CU_ASSERT_EQUAL(h.td.stops, 1);
+	CU_ASSERT_EQUAL(h.td.starts, 2);
+	CU_ASSERT_PTR_EQUAL(h.dev.vrings[0].hva[0], h.dev.gm.regions[0].hva + 0x8000);
+
+	/* A miss on the dispatch thread: asked on the channel, not waited for. */
+	len = 8;
+	CU_ASSERT_EQUAL(dma_translate(&h.dev.iotlb_dma.as, 0x50000000, &len, DMA_READ, &hva),
+			-EFAULT);
+	CU_ASSERT_EQUAL_FATAL(vu_msg_recv(req[0], &m, fds, &n), 0);
+	CU_ASSERT_EQUAL(m.hdr.request, VHOST_USER_BACKEND_IOTLB_MSG);
+	CU_ASSERT_EQUAL(m.payload.iotlb.type, VHOST_IOTLB_MISS);
+	CU_ASSERT_EQUAL(m.payload.iotlb.iova, 0x50000000);
+	CU_ASSERT_EQUAL(m.payload.iotlb.perm, VHOST_ACCESS_RO);
+	h_usable(&h);
+	close(req[0]);
+	close(req[1]);
+	h_stop(&h);
+	CU_ASSERT_EQUAL(fd_count(), base);
+}
+
 void unit_register(void)
 {
 	log_set_level(LOG_ERROR);   /* rejections are logged as warnings */
@@ -901,5 +1038,6 @@ void unit_register(void)
 		   UNIT_TEST(test_hostile_vring),
 		   UNIT_TEST(test_hostile_config),
 		   UNIT_TEST(test_hostile_inflight),
-		   UNIT_TEST(test_unknown_and_acks));
+		   UNIT_TEST(test_unknown_and_acks),
+		   UNIT_TEST(test_iotlb));
 }

@@ -21,6 +21,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 GET_CONFIG, SET_CONFIG = 24, 25
 GET_INFLIGHT_FD, SET_INFLIGHT_FD = 31, 32
 GET_MAX_MEM_SLOTS = 36
+SET_BACKEND_REQ_FD, IOTLB_MSG = 21, 22
+F_ACCESS_PLATFORM = 1 << 33
+P_BACKEND_REQ = 1 << 5
+IOTLB_UPDATE, IOTLB_INVALIDATE = 2, 3
 
 VERSION, NEED_REPLY = 0x1, 0x8
 AUTO = 0x80                         # ctrl: attach what the request wants
@@ -68,6 +72,10 @@ def write(name, data):
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, name), "wb") as f:
         f.write(data)
+
+
+def iotlb(iova, size, uaddr, perm, typ):
+    return struct.pack("<QQQBB6x", iova, size, uaddr, perm, typ)
 
 
 def ring(index, num=256, base=0x10000):
@@ -127,6 +135,26 @@ def main():
           msg(GET_INFLIGHT_FD, inflight(0, 0, 1, 2)))
     write("unknown", msg(99, u64(1), ctrl=0x22) + msg(99, flags=NEED_REPLY | VERSION) +
           msg(SET_LOG_BASE, u64(0), ctrl=0x01) + msg(GET_QUEUE_NUM))
+    # The device IOTLB: rings at IOVAs, updates, a flush, a remap, and
+    # hostile updates (outside the table, across it, wrapping).
+    iova = 0x40000000
+    write("iotlb", msg(GET_FEATURES) + msg(GET_PROTOCOL_FEATURES) +
+          msg(SET_PROTOCOL_FEATURES, u64(P_BACKEND_REQ | P_REPLY_ACK)) +
+          msg(SET_BACKEND_REQ_FD, ctrl=0x21) +
+          msg(SET_FEATURES, u64(F_VERSION_1 | F_ACCESS_PLATFORM | 1)) +
+          msg(SET_MEM_TABLE, mem([(0, 0x100000, UVA, 0)]), ctrl=AUTO) +
+          msg(IOTLB_MSG, iotlb(iova, 0x4000, UVA + 0x10000, 3, IOTLB_UPDATE),
+              flags=NEED_REPLY | VERSION) +
+          msg(SET_VRING_NUM, state(0, 256)) +
+          msg(SET_VRING_ADDR, addr(0, iova, iova + 0x2000, iova + 0x1000)) +
+          msg(SET_VRING_KICK, u64(0), ctrl=AUTO) +
+          msg(IOTLB_MSG, iotlb(0, 0xffffffffffffffff, 0, 0, IOTLB_INVALIDATE)) +
+          msg(IOTLB_MSG, iotlb(iova, 0x4000, UVA + 0x20000, 3, IOTLB_UPDATE)) +
+          msg(IOTLB_MSG, iotlb(iova, 0x1000, 0x1000, 3, IOTLB_UPDATE)) +
+          msg(IOTLB_MSG, iotlb(iova, 0x200000, UVA + 0xff000, 3, IOTLB_UPDATE)) +
+          msg(IOTLB_MSG, iotlb(0xfffffffffffff000, 0x2000, UVA, 1, IOTLB_UPDATE)) +
+          msg(IOTLB_MSG, iotlb(iova, 0x1000, UVA, 9, IOTLB_UPDATE)) +
+          msg(GET_VRING_BASE, state(0, 0)))
     write("split_send", msg(SET_FEATURES, u64(F_VERSION_1), ctrl=0x40) +
           msg(SET_VRING_KICK, u64(1), ctrl=0xc0))
 
