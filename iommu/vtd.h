@@ -183,6 +183,11 @@ void vtd_mmio_write(struct vtd *v, uint64_t offset, uint64_t data, unsigned int 
 int vtd_translate(struct vtd *v, uint16_t sid, uint64_t iova, unsigned int access,
 		  struct vtd_xlate *out);
 
+/* Whether every IOVA of requester id sid is its guest-physical address
+ * right now (translation off, or a pass-through context), as a probe: it
+ * records no fault. Valid until the next invalidation. */
+bool vtd_identity(struct vtd *v, uint16_t sid);
+
 /* Interrupt remapping of the MSI write (addr, data) from requester id sid.
  * Returns 0 with *out_addr and *out_data the x86 MSI message to deliver:
  *  - IRE off: the message unchanged;

@@ -302,6 +302,26 @@ unlock:
 	return ret;
 }
 
+bool vtd_identity(struct vtd *v, uint16_t sid)
+{
+	struct vtd_ctx_entry *ce;
+	uint64_t lo = 0, hi = 0;
+	bool fpd, id;
+
+	pthread_mutex_lock(&v->lock);
+	id = !(vtd_get32(v, VTD_REG_GSTS) & VTD_GCMD_TE);
+	if (!id) {
+		ce = ctx_lookup(v, sid);
+		if (ce)
+			lo = ce->lo;
+		else if (ctx_fetch(v, sid, &lo, &hi, &fpd))
+			lo = 0;   /* no usable context: not the identity, and no fault */
+		id = (lo & VTD_PRESENT) && VTD_CTX_TT(lo) == VTD_TT_PASSTHROUGH;
+	}
+	pthread_mutex_unlock(&v->lock);
+	return id;
+}
+
 /* ---- invalidation ---- */
 
 unsigned int vtd_ctx_invalidate(struct vtd *v, unsigned int gran, uint16_t did,

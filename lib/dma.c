@@ -21,12 +21,13 @@ void dma_as_destroy(struct dma_as *as)
 	as->ops = NULL;
 }
 
-int dma_translate(struct dma_as *as, uint64_t iova, uint64_t *len, unsigned int access,
-		  void **hva)
+int dma_translate_granted(struct dma_as *as, uint64_t iova, uint64_t *len, unsigned int access,
+			  void **hva, unsigned int *granted)
 {
 	int r;
 
 	*hva = NULL;
+	*granted = 0;
 	if (!*len || !access || (access & ~DMA_RW)) {
 		*len = 0;
 		return -EINVAL;
@@ -36,13 +37,28 @@ int dma_translate(struct dma_as *as, uint64_t iova, uint64_t *len, unsigned int 
 	 * length and faults on its next step. */
 	if (*len - 1 > UINT64_MAX - iova)
 		*len = UINT64_MAX - iova + 1;
-	r = as->ops->translate(as, iova, len, access, hva);
+	if (as->ops->translate_perm) {
+		r = as->ops->translate_perm(as, iova, len, access, hva, granted);
+	} else {
+		r = as->ops->translate(as, iova, len, access, hva);
+		*granted = access;   /* all it says is that access is allowed */
+	}
 	if (r || !*hva || !*len) {
 		*len = 0;
 		*hva = NULL;
+		*granted = 0;
 		return r ? r : -EFAULT;
 	}
+	*granted |= access;
 	return 0;
+}
+
+int dma_translate(struct dma_as *as, uint64_t iova, uint64_t *len, unsigned int access,
+		  void **hva)
+{
+	unsigned int granted;
+
+	return dma_translate_granted(as, iova, len, access, hva, &granted);
 }
 
 void *dma_map_whole(struct dma_as *as, uint64_t iova, uint64_t len, unsigned int access,
@@ -144,9 +160,23 @@ static int dma_identity_translate(struct dma_as *as, uint64_t iova, uint64_t *le
 	return *hva ? 0 : -EFAULT;
 }
 
+static int dma_identity_translate_perm(struct dma_as *as, uint64_t iova, uint64_t *len,
+				       unsigned int access, void **hva, unsigned int *granted)
+{
+	*granted = DMA_RW;
+	return dma_identity_translate(as, iova, len, access, hva);
+}
+
+static bool dma_identity_is(struct dma_as *as)
+{
+	return true;
+}
+
 static const struct dma_as_ops dma_identity_ops = {
 	.name = "identity",
 	.translate = dma_identity_translate,
+	.translate_perm = dma_identity_translate_perm,
+	.identity = dma_identity_is,
 };
 
 void dma_as_identity_init(struct dma_as *as, const struct gmem *gm)

@@ -212,7 +212,8 @@ static int nb_queue_start(struct vu_dev *dev, unsigned int index, const struct v
 			 index);
 		return -EOPNOTSUPP;
 	}
-	r = qp_start(&nb->qp[index / 2], dir, vr, &dev->gm);
+	r = qp_start(&nb->qp[index / 2], dir, vr, &dev->gm,
+		     vu_dev_platform(dev) ? &dev->iotlb : NULL);
 	if (r)
 		log_warn("%s: ring %u: cannot start: %s", nb->ifname, index, strerror(-r));
 	else
@@ -258,8 +259,10 @@ static void nb_mem_table_changed(struct vu_dev *dev, const struct gmem *gm)
 	if (nb->ctrl_running) {
 		uint16_t last = vq_get_last_avail(&nb->ctrlvq);
 
-		/* dev->dma is the identity over the new table (dev->gm). */
-		if (vq_init(&nb->ctrlvq, &dev->dma, &nb->ctrl_cfg)) {
+		/* Over the new table (dev->gm): the identity, or the device
+		 * IOTLB (flushed with the old table). */
+		if (vq_init(&nb->ctrlvq, vu_dev_platform(dev) ? &dev->iotlb_dma.as : &dev->dma,
+			    &nb->ctrl_cfg)) {
 			log_warn("%s: control queue outside the new memory table", nb->ifname);
 			nb_ctrl_stop(nb);
 			return;
@@ -287,6 +290,11 @@ void netback_params(const struct netback *nb, struct vu_dev_params *p)
 	p->num_queues = 2 * nb->queues + 1;   /* + the control queue */
 	p->max_queue_size = NETBACK_MAX_QUEUE_SIZE;
 	p->config_size = sizeof(struct virtio_net_config);
+	/* VIRTIO_F_ACCESS_PLATFORM: the queue pairs translate IOVAs through the
+	 * device IOTLB and wait for its misses on their own threads. The
+	 * control queue runs on the main thread, which never waits: a command
+	 * whose buffer misses fails (isle serves its control queue itself). */
+	p->iotlb = true;
 }
 
 void netback_set_connected(struct netback *nb, bool connected)

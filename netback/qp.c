@@ -206,6 +206,7 @@ struct qp_arg {
 	int dir;
 	const struct vu_vring *vr;
 	const struct gmem *gm;
+	struct vu_iotlb *tlb;
 	int r;
 	uint16_t base;
 	uint64_t features;
@@ -227,7 +228,18 @@ static void qp_do_start(struct nb_qp *qp, void *opaque)
 	/* The same table a running sibling ring uses: qp_remap keeps every
 	 * copy current, so overwriting it changes nothing for that ring. */
 	qp->gm = *a->gm;
-	a->r = vq_init(vq, &qp->dma, &cfg);
+	if (a->tlb) {
+		if (!qp->iotlb_as_ok || qp->iotlb_as.t != a->tlb) {
+			if (qp->iotlb_as_ok)
+				vu_iotlb_as_destroy(&qp->iotlb_as);
+			vu_iotlb_as_init(&qp->iotlb_as, a->tlb, &qp->gm);
+			qp->iotlb_as_ok = true;
+		}
+		qp->ring_as = &qp->iotlb_as.as;
+	} else {
+		qp->ring_as = &qp->dma;
+	}
+	a->r = vq_init(vq, qp->ring_as, &cfg);
 	if (a->r)
 		return;
 	vq_set_last_avail(vq, vr->base);
@@ -297,7 +309,7 @@ static void qp_do_remap(struct nb_qp *qp, void *opaque)
 		if (dir == QP_RX)
 			net_rx_release(qp->q);
 		last = vq_get_last_avail(vq);
-		if (qp->broken[dir] || vq_init(vq, &qp->dma, &qp->cfg[dir])) {
+		if (qp->broken[dir] || vq_init(vq, qp->ring_as, &qp->cfg[dir])) {
 			/* No pointer into the old mappings may survive. */
 			memset(vq, 0, sizeof(*vq));
 			vq_set_broken(vq, "ring outside the new memory table");
@@ -320,9 +332,10 @@ static void qp_do_configure(struct nb_qp *qp, void *opaque)
 	qp_tap_sync(qp);
 }
 
-int qp_start(struct nb_qp *qp, int dir, const struct vu_vring *vr, const struct gmem *gm)
+int qp_start(struct nb_qp *qp, int dir, const struct vu_vring *vr, const struct gmem *gm,
+	     struct vu_iotlb *tlb)
 {
-	struct qp_arg a = { .dir = dir, .vr = vr, .gm = gm };
+	struct qp_arg a = { .dir = dir, .vr = vr, .gm = gm, .tlb = tlb };
 
 	qp_call(qp, qp_do_start, &a);
 	return a.r;
@@ -374,6 +387,7 @@ int qp_init(struct nb_qp *qp, const char *ifname, unsigned int index, int tap_fd
 	qp->kick[0] = qp->kick[1] = qp->err[0] = qp->err[1] = -1;
 	/* The pair's rings translate through its own copy of the table. */
 	dma_as_identity_init(&qp->dma, &qp->gm);
+	qp->ring_as = &qp->dma;
 	qp->active = true;
 	qp->attached = true;   /* tap_open leaves every queue attached */
 	pthread_mutex_init(&qp->lock, NULL);
@@ -431,4 +445,6 @@ void qp_fini(struct nb_qp *qp)
 	pthread_cond_destroy(&qp->cond);
 	pthread_mutex_destroy(&qp->lock);
 	dma_as_destroy(&qp->dma);
+	if (qp->iotlb_as_ok)
+		vu_iotlb_as_destroy(&qp->iotlb_as);
 }

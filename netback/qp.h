@@ -37,6 +37,11 @@ struct nb_qp {
 	/* The pair thread's (the main thread's only inside a call). */
 	struct gmem gm;               /* private copy of the memory map */
 	struct dma_as dma;            /* identity over gm: the rings' address space */
+	/* With VIRTIO_F_ACCESS_PLATFORM: the device IOTLB over gm (this
+	 * thread waits for its misses), and which of the two the rings use. */
+	struct vu_iotlb_as iotlb_as;
+	bool iotlb_as_ok;
+	struct dma_as *ring_as;
 	struct net_queue *q;
 	struct vq_config cfg[2];
 	int kick[2], err[2];
@@ -53,8 +58,11 @@ int qp_init(struct nb_qp *qp, const char *ifname, unsigned int index, int tap_fd
 /* Stops the thread and frees everything (the tap fd stays the caller's). */
 void qp_fini(struct nb_qp *qp);
 
-/* Starts ring dir from vr on the memory map gm: 0 or -errno. */
-int qp_start(struct nb_qp *qp, int dir, const struct vu_vring *vr, const struct gmem *gm);
+/* Starts ring dir from vr on the memory map gm: 0 or -errno. tlb: the
+ * device IOTLB when the driver negotiated ACCESS_PLATFORM (vr's addresses
+ * are IOVAs), else NULL. */
+int qp_start(struct nb_qp *qp, int dir, const struct vu_vring *vr, const struct gmem *gm,
+	     struct vu_iotlb *tlb);
 /* Stops it; returns the next avail index. */
 uint16_t qp_stop(struct nb_qp *qp, int dir);
 /* The ring's call/err eventfds changed (the old ones close after this). */

@@ -62,6 +62,15 @@ struct dma_as_ops {
 	 * when called; access is DMA_READ, DMA_WRITE or both. */
 	int (*translate)(struct dma_as *as, uint64_t iova, uint64_t *len,
 			 unsigned int access, void **hva);
+	/* Optional: the same, also saying what the mapping allows (*granted,
+	 * DMA_* bits, a superset of access) without a fault for what access
+	 * did not ask: a device IOTLB hands that on to its back-end. */
+	int (*translate_perm)(struct dma_as *as, uint64_t iova, uint64_t *len,
+			      unsigned int access, void **hva, unsigned int *granted);
+	/* Optional: whether IOVA = guest-physical for every address right
+	 * now, asked without side effects (no fault recorded); valid until
+	 * the next invalidation. NULL: unknown (false). */
+	bool (*identity)(struct dma_as *as);
 };
 
 struct dma_notifier {
@@ -90,6 +99,15 @@ void dma_as_destroy(struct dma_as *as);
  * bytes), -EFAULT, -EPERM, or -EINVAL for *len == 0. */
 int dma_translate(struct dma_as *as, uint64_t iova, uint64_t *len, unsigned int access,
 		  void **hva);
+/* dma_translate, and *granted: every access the mapping allows (DMA_RW
+ * for an address space that cannot tell more than that access is). */
+int dma_translate_granted(struct dma_as *as, uint64_t iova, uint64_t *len, unsigned int access,
+			  void **hva, unsigned int *granted);
+/* ops->identity, false when the AS cannot say. */
+static inline bool dma_as_is_identity(struct dma_as *as)
+{
+	return as->ops->identity && as->ops->identity(as);
+}
 /* Host address of the whole range [iova, iova + len) if it is one
  * contiguous mapping with this access (rings, indirect tables), else NULL
  * with *err set (-EFAULT, -EPERM, or -ERANGE: mapped, but not contiguous). */

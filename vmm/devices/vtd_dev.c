@@ -89,8 +89,8 @@ static void vtd_dev_msi(void *o, uint64_t addr, uint32_t data)
 
 /* --- DMA address spaces ---------------------------------------------- */
 
-static int vtd_as_translate(struct dma_as *as, uint64_t iova, uint64_t *len,
-			    unsigned int access, void **hva)
+static int vtd_as_translate_perm(struct dma_as *as, uint64_t iova, uint64_t *len,
+				 unsigned int access, void **hva, unsigned int *granted)
 {
 	struct vtd_as *a = as->priv;
 	struct vtd_xlate x;
@@ -116,12 +116,30 @@ static int vtd_as_translate(struct dma_as *as, uint64_t iova, uint64_t *len,
 	}
 	*len = n;
 	*hva = p;
+	*granted = x.perm;
 	return 0;
+}
+
+static int vtd_as_translate(struct dma_as *as, uint64_t iova, uint64_t *len,
+			    unsigned int access, void **hva)
+{
+	unsigned int granted;
+
+	return vtd_as_translate_perm(as, iova, len, access, hva, &granted);
+}
+
+static bool vtd_as_identity(struct dma_as *as)
+{
+	struct vtd_as *a = as->priv;
+
+	return vtd_identity(&a->vd->vtd, a->sid);
 }
 
 static const struct dma_as_ops vtd_as_ops = {
 	.name = "vtd",
 	.translate = vtd_as_translate,
+	.translate_perm = vtd_as_translate_perm,
+	.identity = vtd_as_identity,
 };
 
 struct dma_as *vtd_dev_as(struct vtd_dev *vd, uint16_t rid)

@@ -63,14 +63,18 @@ static int vud_iotlb_fill(struct vud *d, struct dma_as *as, uint64_t iova, unsig
 {
 	uint64_t start = iova & ~0xfffull;
 	uint64_t len = VUD_IOTLB_CHUNK - (start & (VUD_IOTLB_CHUNK - 1));
-	uint8_t perm = (uint8_t)((access & DMA_READ ? VHOST_ACCESS_RO : 0) |
-				 (access & DMA_WRITE ? VHOST_ACCESS_WO : 0));
+	unsigned int granted;
+	uint8_t perm;
 	void *hva;
 	int r;
 
-	r = dma_translate(as, start, &len, access, &hva);
+	r = dma_translate_granted(as, start, &len, access, &hva, &granted);
 	if (r)
 		return r;   /* the VT-d recorded the fault the guest sees */
+	/* Everything the guest's entry allows, not only what was asked: a
+	 * back-end may keep one entry per IOVA (DPDK keeps the first). */
+	perm = (uint8_t)((granted & DMA_READ ? VHOST_ACCESS_RO : 0) |
+			 (granted & DMA_WRITE ? VHOST_ACCESS_WO : 0));
 	/* Contiguous past 4 KiB up to the chunk's end: a superpage or a
 	 * pass-through context, so the whole aligned chunk is one mapping;
 	 * send it aligned, so updates for its other pages coincide. */
@@ -79,7 +83,10 @@ static int vud_iotlb_fill(struct vud *d, struct dma_as *as, uint64_t iova, unsig
 		uint64_t cstart = start & ~(VUD_IOTLB_CHUNK - 1), clen = VUD_IOTLB_CHUNK;
 		void *chva;
 
-		if (!dma_translate(as, cstart, &clen, access, &chva) && clen == VUD_IOTLB_CHUNK) {
+		unsigned int cgranted;
+
+		if (!dma_translate_granted(as, cstart, &clen, access, &chva, &cgranted) &&
+		    clen == VUD_IOTLB_CHUNK && cgranted == granted) {
 			start = cstart;
 			len = clen;
 			hva = chva;
@@ -87,6 +94,26 @@ static int vud_iotlb_fill(struct vud *d, struct dma_as *as, uint64_t iova, unsig
 	}
 	d->iotlb_updates++;
 	return vhu_front_iotlb(&d->f, VHOST_IOTLB_UPDATE, start, len, (uintptr_t)hva, perm);
+}
+
+/* The function's IOVAs are its guest-physical addresses (VT-d off, or a
+ * pass-through context: Linux's iommu=pt): hand the backend all of guest
+ * RAM, one update per region, so it never misses. d->lock held. */
+static int vud_iotlb_fill_identity(struct vud *d)
+{
+	const struct gmem *gm = &d->vm->gmem;
+
+	for (unsigned int i = 0; i < gm->nr; i++) {
+		const struct gmem_region *r = &gm->regions[i];
+		int ret;
+
+		d->iotlb_updates++;
+		ret = vhu_front_iotlb(&d->f, VHOST_IOTLB_UPDATE, r->gpa, r->size, (uintptr_t)r->hva,
+				      VHOST_ACCESS_RW);
+		if (ret)
+			return ret;
+	}
+	return 0;
 }
 
 int vud_iotlb_map_ring(struct vud *d, const struct virtio_queue *q)
@@ -98,6 +125,8 @@ int vud_iotlb_map_ring(struct vud *d, const struct virtio_queue *q)
 	};
 	int r;
 
+	if (dma_as_is_identity(q->dma))
+		return vud_iotlb_fill_identity(d);
 	for (unsigned int i = 0; i < 3; i++) {
 		uint64_t end = part[i].iova + part[i].len;
 
@@ -152,7 +181,8 @@ static void vud_req_event(struct evloop *loop, int fd, uint32_t events, void *op
 	if (vud_platform(d) && d->nr_q && d->f.sock >= 0) {
 		/* Translating under d->lock is the allowed order (d->lock ->
 		 * VT-d); the answer must go out before anything else does. */
-		r = vud_iotlb_fill(d, d->q[0].dma, im->iova, access);
+		r = dma_as_is_identity(d->q[0].dma) ? vud_iotlb_fill_identity(d) :
+			vud_iotlb_fill(d, d->q[0].dma, im->iova, access);
 		if (r == -EIO || r == -EPROTO || r == -EAGAIN || r == -ECONNRESET)
 			vud_failed(d, "IOTLB update", r);
 		else if (r)
