@@ -190,6 +190,17 @@ void vu_dev_iotlb_cleanup(struct vu_dev *dev)
 	vu_close_fds(&dev->backend_fd, 1);
 	pthread_mutex_unlock(&dev->backend_lock);
 	if (dev->p.iotlb && dev->iotlb.e) {
+		struct vu_iotlb_stats st;
+
+		vu_iotlb_get_stats(&dev->iotlb, &st);
+		if (st.hits || st.misses)
+			log_info("vhost-user: device IOTLB: %llu hits, %llu misses (%llu waited for, "
+				 "%llu us each on average), %llu updates, %llu invalidations, %llu "
+				 "access failures", (unsigned long long)st.hits,
+				 (unsigned long long)st.misses, (unsigned long long)st.waits,
+				 (unsigned long long)(st.waits ? st.wait_ns / st.waits / 1000 : 0),
+				 (unsigned long long)st.updates, (unsigned long long)st.invalidations,
+				 (unsigned long long)st.access_fails);
 		dma_as_invalidate(&dev->iotlb_dma.as, 0, UINT64_MAX);
 		vu_iotlb_as_destroy(&dev->iotlb_dma);
 		vu_iotlb_destroy(&dev->iotlb);

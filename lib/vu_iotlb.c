@@ -238,7 +238,7 @@ static int resolve(struct vu_iotlb *t, uint64_t iova, uint64_t *len, unsigned in
 	uint8_t perm = (uint8_t)perm_of(access);
 	bool may_wait;
 	struct timespec dl;
-	uint64_t deadline;
+	uint64_t deadline, t0;
 	int r;
 
 	pthread_mutex_lock(&t->lock);
@@ -250,7 +250,8 @@ static int resolve(struct vu_iotlb *t, uint64_t iova, uint64_t *len, unsigned in
 	}
 	t->st.misses++;
 	may_wait = t->wait_ms && !(t->has_dispatcher && pthread_equal(t->dispatcher, pthread_self()));
-	deadline = now_ns() + (uint64_t)t->wait_ms * 1000000ull;
+	t0 = now_ns();
+	deadline = t0 + (uint64_t)t->wait_ms * 1000000ull;
 	dl.tv_sec = (time_t)(deadline / 1000000000ull);
 	dl.tv_nsec = (long)(deadline % 1000000000ull);
 	for (;;) {
@@ -272,6 +273,10 @@ static int resolve(struct vu_iotlb *t, uint64_t iova, uint64_t *len, unsigned in
 		if (!r)
 			break;
 		t->last_miss_at = 0;   /* an update that did not cover us: ask again */
+	}
+	if (may_wait) {
+		t->st.waits++;
+		t->st.wait_ns += now_ns() - t0;
 	}
 	if (!r) {
 		pthread_mutex_unlock(&t->lock);

@@ -47,6 +47,7 @@ typedef int (*vu_iotlb_send_fn)(void *opaque, uint64_t iova, uint8_t perm, uint8
 
 struct vu_iotlb_stats {
 	uint64_t hits, misses, miss_msgs, updates, invalidations, access_fails, timeouts;
+	uint64_t waits, wait_ns;      /* misses waited for, and how long in all */
 };
 
 struct vu_iotlb {

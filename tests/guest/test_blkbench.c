@@ -100,6 +100,9 @@ void test_blkbench_run(void)
 		report(false, "blkfront_init: %d (%s)", r, bf.error ? bf.error : "?");
 		goto out;
 	}
+	/* bench/iommu checks that the device IOTLB is in the path. */
+	report_info("features %#lx%s", bf.features,
+		    bf.features & 1ull << VIRTIO_F_ACCESS_PLATFORM ? " (ACCESS_PLATFORM)" : "");
 	if (qd > bf.queue_size || bs / PAGE + 2 > bf.queue_size) {
 		report(false, "queue of %u entries is too small for qd=%u bs=%u", bf.queue_size,
 		       qd, bs);
