@@ -43,13 +43,15 @@ static struct vm vm;
 static struct vm_config cfg;
 static struct device *dev;
 
-static void setup(void)
+/* A VM with the VT-d at address width aw (0: the default). */
+static void setup_aw(unsigned int aw)
 {
 	struct device_spec spec = { .kind = DEVICE_VTD };
 
 	memset(&vm, 0, sizeof(vm));
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.iommu.enabled = true;
+	cfg.iommu.aw_bits = aw;
 	vm.cfg = &cfg;
 	vm.kvm_fd = vm.vm_fd = -1;
 	ram = calloc(1, RAM_SIZE);
@@ -59,6 +61,11 @@ static void setup(void)
 	CU_ASSERT_EQUAL_FATAL(gsi_init(&vm.gsi, -1), 0);
 	CU_ASSERT_EQUAL_FATAL(ioapic_init(&vm.ioapic, &vm.gsi, NULL, 1), 0);
 	CU_ASSERT_EQUAL_FATAL(device_add_type(&vm, &vtd_type, &spec, &dev), 0);
+}
+
+static void setup(void)
+{
+	setup_aw(0);
 }
 
 static void teardown(void)
@@ -116,25 +123,10 @@ static void test_vtd_dev_realize(void)
 	teardown();
 
 	/* aw=39 reaches the model. */
-	cfg.iommu.aw_bits = 39;
-	memset(&vm, 0, sizeof(vm));
-	{
-		struct device_spec spec = { .kind = DEVICE_VTD };
-
-		vm.cfg = &cfg;
-		vm.kvm_fd = vm.vm_fd = -1;
-		ram = calloc(1, RAM_SIZE);
-		CU_ASSERT_EQUAL_FATAL(gmem_add(&vm.gmem, 0, RAM_SIZE, ram, -1, 0), 0);
-		dma_as_identity_init(&vm.dma, &vm.gmem);
-		bus_init(&vm.mmio, "mmio");
-		CU_ASSERT_EQUAL_FATAL(gsi_init(&vm.gsi, -1), 0);
-		CU_ASSERT_EQUAL_FATAL(ioapic_init(&vm.ioapic, &vm.gsi, NULL, 1), 0);
-		CU_ASSERT_EQUAL_FATAL(device_add_type(&vm, &vtd_type, &spec, &dev), 0);
-		CU_ASSERT_EQUAL((reg_rd(0x08, 8) >> 16 & 0x3f) + 1, 39);
-		CU_ASSERT_FALSE(reg_rd(0x08, 8) >> 8 & 4);
-		teardown();
-	}
-	cfg.iommu.aw_bits = 0;
+	setup_aw(39);
+	CU_ASSERT_EQUAL((reg_rd(0x08, 8) >> 16 & 0x3f) + 1, 39);
+	CU_ASSERT_FALSE(reg_rd(0x08, 8) >> 8 & 4);
+	teardown();
 }
 
 static unsigned int inval_calls;
