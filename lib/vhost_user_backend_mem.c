@@ -15,6 +15,7 @@
 #include "isle/log.h"
 #include "isle/util.h"
 #include "isle/vhost_user.h"
+#include "isle/virtq.h"
 #include "vhost_user_backend.h"
 
 int vu_set_mem_table(struct vu_dev *dev, struct vu_req *rq)
@@ -219,15 +220,6 @@ int vu_backend_req_fd(struct vu_dev *dev, struct vu_req *rq)
 	return 0;
 }
 
-static bool vu_ring_overlaps(const struct vu_vring *vr, uint64_t iova, uint64_t size)
-{
-	uint64_t n = vr->num;
-
-	return dma_range_overlaps(vr->desc_gpa, 16 * n, iova, size) ||
-	       dma_range_overlaps(vr->avail_gpa, 6 + 2 * n, iova, size) ||
-	       dma_range_overlaps(vr->used_gpa, 6 + 8 * n, iova, size);
-}
-
 /* IOTLB_MSG: always answered with a u64 (0 or an errno), as the spec says. */
 int vu_iotlb_msg(struct vu_dev *dev, struct vu_req *rq)
 {
@@ -279,7 +271,9 @@ int vu_iotlb_msg(struct vu_dev *dev, struct vu_req *rq)
 		 * pages are its own RAM. */
 		for (unsigned int i = 0; i < dev->p.num_queues; i++)
 			if (dev->vrings[i].started &&
-			    vu_ring_overlaps(&dev->vrings[i], m->iova, m->size))
+			    vq_split_rings_overlap(dev->vrings[i].desc_gpa, dev->vrings[i].avail_gpa,
+						   dev->vrings[i].used_gpa, dev->vrings[i].num,
+						   m->iova, m->size))
 				dev->vrings[i].stale = true;
 		r = 0;
 		break;

@@ -108,13 +108,18 @@ int vq_init(struct vq *vq, struct dma_as *as, const struct vq_config *cfg)
 	return 0;
 }
 
+bool vq_split_rings_overlap(uint64_t desc, uint64_t avail, uint64_t used, uint64_t num,
+			    uint64_t iova, uint64_t len)
+{
+	return num && (dma_range_overlaps(iova, len, desc, 16 * num) ||
+		       dma_range_overlaps(iova, len, avail, 6 + 2 * num) ||
+		       dma_range_overlaps(iova, len, used, 6 + 8 * num));
+}
+
 bool vq_rings_overlap(const struct vq *vq, uint64_t iova, uint64_t len)
 {
-	uint64_t num = vq->num;
-
-	return num && (dma_range_overlaps(iova, len, vq->desc_iova, 16 * num) ||
-		       dma_range_overlaps(iova, len, vq->avail_iova, 6 + 2 * num) ||
-		       dma_range_overlaps(iova, len, vq->used_iova, 6 + 8 * num));
+	return vq_split_rings_overlap(vq->desc_iova, vq->avail_iova, vq->used_iova, vq->num,
+				      iova, len);
 }
 
 void vq_set_last_avail(struct vq *vq, uint16_t idx)

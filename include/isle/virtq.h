@@ -151,6 +151,10 @@ int vq_init(struct vq *vq, struct dma_as *as, const struct vq_config *cfg);
  * rings (false for a queue never initialized). For a device's dma_notifier:
  * true means the cached ring pointers are stale, vq_init() again. */
 bool vq_rings_overlap(const struct vq *vq, uint64_t iova, uint64_t len);
+/* The same for a split ring of num entries given by its three addresses
+ * (a ring that is not a struct vq: a vhost-user ring's, a device's). */
+bool vq_split_rings_overlap(uint64_t desc, uint64_t avail, uint64_t used, uint64_t num,
+			    uint64_t iova, uint64_t len);
 
 /* vhost-user GET/SET_VRING_BASE and resumption. vq_sync_used_idx() adopts
  * used->idx from guest memory (the ring already carries state, e.g. after a

@@ -47,6 +47,7 @@ struct vtd_as {
 	struct dma_as as;
 	struct vtd_dev *vd;
 	uint16_t sid;
+	struct vtd_as *next;               /* vd->list: every one made */
 };
 
 struct vtd_dev {
@@ -54,6 +55,9 @@ struct vtd_dev {
 	struct vtd vtd;
 	pthread_mutex_t as_lock;           /* creation of address spaces */
 	struct vtd_as **as;                /* by requester id, lazily */
+	/* The same ones in a list: a global invalidation (Linux's lazy
+	 * flushes, often) walks the few that exist, not 64K slots. */
+	struct vtd_as *list;
 	uint64_t inval_events;             /* DMA invalidations announced */
 };
 
@@ -155,6 +159,8 @@ struct dma_as *vtd_dev_as(struct vtd_dev *vd, uint16_t rid)
 			a->sid = rid;
 			dma_as_init(&a->as, &vtd_as_ops, a);
 			vd->as[rid] = a;
+			a->next = vd->list;
+			vd->list = a;
 		}
 	}
 	pthread_mutex_unlock(&vd->as_lock);
@@ -175,9 +181,8 @@ static void vtd_dev_inval(void *opaque, int sid, int did, uint64_t iova, uint64_
 		if (sid >= 0 && sid < (int)VTD_DEV_RIDS && vd->as[sid])
 			dma_as_invalidate(&vd->as[sid]->as, iova, len);
 	} else {
-		for (unsigned int r = 0; r < VTD_DEV_RIDS; r++)
-			if (vd->as[r])
-				dma_as_invalidate(&vd->as[r]->as, iova, len);
+		for (struct vtd_as *a = vd->list; a; a = a->next)
+			dma_as_invalidate(&a->as, iova, len);
 	}
 	pthread_mutex_unlock(&vd->as_lock);
 }
@@ -310,11 +315,12 @@ static void vtd_dev_unrealize(struct device *dev)
 	/* The register page stays on the bus: platform ranges leave with the
 	 * VM, and this runs only at its teardown (or a failed realize, before
 	 * any vCPU ran). */
-	for (unsigned int r = 0; r < VTD_DEV_RIDS; r++) {
-		if (vd->as[r]) {
-			dma_as_destroy(&vd->as[r]->as);
-			free(vd->as[r]);
-		}
+	while (vd->list) {
+		struct vtd_as *a = vd->list;
+
+		vd->list = a->next;
+		dma_as_destroy(&a->as);
+		free(a);
 	}
 	vtd_destroy(&vd->vtd);
 	pthread_mutex_destroy(&vd->as_lock);

@@ -35,10 +35,21 @@
 
 #include "isle/log.h"
 #include "isle/util.h"
+#include "isle/virtq.h"
 #include "core/vm.h"
 #include "virtio/vhost_user_dev.h"
 
 #define VUD_IOTLB_CHUNK 0x200000ull   /* an update covers at most a 2 MiB page */
+
+/* bench/iommu's knob (ISLE_IOTLB_NO_PREFILL), read once, not per miss. */
+static bool vud_no_prefill(void)
+{
+	static int v = -1;
+
+	if (v < 0)
+		v = getenv("ISLE_IOTLB_NO_PREFILL") != NULL;
+	return v;
+}
 
 static unsigned int access_of(uint8_t perm)
 {
@@ -69,7 +80,7 @@ static int vud_iotlb_fill(struct vud *d, struct dma_as *as, uint64_t iova, unsig
 	void *hva;
 	int r;
 
-	if (getenv("ISLE_IOTLB_NO_PREFILL"))
+	if (vud_no_prefill())
 		len = MIN(len, 0x1000 - (start & 0xfff));   /* one page per miss */
 	r = dma_translate_granted(as, start, &len, access, &hva, &granted);
 	if (r)
@@ -124,7 +135,7 @@ static int vud_iotlb_fill_identity(struct vud *d)
  * also makes every update one page, to measure what a miss costs). */
 static bool vud_prefill(struct dma_as *as)
 {
-	return dma_as_is_identity(as) && !getenv("ISLE_IOTLB_NO_PREFILL");
+	return dma_as_is_identity(as) && !vud_no_prefill();
 }
 
 int vud_iotlb_map_ring(struct vud *d, const struct virtio_queue *q)
@@ -257,9 +268,8 @@ static void vud_iotlb_unmap(void *opaque, unsigned int event, uint64_t iova, uin
 			const struct virtio_queue *q = &d->q[i];
 
 			if ((!d->ops->backend_ring || d->ops->backend_ring(d, i)) &&
-			    (dma_range_overlaps(q->desc_gpa, 16ull * q->size, iova, len) ||
-			     dma_range_overlaps(q->avail_gpa, 6 + 2ull * q->size, iova, len) ||
-			     dma_range_overlaps(q->used_gpa, 6 + 8ull * q->size, iova, len)))
+			    vq_split_rings_overlap(q->desc_gpa, q->avail_gpa, q->used_gpa, q->size,
+						   iova, len))
 				r = vud_iotlb_map_ring(d, q);
 		}
 		if (r)
