@@ -188,6 +188,23 @@ int vtd_translate(struct vtd *v, uint16_t sid, uint64_t iova, unsigned int acces
  * records no fault. Valid until the next invalidation. */
 bool vtd_identity(struct vtd *v, uint16_t sid);
 
+/* Called by vtd_walk for each present leaf, clipped to the walk's range:
+ * [iova, iova + size) maps to gpa.. with perm (DMA_READ | DMA_WRITE bits).
+ * Nonzero stops the walk and is returned. Runs under the unit's lock: it
+ * must only record what it is told. */
+typedef int (*vtd_walk_fn)(void *opaque, uint64_t iova, uint64_t gpa, uint64_t size,
+			   unsigned int perm);
+/* Walks requester id sid's second-level tables over [iova, iova + len)
+ * (len UINT64_MAX from 0: all of it) in IOVA order, reading the guest's
+ * tables afresh (no cache is used or filled) and recording no fault:
+ * absent, unreadable or malformed entries are simply not mapped. This is
+ * how a host IOMMU shadows the guest's mappings (caching mode: the guest
+ * invalidates after mapping too). Returns 0, fn's nonzero return, 1 when
+ * every IOVA is the identity (translation off or pass-through; fn not
+ * called), or -ENOENT when sid has no usable context (nothing mapped). */
+int vtd_walk(struct vtd *v, uint16_t sid, uint64_t iova, uint64_t len, vtd_walk_fn fn,
+	     void *opaque);
+
 /* Interrupt remapping of the MSI write (addr, data) from requester id sid.
  * Returns 0 with *out_addr and *out_data the x86 MSI message to deliver:
  *  - IRE off: the message unchanged;

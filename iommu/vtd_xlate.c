@@ -322,6 +322,101 @@ bool vtd_identity(struct vtd *v, uint16_t sid)
 	return id;
 }
 
+/* ---- walking (for shadowing into a host IOMMU) ---- */
+
+struct vtd_walk {
+	struct vtd *v;
+	uint64_t first, last;
+	vtd_walk_fn fn;
+	void *opaque;
+};
+
+/* Visits the present leaves under table (level: 4 = 512 GiB entries ...
+ * 1 = 4 KiB) that cover base.. within [first, last]. Entries that cannot
+ * be read or have reserved bits set are skipped as not present: a walk
+ * never records a fault. */
+static int sl_visit(struct vtd_walk *w, uint64_t table, unsigned int level, uint64_t base,
+		    unsigned int perm)
+{
+	unsigned int shift = 12 + 9 * (level - 1);
+	uint64_t span = 1ULL << shift;
+	unsigned int i = base < w->first ? (unsigned int)((w->first - base) >> shift) : 0;
+
+	for (; i < 512; i++) {
+		uint64_t at = base + (uint64_t)i * span, pte, lo, hi;
+		unsigned int p = perm;
+		uint8_t b[8];
+		bool large;
+		int r;
+
+		if (at > w->last)
+			break;
+		if (w->v->host.mem_read(w->v->host.opaque, table + 8 * i, b, sizeof(b)))
+			continue;
+		pte = get_le64(b);
+		if (!(pte & (VTD_SL_R | VTD_SL_W)))
+			continue;
+		large = level > 1 && (pte & VTD_SL_PS);
+		if (pte & sl_rsvd(w->v, level, large))
+			continue;
+		if (!(pte & VTD_SL_R))
+			p &= ~DMA_READ;
+		if (!(pte & VTD_SL_W))
+			p &= ~DMA_WRITE;
+		if (level > 1 && !large) {
+			r = sl_visit(w, pte & VTD_PAGE_ADDR, level - 1, at, p);
+			if (r)
+				return r;
+			continue;
+		}
+		lo = at < w->first ? w->first : at;
+		hi = at + (span - 1) > w->last ? w->last : at + (span - 1);
+		r = w->fn(w->opaque, lo, (pte & VTD_PAGE_ADDR & ~(span - 1)) + (lo - at),
+			  hi - lo + 1, p);
+		if (r)
+			return r;
+		if (at + (span - 1) >= w->last)
+			break;
+	}
+	return 0;
+}
+
+int vtd_walk(struct vtd *v, uint16_t sid, uint64_t iova, uint64_t len, vtd_walk_fn fn,
+	     void *opaque)
+{
+	struct vtd_walk w = { .v = v, .first = iova, .fn = fn, .opaque = opaque };
+	uint64_t lo = 0, hi = 0;
+	unsigned int aw;
+	bool fpd;
+	int ret = 0;
+
+	if (!len)
+		return 0;
+	w.last = len - 1 > UINT64_MAX - iova ? UINT64_MAX : iova + len - 1;
+	pthread_mutex_lock(&v->lock);
+	if (!(vtd_get32(v, VTD_REG_GSTS) & VTD_GCMD_TE)) {
+		ret = 1;
+		goto out;
+	}
+	if (ctx_fetch(v, sid, &lo, &hi, &fpd)) {
+		ret = -ENOENT;
+		goto out;
+	}
+	if (VTD_CTX_TT(lo) == VTD_TT_PASSTHROUGH) {
+		ret = 1;
+		goto out;
+	}
+	aw = 30 + 9 * VTD_CTX_AW(hi);
+	if (iova >> aw)
+		goto out;
+	if (w.last >> aw)
+		w.last = (1ULL << aw) - 1;
+	ret = sl_visit(&w, lo & ~0xfffULL, 2 + VTD_CTX_AW(hi), 0, DMA_READ | DMA_WRITE);
+out:
+	pthread_mutex_unlock(&v->lock);
+	return ret;
+}
+
 /* ---- invalidation ---- */
 
 unsigned int vtd_ctx_invalidate(struct vtd *v, unsigned int gran, uint16_t did,

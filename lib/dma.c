@@ -172,11 +172,18 @@ static bool dma_identity_is(struct dma_as *as)
 	return true;
 }
 
+static int dma_identity_walk(struct dma_as *as, uint64_t iova, uint64_t len, dma_walk_fn fn,
+			     void *opaque)
+{
+	return 1;
+}
+
 static const struct dma_as_ops dma_identity_ops = {
 	.name = "identity",
 	.translate = dma_identity_translate,
 	.translate_perm = dma_identity_translate_perm,
 	.identity = dma_identity_is,
+	.walk = dma_identity_walk,
 };
 
 void dma_as_identity_init(struct dma_as *as, const struct gmem *gm)

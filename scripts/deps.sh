@@ -15,6 +15,7 @@ ISLE_PACKAGES=(
 	libmnl-dev iproute2                     # isle-netback: rtnetlink; net tests: netns, bridges
 	dpdk dpdk-dev librte-net-virtio23       # net tests: dpdk-testpmd (in dpdk-dev on Debian 12) + virtio-user PMD
 	jq libudev-dev iputils-ping             # bridge-scripts (jq), isle-bridge-watch (libudev), bridge tests (ping)
+	libpci-dev pciutils                     # vfio-glue: device names (isle pci-assignable-list)
 )
 
 deps_missing() {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "isle/log.h"
+#include "assignable.h"
 #include "control/cli.h"
 #include "devices/serial.h"
 #include "devices/testdev.h"
@@ -39,6 +40,9 @@ int main(int argc, char **argv)
 	int status;
 
 	log_init("isle");
+	/* xl's verbs for host devices (vfio-glue/assignable.c). */
+	if (argc > 1 && !strncmp(argv[1], "pci-assignable-", 15))
+		return pci_assignable_main(argc - 1, argv + 1);
 	if (cli_parse(argc, argv, &cli, err, sizeof(err))) {
 		fprintf(stderr, "isle: %s\n", err);
 		return ISLE_EXIT_USAGE;

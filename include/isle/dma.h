@@ -56,6 +56,11 @@
 
 struct dma_as;
 
+/* A mapped run met by a walk: [iova, iova+len) reaches host memory at
+ * hva.. with perm (DMA_* bits). Nonzero stops the walk. */
+typedef int (*dma_walk_fn)(void *opaque, uint64_t iova, void *hva, uint64_t len,
+			   unsigned int perm);
+
 struct dma_as_ops {
 	const char *name;
 	/* See the contract above. iova + *len - 1 does not wrap and *len > 0
@@ -71,6 +76,13 @@ struct dma_as_ops {
 	 * now, asked without side effects (no fault recorded); valid until
 	 * the next invalidation. NULL: unknown (false). */
 	bool (*identity)(struct dma_as *as);
+	/* Optional: calls fn for every run of [iova, iova+len) that is mapped
+	 * to guest RAM, in IOVA order, without recording faults (a host
+	 * IOMMU shadowing the guest's mappings). Returns 0, fn's nonzero
+	 * return, 1 when every IOVA is the identity right now (fn not
+	 * called), or -ENOENT when nothing can be mapped. fn may run under
+	 * the implementation's lock: it must only record what it is told. */
+	int (*walk)(struct dma_as *as, uint64_t iova, uint64_t len, dma_walk_fn fn, void *opaque);
 };
 
 struct dma_notifier {

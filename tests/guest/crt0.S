@@ -336,10 +336,11 @@ boot_start_info:
 
 /* Identity map of 0-4 GiB with 2 MiB pages, all user-accessible so ring 3
  * can reach RAM, ECAM and the LAPIC directly; computed by the assembler so
- * ring 0 does not spend time building it. */
+ * ring 0 does not spend time building it. The rest of pdpt (4-512 GiB,
+ * where 64-bit BARs live) is filled in by paging.c, from ring 3. */
 	.section .data.pagetables, "aw"
 	.balign 4096
-	.globl pml4
+	.globl pml4, pdpt
 pml4:
 	.quad pdpt + PXE_FLAGS
 	.fill 511, 8, 0

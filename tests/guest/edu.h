@@ -28,6 +28,14 @@
 #define EDU_DMA_IRQ     0x4
 #define EDU_DMA_BUF     0x40000
 #define EDU_DMA_SIZE    4096
+/* PCI subsystem (vendor, id) tells the models apart: QEMU's edu carries
+ * QEMU's default 1af4:1100, isle's emulated edu (vmm/devices/edu.c) its
+ * own. Only isle's model promises to complete out-of-range DMAs with
+ * nothing copied; an edu assigned to isle from QEMU does not. */
+#define EDU_SUBSYS_QEMU_VENDOR  0x1af4
+#define EDU_SUBSYS_QEMU_ID      0x1100
+#define EDU_SUBSYS_ISLE_VENDOR  0x1b36
+#define EDU_SUBSYS_ISLE_ID      0x11e8
 
 struct edu {
 	uint16_t bdf;

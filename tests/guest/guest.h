@@ -298,6 +298,17 @@ uint64_t pci_bar_map(uint16_t bdf, unsigned int idx);
 /* Offset of capability id in the list, 0 if absent. */
 uint8_t pci_cap_find(uint16_t bdf, uint8_t id);
 
+/* ---- identity map above 4 GiB (paging.c) --------------------------- */
+
+/* Maps 4-512 GiB with 1 GiB pages if the CPU has them (CPUID
+ * 0x80000001 EDX bit 26); called once before the scenario runs. */
+void paging_init(void);
+bool paging_gib_pages(void);
+/* Makes [addr, addr + len) reachable (uncached unless the boot map calls
+ * it RAM): already true below 4 GiB and with 1 GiB pages, else 2 MiB
+ * pages from a pool. false beyond 512 GiB or when the pool runs out. */
+bool paging_map(uint64_t addr, uint64_t len);
+
 /* ---- scenarios (test_*.c, registered in main.c) -------------------- */
 
 void test_selftest_run(void);
@@ -307,12 +318,15 @@ void test_smp_run(void);
 void test_ioapic_run(void);
 void test_edu_run(void);
 void test_vtd_run(void);
+void test_nvme_run(void);
+void test_ivshmem_run(void);
 /* test_smp.c: the trampoline, and INIT/SIPI/SIPI for one AP (true once
  * more than `before` APs have checked in). */
 bool smp_tramp_install(void);
 bool smp_ap_start(uint32_t id, uint32_t before);
 void test_console_run(void);
 void test_idle_run(void);
+void test_vfiobench_run(void);
 void test_poweroff_run(void);
 void test_reset_run(void);
 void test_triplefault_run(void);

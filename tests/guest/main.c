@@ -21,6 +21,7 @@ struct scenario {
 void test_blk_run(void);   /* test_blk.c (declared with its glue in virtio_glue.h) */
 void test_blkbench_run(void);   /* test_blkbench.c */
 void test_net_run(void);   /* test_net.c */
+void test_vtd_dma_run(void);   /* test_vtd_dma.c */
 
 static const struct scenario scenarios[] = {
 	{ "selftest", test_selftest_run, "boot environment, exceptions, ACPI, printf" },
@@ -30,8 +31,12 @@ static const struct scenario scenarios[] = {
 	{ "ioapic",   test_ioapic_run,   "IOAPIC edge/level/EOI/mask/per-CPU via pc-testdev IRQ ports" },
 	{ "edu",      test_edu_run,      "edu device (1234:11e8): DMA, MSI, INTx via the IOAPIC" },
 	{ "vtd",      test_vtd_run,      "Intel VT-d: edu's DMA and interrupts remapped, faults, QI" },
+	{ "vtd-dma",  test_vtd_dma_run,  "Intel VT-d: edu's DMA through mappings made and revoked (QEMU, isle, assigned edu)" },
+	{ "nvme",     test_nvme_run,     "NVMe controller (frontends/nvme.c): admin + I/O queue, MSI-X" },
+	{ "ivshmem",  test_ivshmem_run,  "ivshmem-plain BAR2: placement, size, pattern (ivshmem_high= ivshmem_size= ivshmem_pattern=)" },
 	{ "console",  test_console_run,  "a line typed on isle's stdin arrives on COM1 (expect=, console_ms=)" },
 	{ "idle",     test_idle_run,     "spin idle_ms milliseconds for benchmarks" },
+	{ "vfiobench", test_vfiobench_run, "edu BAR read time and MSI latency for bench/vfio (reads= irqs=)" },
 	{ "poweroff", test_poweroff_run, "ACPI S5; the VMM must end the VM" },
 	{ "reset",    test_reset_run,    "reset via method=cf9|i8042|acpi; the VMM must end the VM" },
 	{ "triplefault", test_triplefault_run, "shut the vCPU down; the VMM must notice" },
@@ -185,6 +190,7 @@ void guest_main(void)
 
 	irq_init();
 	timer_calibrate();
+	paging_init();
 	report_info("scenario %s: %s", sc->name, sc->what);
 	report_info("tsc %lu kHz (%s)%s", timer_tsc_khz(), timer_source(),
 		    cpu_on_isle() ? ", on isle" : "");

@@ -124,6 +124,28 @@ bool vtd_inv_regs_global(const struct vtd_unit *u)
 	return vtd_wait64_clear(u, iotlb, 1ULL << 63);
 }
 
+bool vtd_inv_iotlb_page(const struct vtd_unit *u, uint16_t did, uint64_t iova,
+			volatile uint32_t *status)
+{
+	static uint32_t seq;
+	bool psi = u->cap & VTD_CAP_PSI;
+	unsigned int iva = VTD_ECAP_IRO(u->ecap), iotlb = iva + 8;
+
+	iova &= ~0xfffULL;              /* AM 0: one page; IH 0 */
+	if (vtd_rd32(u, VTD_GSTS) & VTD_GCMD_QIE) {
+		vtd_qi_submit(u, psi ? VTD_QI_IOTLB_PAGE(did) : VTD_QI_IOTLB_DOMAIN(did),
+			      psi ? iova : 0);
+		seq = seq % 0xfffffu + 1;
+		return vtd_qi_sync(u, status, 0x5a000000u | seq);
+	}
+	/* IVT, IIRG 3 (page) or 2 (domain), DR, DW, DID. */
+	if (psi)
+		vtd_wr64(u, iva, iova);
+	vtd_wr64(u, iotlb, 1ULL << 63 | (psi ? 3ULL : 2ULL) << 60 | 1ULL << 49 | 1ULL << 48 |
+		 (uint64_t)did << 32);
+	return vtd_wait64_clear(u, iotlb, 1ULL << 63);
+}
+
 void vtd_fault_read(const struct vtd_unit *u, unsigned int i, struct vtd_fault *f)
 {
 	unsigned int off = VTD_CAP_FRO(u->cap) + 16 * i;

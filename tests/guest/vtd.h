@@ -122,6 +122,15 @@ void vtd_faults_clear_all(const struct vtd_unit *u);
 /* The first recorded fault (from FSTS.FRI on): true with *f and *index. */
 bool vtd_fault_first(const struct vtd_unit *u, struct vtd_fault *f, unsigned int *index);
 
+/* Drops domain did's IOTLB entries for the 4 KiB page at iova (page-
+ * selective with CAP.PSI, else the whole domain) and waits for it: through
+ * the queue when GSTS.QIES is set (a wait descriptor writing a fresh value
+ * to *status), else through the IOTLB registers. true when done. Needed
+ * after every change to a mapping when CAP.CM is set, after every unmap
+ * always. */
+bool vtd_inv_iotlb_page(const struct vtd_unit *u, uint16_t did, uint64_t iova,
+			volatile uint32_t *status);
+
 /* Queued invalidation over a 256-entry queue in iq (4 KiB aligned). */
 void vtd_qi_setup(const struct vtd_unit *u, uint64_t iq_pa);
 /* Appends one 128-bit descriptor and moves the tail. */
@@ -133,6 +142,7 @@ bool vtd_qi_sync(const struct vtd_unit *u, volatile uint32_t *status, uint32_t v
 #define VTD_QI_CC_GLOBAL   (0x1ULL | 1ULL << 4)
 #define VTD_QI_IOTLB_GLOBAL (0x2ULL | 1ULL << 4 | 1ULL << 6 | 1ULL << 7)
 #define VTD_QI_IOTLB_PAGE(did) (0x2ULL | 3ULL << 4 | 1ULL << 6 | 1ULL << 7 | (uint64_t)(did) << 16)
+#define VTD_QI_IOTLB_DOMAIN(did) (0x2ULL | 2ULL << 4 | 1ULL << 6 | 1ULL << 7 | (uint64_t)(did) << 16)
 #define VTD_QI_IEC_GLOBAL  0x4ULL
 #define VTD_QI_WAIT        0x5ULL
 #define VTD_QI_WAIT_IF     (1ULL << 4)

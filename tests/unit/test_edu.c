@@ -46,7 +46,7 @@ static void setup(void)
 	CU_ASSERT_EQUAL_FATAL(pci_bus_init(&vm.pci, &win), 0);
 	CU_ASSERT_EQUAL_FATAL(device_add_type(&vm, &edu_type, &spec, &dev), 0);
 	pd = NULL;
-	for (unsigned int s = 1; s < PCI_MAX_DEVS && !pd; s++)
+	for (unsigned int s = 8; s < PCI_MAX_FNS && !pd; s++)
 		if (vm.pci.devs[s] && get_le16(vm.pci.devs[s]->cfg + PCI_DEVICE_ID) == 0x11e8)
 			pd = vm.pci.devs[s];
 	CU_ASSERT_PTR_NOT_NULL_FATAL(pd);

@@ -1,8 +1,11 @@
 /* Unit tests for vmm/pci/msix.c: the capability, reset state (all masked),
  * pending bits and delivery on unmask (entry and function mask), backend
  * eventfd writes while masked showing in the PBA, 8-byte table accesses,
- * read-only PBA, hostile accesses, route mirroring and teardown. KVM is not involved: the GSI table runs with vm_fd = -1 and
- * delivery is observed by reading the vector's eventfd. */
+ * read-only PBA, hostile accesses, route mirroring and teardown; a
+ * capability laid out by the caller (msix_init_at) and eventfds handed out
+ * before a vector goes live (msix_vector_eventfd_get). KVM is not
+ * involved: the GSI table runs with vm_fd = -1 and delivery is observed by
+ * reading the vector's eventfd. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -566,6 +569,166 @@ static void test_msix_threads(void)
 	teardown();
 }
 
+/* msix_init_at: a capability the caller laid out (an assigned function's,
+ * at its device's offset) is filled in, not added: the list stays as it
+ * was, the control word at that offset drives enable and function mask. */
+static void test_msix_init_at(void)
+{
+	struct pci_dev d;
+	struct msix m;
+	const unsigned int cap = 0xb0;
+
+	memset(&f, 0, sizeof(f));
+	CU_ASSERT_EQUAL_FATAL(gsi_init(&gt, -1), 0);
+	CU_ASSERT_EQUAL_FATAL(pci_bus_init(&bus, &win), 0);
+	pci_dev_init(&f.pci, 0x1234, 0x1111, 0xff0000, 0, &fake_ops, &f);
+	CU_ASSERT_EQUAL_FATAL(pci_dev_set_bar(&f.pci, 0, PCI_BAR_MEM32, BAR_SIZE, false), 0);
+	/* The device's list: PM at 0x40 -> MSI-X at 0xb0. */
+	put_le16(f.pci.cfg + PCI_STATUS, PCI_STATUS_CAP_LIST);
+	f.pci.cfg[PCI_CAPABILITY_LIST] = 0x40;
+	f.pci.cfg[0x40] = PCI_CAP_ID_PM;
+	f.pci.cfg[0x41] = cap;
+	f.pci.cfg[cap] = PCI_CAP_ID_MSIX;
+	f.pci.cfg[cap + 1] = 0;
+	/* Whatever masks the caller left there, the offsets end read-only. */
+	memset(f.pci.wmask + cap + PCI_MSIX_TABLE, 0xff, 8);
+	CU_ASSERT_EQUAL_FATAL(msix_init_at(&f.msix, &f.pci, &gt, NR, cap, 0, TABLE, PBA), 0);
+	CU_ASSERT_EQUAL_FATAL(pci_register(&bus, &f.pci), 0);
+	CU_ASSERT_EQUAL(f.msix.cap, cap);
+	CU_ASSERT_EQUAL(cfg_rd32(PCI_CAPABILITY_LIST) & 0xff, 0x40);
+	CU_ASSERT_EQUAL(cfg_rd32(0x40) & 0xffff, cap << 8 | PCI_CAP_ID_PM);
+	CU_ASSERT_EQUAL(cfg_rd32(cap), (uint32_t)(NR - 1) << 16 | PCI_CAP_ID_MSIX);
+	CU_ASSERT_EQUAL(cfg_rd32(cap + PCI_MSIX_TABLE), TABLE | 0);
+	CU_ASSERT_EQUAL(cfg_rd32(cap + PCI_MSIX_PBA), PBA | 0);
+	/* Nothing was appended: the next free offset is still the first. */
+	CU_ASSERT_EQUAL(f.pci.cap_next, PCI_STD_HEADER_SIZEOF);
+	/* Only ENABLE and MASKALL are writable; offsets and the size are not. */
+	ctl_write(0xffff);
+	CU_ASSERT_EQUAL(cfg_rd32(cap) >> 16,
+			PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL | (NR - 1));
+	CU_ASSERT(msix_enabled(&f.msix));
+	{
+		uint8_t b[4] = { 0xff, 0xff, 0xff, 0xff };
+
+		pci_cfg_access(&bus, 0, f.pci.devfn, cap + PCI_MSIX_TABLE, b, 4, true);
+		pci_cfg_access(&bus, 0, f.pci.devfn, cap + PCI_MSIX_PBA, b, 4, true);
+	}
+	CU_ASSERT_EQUAL(cfg_rd32(cap + PCI_MSIX_TABLE), TABLE);
+	CU_ASSERT_EQUAL(cfg_rd32(cap + PCI_MSIX_PBA), PBA);
+	/* A vector goes live through it and is routed with the requester id. */
+	ctl_write(PCI_MSIX_FLAGS_ENABLE);
+	ent_wr(7, PCI_MSIX_ENTRY_LOWER_ADDR, 0xfee00000);
+	ent_wr(7, PCI_MSIX_ENTRY_DATA, 0x4077);
+	ent_wr(7, PCI_MSIX_ENTRY_VECTOR_CTRL, 0);
+	CU_ASSERT_EQUAL(gt.nr, 1);
+	CU_ASSERT_EQUAL(f.msix.vec[7].route.rid, pci_dev_rid(&f.pci));
+	CU_ASSERT_PTR_NOT_NULL(route(f.msix.vec[7].route.gsi));
+	msix_notify(&f.msix, 7);
+	CU_ASSERT_EQUAL(delivered(7), 1);
+	ctl_write(0);
+	CU_ASSERT(!msix_enabled(&f.msix));
+	teardown();
+
+	/* Offsets where a capability cannot be: in the header, or running
+	 * past the standard space; the same argument checks as msix_init. */
+	CU_ASSERT_EQUAL_FATAL(gsi_init(&gt, -1), 0);
+	pci_dev_init(&d, 1, 2, 0, 0, &fake_ops, NULL);
+	pci_dev_set_bar(&d, 0, PCI_BAR_MEM32, BAR_SIZE, false);
+	CU_ASSERT_EQUAL(msix_init_at(&m, &d, &gt, 4, 0x3c, 0, 0, 0x80), -EINVAL);
+	CU_ASSERT_EQUAL(msix_init_at(&m, &d, &gt, 4, 0, 0, 0, 0x80), -EINVAL);
+	CU_ASSERT_EQUAL(msix_init_at(&m, &d, &gt, 4, PCI_CFG_SPACE_SIZE - PCI_CAP_MSIX_SIZEOF + 1,
+				     0, 0, 0x80), -EINVAL);
+	CU_ASSERT_EQUAL(msix_init_at(&m, &d, &gt, 4, 0x100, 0, 0, 0x80), -EINVAL);
+	CU_ASSERT_EQUAL(msix_init_at(&m, &d, &gt, 0, 0x40, 0, 0, 0x80), -EINVAL);
+	CU_ASSERT_EQUAL(msix_init_at(&m, &d, &gt, 4, 0x40, 2, 0, 0x80), -EINVAL);  /* no BAR */
+	CU_ASSERT_EQUAL(msix_init_at(&m, &d, &gt, 4, 0x40, 0, 0, 0x38), -EINVAL);  /* overlap */
+	CU_ASSERT_PTR_NULL(m.vec);
+	msix_destroy(&m);   /* a failed init leaves nothing to free */
+	CU_ASSERT_EQUAL(d.cfg[0x42], 0);
+	CU_ASSERT_EQUAL(get_le16(d.cfg + PCI_STATUS) & PCI_STATUS_CAP_LIST, 0);
+	/* The last offset that fits. */
+	CU_ASSERT_EQUAL(msix_init_at(&m, &d, &gt, 4, PCI_CFG_SPACE_SIZE - PCI_CAP_MSIX_SIZEOF, 0,
+				     0, 0x80), 0);
+	CU_ASSERT_EQUAL(get_le16(d.cfg + PCI_CFG_SPACE_SIZE - PCI_CAP_MSIX_SIZEOF +
+				 PCI_MSIX_FLAGS), 3);
+	CU_ASSERT_EQUAL(get_le16(d.cfg + PCI_STATUS) & PCI_STATUS_CAP_LIST, 0);
+	msix_destroy(&m);
+	gsi_destroy(&gt);
+}
+
+/* msix_vector_eventfd_get: the eventfd of a vector that never went live,
+ * for a source that wants them all up front (VFIO). Writes to it while the
+ * vector is masked (or MSI-X is off) are pending: the PBA shows them and
+ * the unmask delivers them, through the same eventfd, once. */
+static void test_msix_eventfd_get(void)
+{
+	uint64_t one = 1;
+	int efd, efd2;
+
+	setup();
+	CU_ASSERT_EQUAL(msix_vector_eventfd_get(&f.msix, NR), -EINVAL);
+	CU_ASSERT_EQUAL(msix_vector_eventfd_get(&f.msix, ~0u), -EINVAL);
+	/* MSI-X still disabled, every vector masked. */
+	CU_ASSERT_EQUAL(msix_vector_eventfd(&f.msix, 4), -1);
+	efd = msix_vector_eventfd_get(&f.msix, 4);
+	CU_ASSERT_FATAL(efd >= 0);
+	CU_ASSERT_EQUAL(msix_vector_eventfd_get(&f.msix, 4), efd);   /* the same one */
+	CU_ASSERT_EQUAL(msix_vector_eventfd(&f.msix, 4), efd);
+	CU_ASSERT_EQUAL(msix_vector_eventfd(&f.msix, 5), -1);        /* only that vector */
+	CU_ASSERT_EQUAL(gt.nr, 0);                                   /* and no route */
+	CU_ASSERT_EQUAL(f.msix.vec[4].route.gsi, -1);
+
+	/* Raised while MSI-X is off: pending in the PBA, not delivered. */
+	CU_ASSERT_EQUAL(write(efd, &one, sizeof(one)), sizeof(one));
+	CU_ASSERT_EQUAL(pba_rd(0), 1ULL << 4);
+	CU_ASSERT_EQUAL(delivered(4), 0);
+	ctl_write(PCI_MSIX_FLAGS_ENABLE);
+	CU_ASSERT_EQUAL(pba_rd(0), 1ULL << 4);      /* the entry is still masked */
+	CU_ASSERT_EQUAL(gt.nr, 0);
+	ent_wr(4, PCI_MSIX_ENTRY_LOWER_ADDR, 0xfee00000);
+	ent_wr(4, PCI_MSIX_ENTRY_DATA, 0x4044);
+	ent_wr(4, PCI_MSIX_ENTRY_VECTOR_CTRL, 0);
+	/* Unmasked: routed, the pending interrupt delivered once on the
+	 * eventfd the source holds, the PBA clear. */
+	CU_ASSERT_EQUAL(msix_vector_eventfd(&f.msix, 4), efd);
+	CU_ASSERT_EQUAL(gt.nr, 1);
+	CU_ASSERT_PTR_NOT_NULL(route(f.msix.vec[4].route.gsi));
+	CU_ASSERT_EQUAL(delivered(4), 1);
+	CU_ASSERT_EQUAL(pba_rd(0), 0);
+	/* Live: a source's write is the interrupt itself (KVM's irqfd; here
+	 * the counter), never a pending bit. */
+	CU_ASSERT_EQUAL(write(efd, &one, sizeof(one)), sizeof(one));
+	CU_ASSERT_EQUAL(pba_rd(0), 0);
+	CU_ASSERT_EQUAL(delivered(4), 1);
+
+	/* Another vector, created while MSI-X is on but the entry masked,
+	 * raised and unmasked without a PBA read in between. */
+	efd2 = msix_vector_eventfd_get(&f.msix, 66);
+	CU_ASSERT_FATAL(efd2 >= 0);
+	CU_ASSERT_NOT_EQUAL(efd2, efd);
+	CU_ASSERT_EQUAL(write(efd2, &one, sizeof(one)), sizeof(one));
+	CU_ASSERT_EQUAL(write(efd2, &one, sizeof(one)), sizeof(one));
+	ent_wr(66, PCI_MSIX_ENTRY_VECTOR_CTRL, 0);
+	CU_ASSERT_EQUAL(delivered(66), 1);
+	CU_ASSERT_EQUAL(pba_rd(1), 0);
+	CU_ASSERT_EQUAL(gt.nr, 2);
+	/* Masked again: pending again. */
+	ent_wr(66, PCI_MSIX_ENTRY_VECTOR_CTRL, 1);
+	CU_ASSERT_EQUAL(write(efd2, &one, sizeof(one)), sizeof(one));
+	CU_ASSERT_EQUAL(pba_rd(1), 1ULL << 2);
+	CU_ASSERT_EQUAL(msix_vector_eventfd_get(&f.msix, 66), efd2);
+
+	/* Teardown closes eventfds of vectors that never went live too. */
+	efd = msix_vector_eventfd_get(&f.msix, 9);
+	CU_ASSERT_FATAL(efd >= 0);
+	msix_destroy(&f.msix);
+	CU_ASSERT_EQUAL(fcntl(efd, F_GETFD), -1);
+	CU_ASSERT_EQUAL(fcntl(efd2, F_GETFD), -1);
+	CU_ASSERT_EQUAL(gt.nr, 0);
+	pci_bus_destroy(&bus);
+	gsi_destroy(&gt);
+}
+
 void unit_register(void)
 {
 	UNIT_SUITE("msix",
@@ -580,5 +743,7 @@ void unit_register(void)
 		   UNIT_TEST(test_msix_route_update),
 		   UNIT_TEST(test_msix_backend_masked),
 		   UNIT_TEST(test_msix_destroy),
-		   UNIT_TEST(test_msix_threads));
+		   UNIT_TEST(test_msix_threads),
+		   UNIT_TEST(test_msix_init_at),
+		   UNIT_TEST(test_msix_eventfd_get));
 }

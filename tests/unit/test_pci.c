@@ -1,6 +1,8 @@
 /* Unit tests for vmm/pci/pci.c and vmm/pci/pci_dev.c: host bridge identity, BAR
  * sizing and assignment, decode gating, masks (read-only, W1C), the
- * capability list, hostile offsets/widths, CF8/CFC vs ECAM, and bar_moved.
+ * capability list, hostile offsets/widths, CF8/CFC vs ECAM, bar_moved, the
+ * expansion ROM (BAR index 6), multi-function slots (pci_register_at, the
+ * header type's multi-function bit) and the config_read hook.
  * A fake device records what reaches it. */
 #include <errno.h>
 #include <string.h>
@@ -670,6 +672,328 @@ static void test_pci_reuse_hole(void)
 	pci_bus_destroy(&bus);
 }
 
+/* Config access by devfn (the helpers above take a slot: function 0). */
+static uint32_t rdf(unsigned int devfn, unsigned int off, unsigned int len)
+{
+	uint8_t b[4] = { 0 };
+
+	pci_cfg_access(&bus, 0, devfn, off, b, len, false);
+	return len == 1 ? b[0] : len == 2 ? get_le16(b) : get_le32(b);
+}
+
+static void wrf(unsigned int devfn, unsigned int off, unsigned int len, uint32_t v)
+{
+	uint8_t b[4];
+
+	put_le32(b, v);
+	pci_cfg_access(&bus, 0, devfn, off, b, len, true);
+}
+
+/* The expansion ROM: declared with pci_dev_set_rom, sized like a BAR (the
+ * enable bit is writable, bits 10:1 are not), placed in the 32-bit window
+ * clear of the other BARs, decoding only while both its enable bit and
+ * COMMAND.MEMORY are set, reported to bar_moved and bar_access as index 6. */
+static void test_pci_rom(void)
+{
+	const struct pci_windows *w = &test_win;
+	uint64_t a0, rom;
+	uint32_t v;
+
+	/* Bad declarations: under 2 KiB, not a power of two, over 2 GiB, twice. */
+	pci_dev_init(&fa.pci, 1, 2, 0, 0, &fake_ops, &fa);
+	CU_ASSERT_EQUAL(pci_dev_set_rom(&fa.pci, 1024), -EINVAL);
+	CU_ASSERT_EQUAL(pci_dev_set_rom(&fa.pci, 0x3000), -EINVAL);
+	CU_ASSERT_EQUAL(pci_dev_set_rom(&fa.pci, 4 * GiB), -EINVAL);
+	CU_ASSERT_EQUAL(pci_dev_set_rom(&fa.pci, 0), -EINVAL);
+	CU_ASSERT_EQUAL(fa.pci.bars[PCI_ROM_BAR].type, PCI_BAR_NONE);
+	CU_ASSERT_EQUAL(pci_dev_set_rom(&fa.pci, 2048), 0);
+	CU_ASSERT_EQUAL(pci_dev_set_rom(&fa.pci, 2048), -EBUSY);
+	CU_ASSERT_EQUAL(pci_bar_reg(PCI_ROM_BAR), PCI_ROM_ADDRESS);
+	CU_ASSERT_EQUAL(pci_bar_reg(2), PCI_BASE_ADDRESS_2);
+
+	/* BAR0 (4 KiB), then a 64 KiB ROM. */
+	memset(&fa, 0, sizeof(fa));
+	CU_ASSERT_EQUAL_FATAL(pci_bus_init(&bus, &test_win), 0);
+	pci_dev_init(&fa.pci, 0x1234, 0xabcd, 0xff0000, 0, &fake_ops, &fa);
+	CU_ASSERT_EQUAL(pci_dev_set_bar(&fa.pci, 0, PCI_BAR_MEM32, 0x1000, false), 0);
+	CU_ASSERT_EQUAL(pci_dev_set_rom(&fa.pci, 64 * KiB), 0);
+	CU_ASSERT_EQUAL_FATAL(pci_register(&bus, &fa.pci), 0);
+	a0 = rd(1, PCI_BASE_ADDRESS_0, 4) & ~0xfu;
+	v = rd(1, PCI_ROM_ADDRESS, 4);
+	rom = v & PCI_ROM_ADDRESS_MASK;
+	CU_ASSERT_EQUAL(v & ~PCI_ROM_ADDRESS_MASK, 0);        /* placed disabled */
+	CU_ASSERT(rom >= w->mmio32_base && rom + 64 * KiB <= w->mmio32_base + w->mmio32_size);
+	CU_ASSERT_EQUAL(rom % (64 * KiB), 0);
+	CU_ASSERT(rom >= a0 + 0x1000 || rom + 64 * KiB <= a0);
+	/* Sizing: all-ones reads back the size mask and the enable bit. */
+	CU_ASSERT_EQUAL(size_bar(1, PCI_ROM_ADDRESS), 0xffff0000u | PCI_ROM_ADDRESS_ENABLE);
+	wr(1, PCI_ROM_ADDRESS, 4, 0xfffffffeu);
+	CU_ASSERT_EQUAL(rd(1, PCI_ROM_ADDRESS, 4), 0xffff0000u);
+	wr(1, PCI_ROM_ADDRESS, 4, (uint32_t)rom);
+	CU_ASSERT_EQUAL(fa.moves, 0);
+
+	/* Memory on, ROM disabled: BAR0 decodes, the ROM does not. */
+	wr(1, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	CU_ASSERT_EQUAL(fa.moves, 1);
+	CU_ASSERT_EQUAL(fa.moved_bar[0], 0);
+	CU_ASSERT_EQUAL(pci_bar_address(&fa.pci, PCI_ROM_BAR), 0);
+	v = 0;
+	mmio(rom + 0x10, &v, 4, false);
+	CU_ASSERT_EQUAL(v, 0xffffffffu);
+	CU_ASSERT_EQUAL(fa.accesses, 0);
+	/* Enable bit set: decodes, bar_moved(6, rom), accesses reach bar 6. */
+	fa.moves = 0;
+	wr(1, PCI_ROM_ADDRESS, 4, (uint32_t)rom | PCI_ROM_ADDRESS_ENABLE);
+	CU_ASSERT_EQUAL(rd(1, PCI_ROM_ADDRESS, 4), (uint32_t)rom | PCI_ROM_ADDRESS_ENABLE);
+	CU_ASSERT_EQUAL(fa.moves, 1);
+	CU_ASSERT_EQUAL(fa.moved_bar[0], PCI_ROM_BAR);
+	CU_ASSERT_EQUAL(fa.moved_addr[0], rom);
+	CU_ASSERT_EQUAL(pci_bar_address(&fa.pci, PCI_ROM_BAR), rom);
+	mmio(rom + 0x10, &v, 4, false);
+	CU_ASSERT_EQUAL(fa.accesses, 1);
+	CU_ASSERT_EQUAL(fa.last_bar, PCI_ROM_BAR);
+	CU_ASSERT_EQUAL(fa.last_off, 0x10);
+	CU_ASSERT_EQUAL(v, 0xa6a6a6a6u);
+	mmio(rom + 64 * KiB - 4, &v, 4, false);
+	CU_ASSERT_EQUAL(fa.last_bar, PCI_ROM_BAR);
+	CU_ASSERT_EQUAL(fa.last_off, 64 * KiB - 4);
+	/* Memory off with the enable bit still set: stops decoding. */
+	fa.moves = 0;
+	wr(1, PCI_COMMAND, 2, 0);
+	CU_ASSERT_EQUAL(fa.moves, 2);
+	CU_ASSERT_EQUAL(fa.moved_bar[1], PCI_ROM_BAR);
+	CU_ASSERT_EQUAL(fa.moved_addr[1], 0);
+	CU_ASSERT_EQUAL(pci_bar_address(&fa.pci, PCI_ROM_BAR), 0);
+	fa.accesses = 0;
+	mmio(rom, &v, 4, false);
+	CU_ASSERT_EQUAL(fa.accesses, 0);
+	/* Memory on again, then the enable bit cleared alone. */
+	wr(1, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	CU_ASSERT_EQUAL(pci_bar_address(&fa.pci, PCI_ROM_BAR), rom);
+	fa.moves = 0;
+	wr(1, PCI_ROM_ADDRESS, 4, (uint32_t)rom);
+	CU_ASSERT_EQUAL(fa.moves, 1);
+	CU_ASSERT_EQUAL(fa.moved_bar[0], PCI_ROM_BAR);
+	CU_ASSERT_EQUAL(fa.moved_addr[0], 0);
+	mmio(rom, &v, 4, false);
+	CU_ASSERT_EQUAL(fa.accesses, 0);
+
+	/* A second device's BARs stay clear of the ROM's space. */
+	pci_dev_init(&fb.pci, 1, 2, 0, 0, &fake_ops, &fb);
+	pci_dev_set_bar(&fb.pci, 0, PCI_BAR_MEM32, 64 * KiB, false);
+	CU_ASSERT_EQUAL_FATAL(pci_register(&bus, &fb.pci), 0);
+	{
+		uint64_t b0 = rd(2, PCI_BASE_ADDRESS_0, 4) & ~0xfu;
+
+		CU_ASSERT(b0 >= rom + 64 * KiB || b0 + 64 * KiB <= rom);
+	}
+	/* Unregistering a decoding ROM reports it gone and clears it. */
+	wr(1, PCI_ROM_ADDRESS, 4, (uint32_t)rom | PCI_ROM_ADDRESS_ENABLE);
+	fa.moves = 0;
+	CU_ASSERT_EQUAL(pci_unregister(&bus, &fa.pci), 0);
+	CU_ASSERT_EQUAL(fa.moves, 2);
+	CU_ASSERT_EQUAL(fa.moved_bar[1], PCI_ROM_BAR);
+	CU_ASSERT_EQUAL(fa.moved_addr[1], 0);
+	CU_ASSERT_EQUAL(get_le32(fa.pci.cfg + PCI_ROM_ADDRESS), 0);
+	pci_bus_destroy(&bus);
+}
+
+/* Multi-function: bus->devs by devfn, pci_register takes a whole free
+ * slot, pci_register_at places a function, function 0 reads the
+ * multi-function bit exactly while another function of its slot is there,
+ * and every access path reaches functions 1-7. */
+static void test_pci_multifunction(void)
+{
+	const unsigned int fn2 = 1 << 3 | 2;
+	uint64_t a0, b0;
+	uint32_t v;
+
+	setup();   /* fa: slot 1, function 0 */
+	CU_ASSERT_EQUAL(fa.pci.devfn, 1 << 3);
+	CU_ASSERT_EQUAL(pci_dev_rid(&fa.pci), 1 << 3);
+	/* Alone in its slot: no multi-function bit, whatever its cfg says. */
+	fa.pci.cfg[PCI_HEADER_TYPE] = 0x80;
+	CU_ASSERT_EQUAL(rd(1, PCI_HEADER_TYPE, 1), 0);
+	CU_ASSERT_EQUAL(via_ecam(1, PCI_HEADER_TYPE, 1), 0);
+	CU_ASSERT_EQUAL(via_cf8(1, PCI_HEADER_TYPE, 1), 0);
+	fa.pci.cfg[PCI_HEADER_TYPE] = 0;
+	CU_ASSERT_EQUAL(rdf(fn2, PCI_VENDOR_ID, 4), 0xffffffffu);
+
+	/* Bad places. */
+	fake_init(&fb);
+	CU_ASSERT_EQUAL(pci_register_at(&bus, &fb.pci, 1 << 3), -EBUSY);
+	CU_ASSERT_EQUAL(pci_register_at(&bus, &fb.pci, 0), -EINVAL);
+	CU_ASSERT_EQUAL(pci_register_at(&bus, &fb.pci, 5), -EINVAL);
+	CU_ASSERT_EQUAL(pci_register_at(&bus, &fb.pci, PCI_MAX_FNS), -EINVAL);
+	CU_ASSERT_EQUAL(pci_register_at(&bus, &fb.pci, ~0u), -EINVAL);
+	CU_ASSERT_EQUAL(pci_register_at(&bus, &fa.pci, fn2), -EEXIST);
+	CU_ASSERT_EQUAL(rdf(fn2, PCI_VENDOR_ID, 4), 0xffffffffu);
+
+	/* Function 2 of slot 1. */
+	put_le16(fb.pci.cfg + PCI_DEVICE_ID, 0xbeef);
+	CU_ASSERT_EQUAL_FATAL(pci_register_at(&bus, &fb.pci, fn2), 0);
+	CU_ASSERT_EQUAL(fb.pci.devfn, fn2);
+	CU_ASSERT_EQUAL(fb.pci.slot, 1);
+	CU_ASSERT_EQUAL(pci_dev_rid(&fb.pci), fn2);
+	CU_ASSERT_EQUAL(pci_register_at(&bus, &many[1].pci, fn2), -EBUSY);
+	/* Function 0 now says so, on every path and width; function 2 not. */
+	CU_ASSERT_EQUAL(rd(1, PCI_HEADER_TYPE, 1), 0x80);
+	CU_ASSERT_EQUAL((rd(1, PCI_CACHE_LINE_SIZE, 4) >> 16) & 0xff, 0x80);
+	CU_ASSERT_EQUAL(rd(1, PCI_HEADER_TYPE, 2), 0x0080);
+	CU_ASSERT_EQUAL(via_ecam(1, PCI_HEADER_TYPE, 1), 0x80);
+	CU_ASSERT_EQUAL(via_cf8(1, PCI_HEADER_TYPE, 1), 0x80);
+	CU_ASSERT_EQUAL(fa.pci.cfg[PCI_HEADER_TYPE], 0);   /* not written into cfg */
+	CU_ASSERT_EQUAL(rdf(fn2, PCI_HEADER_TYPE, 1), 0);
+	/* Identity of function 2 through ECAM and 0xcf8/0xcfc. */
+	CU_ASSERT_EQUAL(rdf(fn2, PCI_VENDOR_ID, 4), 0xbeef1234u);
+	{
+		uint8_t b[4] = { 0 };
+
+		pci_ecam_handler(&bus, (uint64_t)fn2 << 12, b, 4, false);
+		CU_ASSERT_EQUAL(get_le32(b), 0xbeef1234u);
+		cf8_set(0x80000000u | fn2 << 8 | PCI_VENDOR_ID);
+		memset(b, 0, sizeof(b));
+		pci_cf8_handler(&bus, 4, b, 4, false);
+		CU_ASSERT_EQUAL(get_le32(b), 0xbeef1234u);
+		/* A byte written through 0xcfc lands in function 2 only. */
+		cf8_set(0x80000000u | fn2 << 8 | PCI_INTERRUPT_LINE);
+		b[0] = 0x0a;
+		pci_cf8_handler(&bus, 4, b, 1, true);
+		CU_ASSERT_EQUAL(fb.pci.cfg[PCI_INTERRUPT_LINE], 0x0a);
+		CU_ASSERT_EQUAL(fa.pci.cfg[PCI_INTERRUPT_LINE], 0);
+		b[0] = 0x0c;
+		pci_ecam_handler(&bus, (uint64_t)fn2 << 12 | PCI_INTERRUPT_LINE, b, 1, true);
+		CU_ASSERT_EQUAL(fb.pci.cfg[PCI_INTERRUPT_LINE], 0x0c);
+		CU_ASSERT_EQUAL(fa.pci.cfg[PCI_INTERRUPT_LINE], 0);
+	}
+	/* Its BARs are placed clear of function 0's and decode for it. */
+	a0 = rd(1, PCI_BASE_ADDRESS_0, 4) & ~0xfu;
+	b0 = rdf(fn2, PCI_BASE_ADDRESS_0, 4) & ~0xfu;
+	CU_ASSERT(b0 >= a0 + 0x1000 || b0 + 0x1000 <= a0);
+	CU_ASSERT_NOT_EQUAL(rdf(fn2, PCI_BASE_ADDRESS_1, 4), rd(1, PCI_BASE_ADDRESS_1, 4));
+	wrf(fn2, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	CU_ASSERT_EQUAL(rd(1, PCI_COMMAND, 2), 0);
+	CU_ASSERT_EQUAL(pci_bar_address(&fb.pci, 0), b0);
+	CU_ASSERT_EQUAL(pci_bar_address(&fa.pci, 0), 0);
+	mmio(b0 + 4, &v, 4, false);
+	CU_ASSERT_EQUAL(fb.accesses, 1);
+	CU_ASSERT_EQUAL(fb.last_off, 4);
+	CU_ASSERT_EQUAL(fa.accesses, 0);
+
+	/* pci_register wants a whole free slot: a slot holding only
+	 * function 5 is not free either. */
+	pci_dev_init(&many[1].pci, 1, 1, 0, 0, &fake_ops, &many[1]);
+	CU_ASSERT_EQUAL_FATAL(pci_register_at(&bus, &many[1].pci, 3 << 3 | 5), 0);
+	CU_ASSERT_EQUAL(rd(3, PCI_VENDOR_ID, 4), 0xffffffffu);   /* no function 0 */
+	pci_dev_init(&many[2].pci, 1, 2, 0, 0, &fake_ops, &many[2]);
+	pci_dev_init(&many[3].pci, 1, 3, 0, 0, &fake_ops, &many[3]);
+	CU_ASSERT_EQUAL_FATAL(pci_register(&bus, &many[2].pci), 0);
+	CU_ASSERT_EQUAL_FATAL(pci_register(&bus, &many[3].pci), 0);
+	CU_ASSERT_EQUAL(many[2].pci.devfn, 2 << 3);
+	CU_ASSERT_EQUAL(many[3].pci.devfn, 4 << 3);
+	CU_ASSERT_EQUAL(rd(2, PCI_HEADER_TYPE, 1), 0);
+	/* Function 0 placed after the others: it reads the bit at once. */
+	pci_dev_init(&many[4].pci, 1, 4, 0, 0, &fake_ops, &many[4]);
+	CU_ASSERT_EQUAL_FATAL(pci_register_at(&bus, &many[4].pci, 3 << 3), 0);
+	CU_ASSERT_EQUAL(rd(3, PCI_HEADER_TYPE, 1), 0x80);
+
+	/* Unregistering a function frees just it. */
+	CU_ASSERT_EQUAL(pci_unregister(&bus, &fb.pci), 0);
+	CU_ASSERT_EQUAL(rdf(fn2, PCI_VENDOR_ID, 4), 0xffffffffu);
+	CU_ASSERT_EQUAL(rd(1, PCI_VENDOR_ID, 4), 0xabcd1234u);
+	CU_ASSERT_EQUAL(rd(1, PCI_HEADER_TYPE, 1), 0);
+	CU_ASSERT_EQUAL(pci_unregister(&bus, &fb.pci), -ENOENT);
+	fb.accesses = 0;
+	mmio(b0 + 4, &v, 4, false);
+	CU_ASSERT_EQUAL(v, 0xffffffffu);
+	CU_ASSERT_EQUAL(fb.accesses, 0);
+	/* Function 0 leaves while function 5 stays. */
+	CU_ASSERT_EQUAL(pci_unregister(&bus, &many[4].pci), 0);
+	CU_ASSERT_EQUAL(rd(3, PCI_VENDOR_ID, 4), 0xffffffffu);
+	CU_ASSERT_EQUAL(rdf(3 << 3 | 5, PCI_DEVICE_ID, 2), 1);
+	CU_ASSERT_EQUAL(pci_unregister(&bus, &many[1].pci), 0);
+	CU_ASSERT_EQUAL(rdf(3 << 3 | 5, PCI_VENDOR_ID, 4), 0xffffffffu);
+	/* Slot 3 is whole again: the next pci_register takes it. */
+	pci_dev_init(&many[5].pci, 1, 5, 0, 0, &fake_ops, &many[5]);
+	CU_ASSERT_EQUAL_FATAL(pci_register(&bus, &many[5].pci), 0);
+	CU_ASSERT_EQUAL(many[5].pci.devfn, 3 << 3);
+	pci_bus_destroy(&bus);
+}
+
+/* The config_read hook: runs after data was filled from cfg, sees the
+ * access as made (offset and width, on every path), may overwrite bytes;
+ * not called for writes, rejected accesses or absent functions. */
+struct hook_log {
+	unsigned int calls;
+	unsigned int offset, len;
+	uint8_t seen[4];
+};
+
+static struct hook_log hook;
+
+static void hook_config_read(struct pci_dev *dev, unsigned int offset, unsigned int len,
+			     void *data)
+{
+	uint8_t *b = data;
+
+	hook.calls++;
+	hook.offset = offset;
+	hook.len = len;
+	memcpy(hook.seen, data, len);
+	/* The "device" owns config byte 0x42 and claims multi-function. */
+	for (unsigned int i = 0; i < len; i++) {
+		if (offset + i == 0x42)
+			b[i] = 0x5a;
+		if (offset + i == PCI_HEADER_TYPE)
+			b[i] = 0x80;
+	}
+}
+
+static const struct pci_dev_ops hook_ops = {
+	.name = "hook",
+	.config_read = hook_config_read,
+};
+
+static void test_pci_config_read_hook(void)
+{
+	memset(&hook, 0, sizeof(hook));
+	CU_ASSERT_EQUAL_FATAL(pci_bus_init(&bus, &test_win), 0);
+	pci_dev_init(&fa.pci, 0x1234, 0xabcd, 0, 0, &hook_ops, &fa);
+	put_le32(fa.pci.cfg + 0x40, 0x44332211);
+	fa.pci.wmask[0x40] = 0xff;
+	CU_ASSERT_EQUAL_FATAL(pci_register(&bus, &fa.pci), 0);
+
+	CU_ASSERT_EQUAL(rd(1, 0x40, 4), 0x445a2211u);
+	CU_ASSERT_EQUAL(hook.calls, 1);
+	CU_ASSERT_EQUAL(hook.offset, 0x40);
+	CU_ASSERT_EQUAL(hook.len, 4);
+	CU_ASSERT_EQUAL(get_le32(hook.seen), 0x44332211u);   /* filled from cfg first */
+	CU_ASSERT_EQUAL(rd(1, 0x42, 1), 0x5a);
+	CU_ASSERT_EQUAL(hook.offset, 0x42);
+	CU_ASSERT_EQUAL(hook.len, 1);
+	CU_ASSERT_EQUAL(rd(1, 0x40, 2), 0x2211);
+	CU_ASSERT_EQUAL(hook.calls, 3);
+	/* Through 0xcfe and ECAM: the real offset and width. */
+	CU_ASSERT_EQUAL(via_cf8(1, 0x42, 2), 0x445a);
+	CU_ASSERT_EQUAL(hook.offset, 0x42);
+	CU_ASSERT_EQUAL(hook.len, 2);
+	CU_ASSERT_EQUAL(via_ecam(1, 0x40, 4), 0x445a2211u);
+	CU_ASSERT_EQUAL(hook.calls, 5);
+	/* The bus decides the multi-function bit after the hook. */
+	CU_ASSERT_EQUAL(rd(1, PCI_HEADER_TYPE, 1), 0);
+	CU_ASSERT_EQUAL(hook.calls, 6);
+	/* Not for writes, rejected accesses or absent functions. */
+	hook.calls = 0;
+	wr(1, 0x40, 1, 0x99);
+	CU_ASSERT_EQUAL(fa.pci.cfg[0x40], 0x99);
+	CU_ASSERT_EQUAL(rd(1, 0x41, 2), 0xffff);   /* misaligned */
+	CU_ASSERT_EQUAL(rd(1, 0x40, 3), 0xffffffu);
+	CU_ASSERT_EQUAL(rd(2, 0x40, 4), 0xffffffffu);
+	CU_ASSERT_EQUAL(rdf(1 << 3 | 1, 0x40, 4), 0xffffffffu);
+	CU_ASSERT_EQUAL(hook.calls, 0);
+	pci_bus_destroy(&bus);
+}
+
 void unit_register(void)
 {
 	UNIT_SUITE("pci",
@@ -684,5 +1008,8 @@ void unit_register(void)
 		   UNIT_TEST(test_pci_cf8_ecam),
 		   UNIT_TEST(test_pci_bar_moved),
 		   UNIT_TEST(test_pci_unregister),
-		   UNIT_TEST(test_pci_reuse_hole));
+		   UNIT_TEST(test_pci_reuse_hole),
+		   UNIT_TEST(test_pci_rom),
+		   UNIT_TEST(test_pci_multifunction),
+		   UNIT_TEST(test_pci_config_read_hook));
 }

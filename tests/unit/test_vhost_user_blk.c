@@ -156,11 +156,11 @@ static bool setup(void)
 		if (cfg_rd(PCI_VENDOR_ID, 4) == (0x1042u << 16 | 0x1af4))
 			break;
 	CU_ASSERT_FATAL(slot < PCI_MAX_DEVS);
-	vp = vm.pci.devs[slot]->opaque;
+	vp = vm.pci.devs[slot << 3]->opaque;
 	bar1 = cfg_rd(PCI_BASE_ADDRESS_1, 4) & ~0xfULL;
 	bar4 = cfg_rd(PCI_BASE_ADDRESS_4, 4) & ~0xfULL;
 	cfg_wr(PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 2);
-	CU_ASSERT_EQUAL(pci_bar_address(vm.pci.devs[slot], 4), bar4);
+	CU_ASSERT_EQUAL(pci_bar_address(vm.pci.devs[slot << 3], 4), bar4);
 	return true;
 }
 

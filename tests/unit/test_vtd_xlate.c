@@ -4,8 +4,10 @@
  * fault reason the model implements, the context cache and IOTLB (hits,
  * LRU eviction, bounded size), and that context-cache and IOTLB
  * invalidations (global, domain, device, page-selective with AM) really
- * drop stale translations and call the notifier. Guest memory is a static
- * buffer at gpa 0; tables are built in it. */
+ * drop stale translations and call the notifier; vtd_walk (leaves in IOVA
+ * order, clipped, permissions ANDed, bad entries skipped, no fault recorded,
+ * no cache touched, stopped by fn). Guest memory is a static buffer at
+ * gpa 0; tables are built in it. */
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
@@ -427,6 +429,265 @@ static void test_hostile(void)
 	down();
 }
 
+/* ---- vtd_walk ---- */
+
+#define WALK_MAX 16
+
+struct walk_rec {
+	unsigned int n;           /* leaves reported */
+	unsigned int stop_at;     /* return 7 from this call (1-based), 0: never */
+	uint64_t iova[WALK_MAX], gpa[WALK_MAX], size[WALK_MAX];
+	unsigned int perm[WALK_MAX];
+};
+
+static int walk_cb(void *opaque, uint64_t iova, uint64_t gpa, uint64_t size, unsigned int perm)
+{
+	struct walk_rec *w = opaque;
+
+	if (w->n < WALK_MAX) {
+		w->iova[w->n] = iova;
+		w->gpa[w->n] = gpa;
+		w->size[w->n] = size;
+		w->perm[w->n] = perm;
+	}
+	w->n++;
+	return w->n == w->stop_at ? 7 : 0;
+}
+
+static void expect_leaf(const struct walk_rec *w, unsigned int i, uint64_t iova, uint64_t gpa,
+			uint64_t size, unsigned int perm)
+{
+	CU_ASSERT_FATAL(i < w->n && i < WALK_MAX);
+	CU_ASSERT_EQUAL(w->iova[i], iova);
+	CU_ASSERT_EQUAL(w->gpa[i], gpa);
+	CU_ASSERT_EQUAL(w->size[i], size);
+	CU_ASSERT_EQUAL(w->perm[i], perm);
+}
+
+/* A walk, checking that it left every register (FSTS, the FRCDs, ...), the
+ * fault-event MSIs and the cache counters as they were. */
+static int walk(uint16_t sid, uint64_t iova, uint64_t len, struct walk_rec *w)
+{
+	static uint8_t csr[VTD_MMIO_SIZE];
+	uint64_t counters[4] = { v.ctx_hits, v.ctx_misses, v.iotlb_hits, v.iotlb_misses };
+	unsigned int msis = msi_count;
+	int r;
+
+	memcpy(csr, v.csr, sizeof(csr));
+	memset(w, 0, sizeof(*w));
+	r = vtd_walk(&v, sid, iova, len, walk_cb, w);
+	CU_ASSERT_EQUAL(memcmp(csr, v.csr, sizeof(csr)), 0);
+	CU_ASSERT_EQUAL(msi_count, msis);
+	CU_ASSERT_EQUAL(v.ctx_hits, counters[0]);
+	CU_ASSERT_EQUAL(v.ctx_misses, counters[1]);
+	CU_ASSERT_EQUAL(v.iotlb_hits, counters[2]);
+	CU_ASSERT_EQUAL(v.iotlb_misses, counters[3]);
+	return r;
+}
+
+/* Where the 4K leaf entry for iova sits (its tables must exist). */
+static uint64_t pte_at(uint64_t top, unsigned int levels, uint64_t iova)
+{
+	uint64_t t = top;
+
+	for (unsigned int l = levels; l > 1; l--)
+		t = rd64(t + 8 * ((iova >> (12 + 9 * (l - 1))) & 0x1ff)) & 0x000ffffffffff000ULL;
+	return t + 8 * ((iova >> 12) & 0x1ff);
+}
+
+static uint32_t fsts(void)
+{
+	return (uint32_t)vtd_mmio_read(&v, VTD_REG_FSTS, 4);
+}
+
+/* Identity (translation off, pass-through) and no context: fn never runs. */
+static void test_walk_identity_and_no_ctx(void)
+{
+	struct walk_rec w;
+
+	up(39);
+	setup_ctx(SID, 1, 1, 0);
+	CU_ASSERT_EQUAL(walk(SID, 0, UINT64_MAX, &w), 1);   /* TE off */
+	CU_ASSERT_EQUAL(w.n, 0);
+	setup_ctx(0x0109, 1, 2, VTD_TT_PASSTHROUGH << 2);
+	enable();
+	CU_ASSERT_EQUAL(walk(0x0109, 0x1000, 0x1000, &w), 1);
+	CU_ASSERT_EQUAL(w.n, 0);
+	/* No context entry, no root entry, a reserved bit, an unreadable
+	 * context table: -ENOENT, and no fault recorded for any of them. */
+	CU_ASSERT_EQUAL(walk(SID + 2, 0, UINT64_MAX, &w), -ENOENT);
+	CU_ASSERT_EQUAL(walk(0x0700, 0, UINT64_MAX, &w), -ENOENT);
+	wr64(CTXT + 16 * 3 + 8, 1ULL << 8 | 1 | 0x80);   /* devfn 3: AVAIL/rsvd bit 7 */
+	wr64(CTXT + 16 * 3, alloc_tbl() | 1);
+	CU_ASSERT_EQUAL(walk(0x0103, 0, UINT64_MAX, &w), -ENOENT);
+	wr64(ROOT + 16 * 6, (MEMSZ + 0x1000ULL) | 1);
+	CU_ASSERT_EQUAL(walk(0x0600, 0, UINT64_MAX, &w), -ENOENT);
+	CU_ASSERT_EQUAL(fsts(), 0);
+	CU_ASSERT_EQUAL(w.n, 0);
+	/* The same request through vtd_translate does fault: the checks
+	 * above can see one. */
+	{
+		struct vtd_xlate x;
+
+		CU_ASSERT_EQUAL(vtd_translate(&v, SID + 2, 0, DMA_READ, &x), -EFAULT);
+		CU_ASSERT(x.recorded);
+		CU_ASSERT(fsts() & VTD_FSTS_PPF);
+	}
+	down();
+}
+
+/* Leaves of every size in IOVA order, permissions ANDed down the levels,
+ * absent and malformed entries skipped, nothing recorded. */
+static void test_walk_leaves(void)
+{
+	struct walk_rec w;
+	uint64_t top, pde;
+
+	up(39);
+	top = setup_ctx(SID, 1, 5, 0);
+	map(top, 3, 0x40000000, 0x80000000, 1, 3);        /* 1G read-only */
+	map(top, 3, 0x3000, 0x13000, 3, 1);
+	map(top, 3, 0x1000, 0x11000, 1, 1);               /* 4K R */
+	map(top, 3, 0x2000, 0x12000, 2, 1);               /* 4K W */
+	map(top, 3, 0x400000, 0xa00000, 3, 2);            /* 2M RW */
+	map(top, 3, 0x7f00000000ULL, 0x14000, 3, 1);      /* near the top of 39 bits */
+	enable();
+	CU_ASSERT_EQUAL(walk(SID, 0, UINT64_MAX, &w), 0);
+	CU_ASSERT_EQUAL_FATAL(w.n, 6);
+	expect_leaf(&w, 0, 0x1000, 0x11000, 0x1000, DMA_READ);
+	expect_leaf(&w, 1, 0x2000, 0x12000, 0x1000, DMA_WRITE);
+	expect_leaf(&w, 2, 0x3000, 0x13000, 0x1000, DMA_RW);
+	expect_leaf(&w, 3, 0x400000, 0xa00000, 0x200000, DMA_RW);
+	expect_leaf(&w, 4, 0x40000000, 0x80000000, 0x40000000, DMA_READ);
+	expect_leaf(&w, 5, 0x7f00000000ULL, 0x14000, 0x1000, DMA_RW);
+	CU_ASSERT_EQUAL(fsts(), 0);
+
+	/* A read-only directory limits the leaves below it. */
+	pde = rd64(top);
+	wr64(top, pde & ~2ULL);
+	CU_ASSERT_EQUAL(walk(SID, 0, 0x40000000, &w), 0);
+	CU_ASSERT_EQUAL_FATAL(w.n, 4);
+	CU_ASSERT_EQUAL(w.perm[1], 0);    /* W leaf under an R directory */
+	CU_ASSERT_EQUAL(w.perm[2], DMA_READ);
+	CU_ASSERT_EQUAL(w.perm[3], DMA_READ);
+	wr64(top, pde);
+
+	/* Malformed entries are not mapped, and their neighbours still are:
+	 * SNP in a 4K leaf, address bits 20:12 in a 2M leaf, a directory
+	 * outside guest memory. */
+	wr64(pte_at(top, 3, 0x2000), 0x12000 | 2 | VTD_SL_SNP);        /* the 4K W leaf */
+	map(top, 3, 0x600000, 0xc01000, 3, 2);
+	wr64(top + 8 * 2, (MEMSZ + 0x10000ULL) | 3);                    /* 2G..3G */
+	map(top, 3, 0xc0000000, 0x15000, 3, 1);
+	CU_ASSERT_EQUAL(walk(SID, 0, UINT64_MAX, &w), 0);
+	CU_ASSERT_EQUAL_FATAL(w.n, 6);
+	expect_leaf(&w, 0, 0x1000, 0x11000, 0x1000, DMA_READ);
+	expect_leaf(&w, 1, 0x3000, 0x13000, 0x1000, DMA_RW);
+	expect_leaf(&w, 2, 0x400000, 0xa00000, 0x200000, DMA_RW);
+	expect_leaf(&w, 3, 0x40000000, 0x80000000, 0x40000000, DMA_READ);
+	expect_leaf(&w, 4, 0xc0000000, 0x15000, 0x1000, DMA_RW);
+	expect_leaf(&w, 5, 0x7f00000000ULL, 0x14000, 0x1000, DMA_RW);
+	CU_ASSERT_EQUAL(fsts(), 0);
+	down();
+}
+
+/* The range: leaves clipped to it (gpa advanced with the IOVA), nothing
+ * outside it, nothing beyond the context's address width, len 0 a no-op,
+ * and iova + len past 2^64 clamped. */
+static void test_walk_range(void)
+{
+	struct walk_rec w;
+	uint64_t top;
+
+	up(39);
+	top = setup_ctx(SID, 1, 1, 0);
+	map(top, 3, 0x3000, 0x13000, 3, 1);
+	map(top, 3, 0x4000, 0x24000, 3, 1);
+	map(top, 3, 0x400000, 0xa00000, 3, 2);
+	map(top, 3, (1ULL << 39) - 0x1000, 0x16000, 1, 1);   /* the last page */
+	enable();
+	CU_ASSERT_EQUAL(walk(SID, 0x3800, 0x1000, &w), 0);
+	CU_ASSERT_EQUAL_FATAL(w.n, 2);
+	expect_leaf(&w, 0, 0x3800, 0x13800, 0x800, DMA_RW);
+	expect_leaf(&w, 1, 0x4000, 0x24000, 0x800, DMA_RW);
+	CU_ASSERT_EQUAL(walk(SID, 0x401000, 0x2000, &w), 0);
+	CU_ASSERT_EQUAL_FATAL(w.n, 1);
+	expect_leaf(&w, 0, 0x401000, 0xa01000, 0x2000, DMA_RW);
+	CU_ASSERT_EQUAL(walk(SID, 0x4000, 0x1000, &w), 0);
+	CU_ASSERT_EQUAL_FATAL(w.n, 1);
+	expect_leaf(&w, 0, 0x4000, 0x24000, 0x1000, DMA_RW);
+	/* Unmapped ranges: nothing reported, no fault. */
+	CU_ASSERT_EQUAL(walk(SID, 0x5000, 0x3fb000, &w), 0);
+	CU_ASSERT_EQUAL(w.n, 0);
+	CU_ASSERT_EQUAL(walk(SID, 0x600000, 0x7000000000ULL, &w), 0);
+	CU_ASSERT_EQUAL(w.n, 0);
+	CU_ASSERT_EQUAL(walk(SID, 0x3000, 0, &w), 0);
+	CU_ASSERT_EQUAL(w.n, 0);
+	/* At and beyond the address width (a translation there faults). */
+	CU_ASSERT_EQUAL(walk(SID, 1ULL << 39, 0x1000, &w), 0);
+	CU_ASSERT_EQUAL(w.n, 0);
+	CU_ASSERT_EQUAL(walk(SID, (1ULL << 39) - 0x800, UINT64_MAX, &w), 0);
+	CU_ASSERT_EQUAL_FATAL(w.n, 1);
+	expect_leaf(&w, 0, (1ULL << 39) - 0x800, 0x16800, 0x800, DMA_READ);
+	CU_ASSERT_EQUAL(walk(SID, 0x4000, UINT64_MAX, &w), 0);
+	CU_ASSERT_EQUAL(w.n, 3);
+	CU_ASSERT_EQUAL(fsts(), 0);
+	down();
+}
+
+/* 4 levels, a nonzero return stops the walk, tables are read afresh (the
+ * IOTLB's stale entry is not used), and a self-referencing table ends. */
+static void test_walk_stop_and_fresh(void)
+{
+	struct vtd_xlate x;
+	struct walk_rec w;
+	uint64_t top;
+	int r;
+
+	up(48);
+	top = setup_ctx(SID, 2, 1, 0);
+	map(top, 4, 0x1000, 0x11000, 3, 1);
+	map(top, 4, 0x200000, 0x400000, 3, 2);
+	map(top, 4, 0x8000000000ULL, 0x12000, 3, 1);          /* PML4 entry 1 */
+	map(top, 4, 0xfedcba987000ULL, 0x13000, 3, 1);
+	enable();
+	CU_ASSERT_EQUAL(walk(SID, 0, UINT64_MAX, &w), 0);
+	CU_ASSERT_EQUAL_FATAL(w.n, 4);
+	expect_leaf(&w, 2, 0x8000000000ULL, 0x12000, 0x1000, DMA_RW);
+	expect_leaf(&w, 3, 0xfedcba987000ULL, 0x13000, 0x1000, DMA_RW);
+	/* Stop on the second leaf: its value comes back, no third call. */
+	memset(&w, 0, sizeof(w));
+	w.stop_at = 2;
+	r = vtd_walk(&v, SID, 0, UINT64_MAX, walk_cb, &w);
+	CU_ASSERT_EQUAL(r, 7);
+	CU_ASSERT_EQUAL(w.n, 2);
+	CU_ASSERT_EQUAL(w.iova[1], 0x200000);
+	memset(&w, 0, sizeof(w));
+	w.stop_at = 1;
+	CU_ASSERT_EQUAL(vtd_walk(&v, SID, 0x8000000000ULL, UINT64_MAX, walk_cb, &w), 7);
+	CU_ASSERT_EQUAL(w.n, 1);
+
+	/* Fresh tables: the IOTLB holds 0x1000 -> 0x11000, the guest remapped
+	 * it without invalidating; the walk sees the new entry. */
+	CU_ASSERT_EQUAL(xl(SID, 0x1000, DMA_READ, &x), 0x11000);
+	map(top, 4, 0x1000, 0x21000, 1, 1);
+	CU_ASSERT_EQUAL(xl(SID, 0x1000, DMA_READ, &x), 0x11000);   /* still cached */
+	CU_ASSERT_EQUAL(walk(SID, 0x1000, 0x1000, &w), 0);
+	CU_ASSERT_EQUAL_FATAL(w.n, 1);
+	expect_leaf(&w, 0, 0x1000, 0x21000, 0x1000, DMA_READ);
+	down();
+
+	/* PML4[0] -> itself: one 4K leaf at 0 (as vtd_translate finds). */
+	up(48);
+	top = setup_ctx(SID, 2, 1, 0);
+	wr64(top, top | 3);
+	enable();
+	CU_ASSERT_EQUAL(walk(SID, 0, UINT64_MAX, &w), 0);
+	CU_ASSERT_EQUAL_FATAL(w.n, 1);
+	expect_leaf(&w, 0, 0, top, 0x1000, DMA_RW);
+	down();
+}
+
 void unit_register(void)
 {
 	UNIT_SUITE("vtd_xlate",
@@ -443,5 +704,9 @@ void unit_register(void)
 		   UNIT_TEST(test_psi_drops_stale),
 		   UNIT_TEST(test_dsi_global),
 		   UNIT_TEST(test_ctx_invalidation),
-		   UNIT_TEST(test_hostile));
+		   UNIT_TEST(test_hostile),
+		   UNIT_TEST(test_walk_identity_and_no_ctx),
+		   UNIT_TEST(test_walk_leaves),
+		   UNIT_TEST(test_walk_range),
+		   UNIT_TEST(test_walk_stop_and_fresh));
 }

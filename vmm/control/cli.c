@@ -14,6 +14,8 @@
 
 const char cli_usage[] =
 	"usage: isle run --kernel FILE [options]\n"
+	"       isle pci-assignable-add BDF | pci-assignable-remove [-r] BDF |\n"
+	"            pci-assignable-list\n"
 	"       isle --help | --version\n"
 	"\n"
 	"run options:\n"
@@ -43,6 +45,12 @@ const char cli_usage[] =
 	"                       put every PCI device behind an emulated Intel VT-d (DMA and\n"
 	"                       interrupt remapping, an ACPI DMAR table); aw: address width\n"
 	"                       (default 48)\n"
+	"  --pci BDF[@VSLOT][,KEY=VALUE...]\n"
+	"                       assign a host PCI function bound to vfio-pci (see\n"
+	"                       isle pci-assignable-add), in xl's syntax: keys permissive,\n"
+	"                       seize, msitranslate=0, power_mgmt=0, rdm_policy, name, and\n"
+	"                       isle's msix_relocation=auto|on|off; may be repeated. Guest\n"
+	"                       RAM is pinned: RLIMIT_MEMLOCK must allow it (or run as root)\n"
 	"\n"
 	"exit status: 0 on poweroff or reset; 1 on a VMM error; 2 on a bad command line;\n"
 	"3 on a guest triple fault; 128+N when ended by signal N; with --testdev, also the\n"
@@ -124,7 +132,7 @@ static int cli_parse_uint(const char *s, unsigned int max, unsigned int *out)
 }
 
 enum cli_opt { OPT_KERNEL, OPT_INITRD, OPT_CMDLINE, OPT_MEMORY, OPT_VCPUS, OPT_SERIAL,
-	       OPT_DISK, OPT_NET, OPT_TESTDEV, OPT_EDU, OPT_IOMMU };
+	       OPT_DISK, OPT_NET, OPT_TESTDEV, OPT_EDU, OPT_IOMMU, OPT_PCI };
 
 /* What an option takes: a value (--name VAL or --name=VAL), none, or an
  * optional one (only as --name=VAL). */
@@ -136,7 +144,7 @@ static const struct { const char *name; enum cli_opt opt; enum cli_arg arg; } cl
 	{ "vcpus", OPT_VCPUS, ARG_VALUE }, { "serial", OPT_SERIAL, ARG_VALUE },
 	{ "disk", OPT_DISK, ARG_VALUE }, { "net", OPT_NET, ARG_VALUE },
 	{ "testdev", OPT_TESTDEV, ARG_NONE }, { "edu", OPT_EDU, ARG_NONE },
-	{ "iommu", OPT_IOMMU, ARG_OPTIONAL },
+	{ "iommu", OPT_IOMMU, ARG_OPTIONAL }, { "pci", OPT_PCI, ARG_VALUE },
 };
 
 static int cli_onoff(const char *v, bool *out)
@@ -174,6 +182,7 @@ static int cli_iommu(struct vm_iommu *io, const char *val, char *err, size_t err
 			if (cli_onoff(v, &io->caching_mode))
 				return cli_fail(err, errlen,
 						"--iommu: caching_mode must be on or off, not '%.16s'", v);
+			io->caching_mode_off = !io->caching_mode;
 		} else {
 			return cli_fail(err, errlen, "--iommu: unknown option '%.32s' (aw, caching_mode)",
 					kv);
@@ -263,6 +272,8 @@ static int cli_apply(struct cli *cli, enum cli_opt opt, const char *name, const 
 		return cli_device(c, DEVICE_EDU, name, "", err, errlen);
 	case OPT_IOMMU:
 		return cli_iommu(&c->iommu, val, err, errlen);
+	case OPT_PCI:
+		return cli_device(c, DEVICE_PCI, name, val, err, errlen);
 	}
 	return 0;
 }
@@ -308,6 +319,9 @@ static int cli_parse_run(int argc, char *const argv[], struct cli *cli, char *er
 	}
 	if (!cli->vm.kernel)
 		return cli_fail(err, errlen, "run: --kernel FILE is required");
+	if (cli->vm.iommu.caching_mode_off && vm_config_count(&cli->vm, DEVICE_PCI))
+		return cli_fail(err, errlen, "--iommu: caching_mode=off cannot be used with --pci "
+				"(the host IOMMU learns the guest's mappings from its invalidations)");
 	vm_config_name_disks(&cli->vm);
 	return 0;
 }

@@ -27,6 +27,7 @@ static const struct device_type *const device_types[DEVICE_NR_KINDS] = {
 	[DEVICE_NIC] = &vhost_user_net_type,
 	[DEVICE_EDU] = &edu_type,
 	[DEVICE_VTD] = &vtd_type,
+	[DEVICE_PCI] = &vfio_pci_type,
 };
 
 static const char *const device_kind_names[DEVICE_NR_KINDS] = {
@@ -37,6 +38,7 @@ static const char *const device_kind_names[DEVICE_NR_KINDS] = {
 	[DEVICE_NIC] = "net",
 	[DEVICE_EDU] = "edu",
 	[DEVICE_VTD] = "iommu",
+	[DEVICE_PCI] = "pci",
 };
 
 /* A socket path must fit a sockaddr_un (108 bytes with the NUL). */
@@ -271,6 +273,14 @@ int device_spec_parse(enum device_kind kind, const char *text, struct device_spe
 		return device_disk_parse(spec, text, err, errlen);
 	case DEVICE_NIC:
 		return device_nic_parse(spec, text, err, errlen);
+	case DEVICE_PCI: {
+		int r = pci_spec_parse(text, &spec->pci, err, errlen);
+
+		if (!r && spec->pci.name[0])
+			r = device_spec_id(spec, spec->pci.name, strlen(spec->pci.name), err,
+					   errlen);
+		return r;
+	}
 	case DEVICE_SERIAL:
 	case DEVICE_POWER:
 	case DEVICE_TESTDEV:
@@ -293,6 +303,15 @@ int device_spec_conflict(const struct device_spec *a, const struct device_spec *
 		return 0;
 	if (a->kind == DEVICE_DISK && a->disk.vdev[0] && !strcmp(a->disk.vdev, b->disk.vdev))
 		return device_fail(err, errlen, -EEXIST, "vdev '%s' used twice", a->disk.vdev);
+	if (a->kind == DEVICE_PCI && !strcmp(a->pci.host, b->pci.host))
+		return device_fail(err, errlen, -EEXIST, "host function %s assigned twice",
+				   a->pci.host);
+	if (a->kind == DEVICE_PCI && a->pci.vslot >= 0 && a->pci.vslot == b->pci.vslot &&
+	    !strncmp(a->pci.host, b->pci.host, 10))
+		return 0;   /* functions of one device share the slot */
+	if (a->kind == DEVICE_PCI && a->pci.vslot >= 0 && a->pci.vslot == b->pci.vslot)
+		return device_fail(err, errlen, -EEXIST, "virtual slot %02x used twice",
+				   a->pci.vslot);
 	if (a->kind != DEVICE_NIC)
 		return 0;
 	if (a->nic.mac_set && b->nic.mac_set && !memcmp(a->nic.mac, b->nic.mac, 6)) {
@@ -445,7 +464,8 @@ int device_add_type(struct vm *vm, const struct device_type *type,
 		device_auto_id(vm, type->id_prefix, dev->id);
 	r = type->realize(dev);
 	if (r) {
-		log_error("device %s (%s): %s", dev->id, type->name, strerror(-r));
+		if (!type->realize_logs)
+			log_error("device %s (%s): %s", dev->id, type->name, strerror(-r));
 		free(dev);
 		return r;
 	}

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "control/pci_spec.h"
 #include "control/vif.h"
 
 #define VM_MAX_DISKS      8
@@ -45,6 +46,7 @@ enum device_kind {
 	DEVICE_NIC,       /* vhost-user-net: struct vif (vmm/control/vif.h) */
 	DEVICE_EDU,       /* QEMU's edu PCI device (vmm/devices/edu.c) */
 	DEVICE_VTD,       /* the emulated Intel VT-d (vmm/devices/vtd_dev.c) */
+	DEVICE_PCI,       /* an assigned host PCI function (vmm/devices/vfio_pci.c) */
 	DEVICE_NR_KINDS,
 };
 
@@ -54,10 +56,11 @@ struct device_spec {
 	union {
 		struct vm_disk disk;
 		struct vif nic;
+		struct vm_pci pci;
 	};
 };
 
-/* "serial", "power", "testdev", "disk", "net", "edu", "iommu"; NULL for an
+/* "serial", "power", "testdev", "disk", "net", "edu", "iommu", "pci"; NULL for an
  * unknown kind. */
 const char *device_kind_name(enum device_kind kind);
 /* 0, or -EINVAL for a name that is no kind. */
@@ -69,6 +72,7 @@ bool device_id_ok(const char *id);
  *   disk  xl disk syntax for isle-tapdisk plus isle's vdev=NAME, or
  *         socket=PATH[,vdev=NAME][,id=NAME]; from target= on it is the path
  *   net   xl vif syntax (vmm/control/vif.h)
+ *   pci   xl PCI syntax (vmm/control/pci_spec.h); name= is the id
  *   serial, power, testdev, edu, iommu: only id= (or nothing)
  * Fills *spec (zeroed first) and returns 0, or -EINVAL / -ENOTSUP with one
  * line in err, without a prefix. */
@@ -90,6 +94,9 @@ struct device_type {
 	/* Fixed to the platform (bus ranges that cannot be taken back): such
 	 * an instance leaves only with the VM (device_del_all). */
 	bool platform;
+	/* realize() logs its own one-line error naming the device: device_add
+	 * adds none (a refused assignment says why once). */
+	bool realize_logs;
 	/* Builds the device from dev->spec for dev->vm and sets dev->priv.
 	 * On failure it leaves nothing behind and returns -errno. */
 	int (*realize)(struct device *dev);
@@ -123,6 +130,7 @@ extern const struct device_type vhost_user_blk_type;
 extern const struct device_type vhost_user_net_type;
 extern const struct device_type edu_type;
 extern const struct device_type vtd_type;
+extern const struct device_type vfio_pci_type;
 
 /* The registered type for a kind, or NULL. */
 const struct device_type *device_type_of(enum device_kind kind);

@@ -201,6 +201,9 @@ static int vm_setup_memory(struct vm *vm)
 		if (r)
 			return r;
 	}
+	vm->nr_ram_slots = (unsigned int)n;
+	r = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
+	vm->nr_memslots = r > 0 ? (unsigned int)r : 32;
 	/* What PCI devices DMA through until an IOMMU gives them their own. */
 	dma_as_identity_init(&vm->dma, &vm->gmem);
 	return 0;
@@ -455,6 +458,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	vm->nr_vcpus = cfg->vcpus;
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	pthread_mutex_init(&vm->coalesced_lock, NULL);
+	pthread_mutex_init(&vm->memslot_lock, NULL);
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
 	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -596,4 +600,5 @@ void vm_destroy(struct vm *vm)
 		close(vm->stop_efd);
 	pthread_mutex_destroy(&vm->stop_lock);
 	pthread_mutex_destroy(&vm->coalesced_lock);
+	pthread_mutex_destroy(&vm->memslot_lock);
 }

@@ -39,6 +39,7 @@ struct vm_iommu {
 	bool enabled;
 	unsigned int aw_bits;        /* 39 or 48; 0: 48 */
 	bool caching_mode;           /* CAP.CM: the guest reports every map too */
+	bool caching_mode_off;       /* caching_mode=off given (refused with --pci) */
 };
 
 /* What a VM is made of. Everything here is owned (copies of the command
@@ -72,6 +73,9 @@ void vm_config_free(struct vm_config *c);
 
 struct vm;
 struct vtd_dev;
+struct vfio_vm;
+
+#define VM_MAX_MEMSLOTS 512
 
 struct vcpu {
 	struct vm *vm;
@@ -114,6 +118,15 @@ struct vm {
 	 * "the" serial port or test device is found there by type. */
 	struct device_list devices;
 
+	/* KVM memory slots: RAM's first, then device memory (memslot.c). */
+	unsigned int nr_ram_slots;
+	unsigned int nr_memslots;    /* KVM_CAP_NR_MEMSLOTS, capped at VM_MAX_MEMSLOTS */
+	pthread_mutex_t memslot_lock;
+	uint64_t memslot_used[VM_MAX_MEMSLOTS / 64];
+	/* Assigned PCI functions' shared VFIO state (vmm/devices/vfio_pci.c),
+	 * NULL while none is assigned. */
+	struct vfio_vm *vfio;
+
 	/* The main thread's event loop (vm_run): devices add their fds
 	 * (backend sockets, timers, interrupt relays) from init on. */
 	struct evloop loop;
@@ -153,6 +166,11 @@ void vm_coalesced_drain(struct vm *vm);
  * the IOMMU by contract (virtio without VIRTIO_F_ACCESS_PLATFORM) use
  * vm->dma directly. NULL (no DMA at all) only when out of memory. */
 struct dma_as *vm_dma_as(struct vm *vm, uint16_t rid);
+/* memslot.c: maps [gpa, gpa+size) of guest-physical space to hva (all page
+ * aligned) in a free KVM slot: the slot number, -ENOSPC, -EINVAL or KVM's
+ * -errno. vm_memslot_del takes it back. Thread-safe. */
+int vm_memslot_add(struct vm *vm, uint64_t gpa, uint64_t size, void *hva);
+int vm_memslot_del(struct vm *vm, int slot);
 /* Drives an ISA IRQ line (the IOAPIC's input; IRQ 0 is pin 2). Thread-safe. */
 int vm_irq_line(struct vm *vm, unsigned int irq, int level);
 

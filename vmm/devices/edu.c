@@ -263,6 +263,11 @@ static int edu_realize(struct device *dev)
 	e->vm = vm;
 	pci_dev_init(&e->pci, EDU_VENDOR, EDU_DEVICE, EDU_CLASS, EDU_REVISION, &edu_pci_ops, e);
 	e->pci.cfg[PCI_INTERRUPT_PIN] = 1;   /* INTA# */
+	/* QEMU's edu says 1af4:1100 here; isle's own subsystem id lets a test
+	 * guest tell the emulation from an assigned QEMU edu, whose DMA limits
+	 * differ (tests/guest/edu.h). */
+	put_le16(e->pci.cfg + PCI_SUBSYSTEM_VENDOR_ID, 0x1b36);
+	put_le16(e->pci.cfg + PCI_SUBSYSTEM_ID, 0x11e8);
 	if ((r = pci_dev_set_bar(&e->pci, 0, PCI_BAR_MEM32, EDU_BAR0_SIZE, false)) ||
 	    (r = msi_init(&e->msi, &e->pci, &vm->gsi)) ||
 	    (r = pci_register(&vm->pci, &e->pci))) {

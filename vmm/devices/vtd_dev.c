@@ -139,11 +139,50 @@ static bool vtd_as_identity(struct dma_as *as)
 	return vtd_identity(&a->vd->vtd, a->sid);
 }
 
+struct vtd_as_walk {
+	const struct gmem *gm;
+	dma_walk_fn fn;
+	void *opaque;
+};
+
+/* A leaf of the guest's tables: its RAM parts, as host runs. */
+static int vtd_as_walk_leaf(void *opaque, uint64_t iova, uint64_t gpa, uint64_t size,
+			    unsigned int perm)
+{
+	struct vtd_as_walk *w = opaque;
+
+	while (size) {
+		uint64_t n = size;
+		void *p = gmem_gpa_to_hva(w->gm, gpa, &n);
+		int r;
+
+		if (!p || !n)
+			return 0;   /* MMIO or a hole: nothing a host IOMMU can map */
+		r = w->fn(w->opaque, iova, p, n, perm);
+		if (r)
+			return r;
+		iova += n;
+		gpa += n;
+		size -= n;
+	}
+	return 0;
+}
+
+static int vtd_as_walk(struct dma_as *as, uint64_t iova, uint64_t len, dma_walk_fn fn,
+		       void *opaque)
+{
+	struct vtd_as *a = as->priv;
+	struct vtd_as_walk w = { .gm = &a->vd->vm->gmem, .fn = fn, .opaque = opaque };
+
+	return vtd_walk(&a->vd->vtd, a->sid, iova, len, vtd_as_walk_leaf, &w);
+}
+
 static const struct dma_as_ops vtd_as_ops = {
 	.name = "vtd",
 	.translate = vtd_as_translate,
 	.translate_perm = vtd_as_translate_perm,
 	.identity = vtd_as_identity,
+	.walk = vtd_as_walk,
 };
 
 struct dma_as *vtd_dev_as(struct vtd_dev *vd, uint16_t rid)
@@ -254,7 +293,9 @@ static int vtd_dev_realize(struct device *dev)
 	struct vtd_dev *vd = calloc(1, sizeof(*vd));
 	struct vtd_config cfg = {
 		.aw_bits = io->aw_bits ? io->aw_bits : 48,
-		.caching_mode = io->caching_mode,
+		/* An assigned function's container follows the guest's mappings
+		 * only if the guest reports maps too (vfio_pci_dma.c). */
+		.caching_mode = io->caching_mode || vm_config_count(vm->cfg, DEVICE_PCI),
 		.nr_frcd = 8,
 	};
 	struct vtd_host host = {

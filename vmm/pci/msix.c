@@ -131,11 +131,13 @@ static void msix_sync(struct msix *m, unsigned int n)
 	}
 }
 
-int msix_init(struct msix *m, struct pci_dev *dev, struct gsi_table *gt, unsigned int nr,
-	      unsigned int bar, uint32_t table_off, uint32_t pba_off)
+/* Both entry points: cap < 0 adds the capability, else it is the offset of
+ * one the caller laid out (an assigned function's, at the device's offset). */
+static int msix_setup(struct msix *m, struct pci_dev *dev, struct gsi_table *gt, unsigned int nr,
+		      int cap, unsigned int bar, uint32_t table_off, uint32_t pba_off)
 {
 	uint64_t tlen, plen, bsize;
-	int cap, ret;
+	int ret;
 
 	memset(m, 0, sizeof(*m));
 	if (!nr || nr > MSIX_MAX_VECTORS || bar >= PCI_NUM_BARS)
@@ -151,6 +153,9 @@ int msix_init(struct msix *m, struct pci_dev *dev, struct gsi_table *gt, unsigne
 	if (!range_ok(table_off, tlen, bsize) || !range_ok(pba_off, plen, bsize) ||
 	    (table_off < pba_off + plen && pba_off < table_off + tlen))
 		return -EINVAL;
+	if (cap >= 0 && (cap < PCI_STD_HEADER_SIZEOF ||
+			 cap > PCI_CFG_SPACE_SIZE - PCI_CAP_MSIX_SIZEOF))
+		return -EINVAL;
 
 	m->vec = calloc(nr, sizeof(*m->vec));
 	m->pba = calloc(plen / 8, sizeof(*m->pba));
@@ -158,7 +163,8 @@ int msix_init(struct msix *m, struct pci_dev *dev, struct gsi_table *gt, unsigne
 		ret = -ENOMEM;
 		goto fail;
 	}
-	cap = pci_dev_add_cap(dev, PCI_CAP_ID_MSIX, PCI_CAP_MSIX_SIZEOF);
+	if (cap < 0)
+		cap = pci_dev_add_cap(dev, PCI_CAP_ID_MSIX, PCI_CAP_MSIX_SIZEOF);
 	if (cap < 0) {
 		ret = cap;
 		goto fail;
@@ -174,6 +180,8 @@ int msix_init(struct msix *m, struct pci_dev *dev, struct gsi_table *gt, unsigne
 		 PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
 	put_le32(dev->cfg + cap + PCI_MSIX_TABLE, table_off | bar);
 	put_le32(dev->cfg + cap + PCI_MSIX_PBA, pba_off | bar);
+	put_le32(dev->wmask + cap + PCI_MSIX_TABLE, 0);
+	put_le32(dev->wmask + cap + PCI_MSIX_PBA, 0);
 
 	/* The spec's reset state: every vector masked. */
 	for (unsigned int n = 0; n < nr; n++) {
@@ -194,6 +202,20 @@ fail:
 	free(m->pba);
 	memset(m, 0, sizeof(*m));
 	return ret;
+}
+
+int msix_init(struct msix *m, struct pci_dev *dev, struct gsi_table *gt, unsigned int nr,
+	      unsigned int bar, uint32_t table_off, uint32_t pba_off)
+{
+	return msix_setup(m, dev, gt, nr, -1, bar, table_off, pba_off);
+}
+
+int msix_init_at(struct msix *m, struct pci_dev *dev, struct gsi_table *gt, unsigned int nr,
+		 unsigned int cap, unsigned int bar, uint32_t table_off, uint32_t pba_off)
+{
+	if (cap > PCI_CFG_SPACE_SIZE - PCI_CAP_MSIX_SIZEOF)
+		return -EINVAL;
+	return msix_setup(m, dev, gt, nr, (int)cap, bar, table_off, pba_off);
 }
 
 void msix_destroy(struct msix *m)
@@ -340,6 +362,30 @@ void msix_config_write(struct msix *m, unsigned int offset, unsigned int len, ui
 	pthread_mutex_unlock(&m->lock);
 }
 
+void msix_reset(struct msix *m)
+{
+	if (!m->vec)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->enabled = m->fn_masked = false;
+	for (unsigned int n = 0; n < m->nr; n++) {
+		struct msix_vector *v = &m->vec[n];
+
+		v->addr_lo = v->addr_hi = v->data = 0;
+		v->ctrl = PCI_MSIX_ENTRY_CTRL_MASKBIT;
+		msix_sync(m, n);
+		if (v->efd >= 0 && !v->bound) {
+			uint64_t cnt;
+
+			/* What a source wrote before the reset is not pending after it. */
+			while (read(v->efd, &cnt, sizeof(cnt)) == sizeof(cnt))
+				;
+		}
+	}
+	memset(m->pba, 0, msix_pba_len(m->nr));
+	pthread_mutex_unlock(&m->lock);
+}
+
 bool msix_enabled(struct msix *m)
 {
 	bool en;
@@ -364,6 +410,20 @@ int msix_notify(struct msix *m, unsigned int n)
 		m->pba[n / 64] |= 1ULL << (n % 64);
 	pthread_mutex_unlock(&m->lock);
 	return 0;
+}
+
+int msix_vector_eventfd_get(struct msix *m, unsigned int n)
+{
+	int efd;
+
+	if (n >= m->nr)
+		return -EINVAL;
+	pthread_mutex_lock(&m->lock);
+	if (m->vec[n].efd < 0)
+		m->vec[n].efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	efd = m->vec[n].efd < 0 ? -errno : m->vec[n].efd;
+	pthread_mutex_unlock(&m->lock);
+	return efd;
 }
 
 int msix_vector_eventfd(struct msix *m, unsigned int n)

@@ -49,6 +49,10 @@ struct msix {
  * which the caller has declared large enough). */
 int msix_init(struct msix *m, struct pci_dev *dev, struct gsi_table *gt, unsigned int nr,
 	      unsigned int bar, uint32_t table_off, uint32_t pba_off);
+/* The same for a capability the caller already placed at config offset cap
+ * (an assigned function keeps its device's layout): fills it in. */
+int msix_init_at(struct msix *m, struct pci_dev *dev, struct gsi_table *gt, unsigned int nr,
+		 unsigned int cap, unsigned int bar, uint32_t table_off, uint32_t pba_off);
 void msix_destroy(struct msix *m);
 
 /* Handles a BAR access if it falls in the table or PBA; returns true if so. */
@@ -57,11 +61,19 @@ bool msix_bar_access(struct msix *m, unsigned int bar, uint64_t offset, void *da
 /* Call from the device's config_write hook: reacts to enable/function-mask. */
 void msix_config_write(struct msix *m, unsigned int offset, unsigned int len, uint32_t old);
 
+/* The reset state (a function reset): MSI-X off, every entry zero and
+ * masked, nothing pending. The caller clears the capability's control
+ * word in config space. */
+void msix_reset(struct msix *m);
 bool msix_enabled(struct msix *m);
 /* Raises vector n: delivered now, or latched in the PBA while masked or
  * while MSI-X is disabled. -EINVAL for n out of range. */
 int msix_notify(struct msix *m, unsigned int n);
 /* The eventfd that raises vector n, for handing to a backend (-1 if unrouted). */
 int msix_vector_eventfd(struct msix *m, unsigned int n);
+/* The same, creating it now if the vector never went live: a source that
+ * needs every vector's fd up front (VFIO's MSI-X enable) writes to it and
+ * the writes count as pending until the vector is unmasked. >= 0 or -errno. */
+int msix_vector_eventfd_get(struct msix *m, unsigned int n);
 
 #endif

@@ -61,7 +61,7 @@ static uint64_t pci_decode(const struct pci_bus *bus, const struct pci_dev *dev,
 {
 	const struct pci_windows *w = &bus->win;
 	const struct pci_bar *bar = &dev->bars[b];
-	unsigned int reg = PCI_BASE_ADDRESS_0 + 4 * b;
+	unsigned int reg = pci_bar_reg(b);
 	uint16_t cmd = get_le16(dev->cfg + PCI_COMMAND);
 	uint32_t lo = get_le32(dev->cfg + reg);
 	uint64_t addr;
@@ -74,6 +74,9 @@ static uint64_t pci_decode(const struct pci_bus *bus, const struct pci_dev *dev,
 		return pci_in_window(addr, bar->size, w->pio_base, w->pio_size) ? addr : 0;
 	case PCI_BAR_MEM32:
 		addr = lo & PCI_BASE_ADDRESS_MEM_MASK;
+		/* The ROM decodes only while its own enable bit is set too. */
+		if (b == PCI_ROM_BAR)
+			addr = lo & PCI_ROM_ADDRESS_ENABLE ? lo & PCI_ROM_ADDRESS_MASK : 0;
 		break;
 	case PCI_BAR_MEM64:
 		addr = (lo & PCI_BASE_ADDRESS_MEM_MASK) | (uint64_t)get_le32(dev->cfg + reg + 4) << 32;
@@ -92,7 +95,7 @@ static uint64_t pci_decode(const struct pci_bus *bus, const struct pci_dev *dev,
 /* Refreshes the decode cache after a config change. Called with bus->lock held. */
 static void pci_update_decode(struct pci_bus *bus, struct pci_dev *dev)
 {
-	for (unsigned int b = 0; b < PCI_NUM_BARS; b++) {
+	for (unsigned int b = 0; b < PCI_NUM_REGIONS; b++) {
 		uint64_t addr = pci_decode(bus, dev, b);
 
 		if (addr == dev->bar_addr[b])
@@ -136,14 +139,14 @@ void pci_bus_destroy(struct pci_bus *bus)
 /* The address BAR b is programmed with, decoding or not (0: none). */
 static uint64_t pci_bar_programmed(const struct pci_dev *dev, unsigned int b)
 {
-	unsigned int reg = PCI_BASE_ADDRESS_0 + 4 * b;
+	unsigned int reg = pci_bar_reg(b);
 	uint32_t lo = get_le32(dev->cfg + reg);
 
 	switch (dev->bars[b].type) {
 	case PCI_BAR_IO:
 		return lo & PCI_BASE_ADDRESS_IO_MASK;
 	case PCI_BAR_MEM32:
-		return lo & PCI_BASE_ADDRESS_MEM_MASK;
+		return lo & (b == PCI_ROM_BAR ? PCI_ROM_ADDRESS_MASK : PCI_BASE_ADDRESS_MEM_MASK);
 	case PCI_BAR_MEM64:
 		return (lo & PCI_BASE_ADDRESS_MEM_MASK) | (uint64_t)get_le32(dev->cfg + reg + 4) << 32;
 	default:
@@ -173,12 +176,12 @@ static int pci_place(const struct pci_bus *bus, const struct pci_dev *dev, const
 		moved = false;
 		if (a < base || !pci_in_window(a, size, base, wsize))
 			return -ENOSPC;
-		for (unsigned int s = 0; s <= PCI_MAX_DEVS && !moved; s++) {
-			const struct pci_dev *o = s < PCI_MAX_DEVS ? bus->devs[s] : dev;
+		for (unsigned int s = 0; s <= PCI_MAX_FNS && !moved; s++) {
+			const struct pci_dev *o = s < PCI_MAX_FNS ? bus->devs[s] : dev;
 
 			if (!o)
 				continue;
-			for (unsigned int b = 0; b < (o == dev ? nb : PCI_NUM_BARS) && !moved; b++) {
+			for (unsigned int b = 0; b < (o == dev ? nb : PCI_NUM_REGIONS) && !moved; b++) {
 				uint64_t ob = o == dev ? addr[b] : pci_bar_programmed(o, b);
 				uint64_t os = o->bars[b].size;
 
@@ -196,31 +199,43 @@ static int pci_place(const struct pci_bus *bus, const struct pci_dev *dev, const
 	return 0;
 }
 
-int pci_register(struct pci_bus *bus, struct pci_dev *dev)
+/* Whether any function of slot other than fn is registered. */
+static bool pci_slot_busy(const struct pci_bus *bus, unsigned int slot, int except_fn)
+{
+	for (unsigned int fn = 0; fn < 8; fn++)
+		if ((int)fn != except_fn && bus->devs[slot << 3 | fn])
+			return true;
+	return false;
+}
+
+static int pci_register_locked(struct pci_bus *bus, struct pci_dev *dev, int want)
 {
 	const struct pci_windows *w = &bus->win;
-	uint64_t addr[PCI_NUM_BARS] = { 0 };
-	unsigned int slot;
+	uint64_t addr[PCI_NUM_REGIONS] = { 0 };
+	unsigned int devfn;
 	int ret = 0;
 
-	pthread_mutex_lock(&bus->lock);
-	for (slot = 0; slot < PCI_MAX_DEVS; slot++) {
-		if (bus->devs[slot] == dev) {
-			ret = -EEXIST;
-			goto out;
-		}
-	}
-	for (slot = 1; slot < PCI_MAX_DEVS && bus->devs[slot]; slot++)
-		;
-	if (slot == PCI_MAX_DEVS) {
-		ret = -ENOSPC;
-		goto out;
+	for (devfn = 0; devfn < PCI_MAX_FNS; devfn++)
+		if (bus->devs[devfn] == dev)
+			return -EEXIST;
+	if (want >= 0) {
+		if (want < 8 || want >= PCI_MAX_FNS)
+			return -EINVAL;
+		devfn = (unsigned int)want;
+		if (bus->devs[devfn])
+			return -EBUSY;
+	} else {
+		/* A whole free slot: its other functions belong to one device. */
+		for (devfn = 8; devfn < PCI_MAX_FNS && pci_slot_busy(bus, devfn >> 3, -1); devfn += 8)
+			;
+		if (devfn >= PCI_MAX_FNS)
+			return -ENOSPC;
 	}
 
 	/* Nothing is written until every BAR has a place, so a device that
 	 * does not fit leaves the bus untouched. BARs are placed in index
 	 * order, first fit. */
-	for (unsigned int b = 0; b < PCI_NUM_BARS && !ret; b++) {
+	for (unsigned int b = 0; b < PCI_NUM_REGIONS && !ret; b++) {
 		const struct pci_bar *bar = &dev->bars[b];
 
 		switch (bar->type) {
@@ -247,10 +262,10 @@ int pci_register(struct pci_bus *bus, struct pci_dev *dev)
 		}
 	}
 	if (ret)
-		goto out;
+		return ret;
 
-	for (unsigned int b = 0; b < PCI_NUM_BARS; b++) {
-		unsigned int reg = PCI_BASE_ADDRESS_0 + 4 * b;
+	for (unsigned int b = 0; b < PCI_NUM_REGIONS; b++) {
+		unsigned int reg = pci_bar_reg(b);
 
 		if (dev->bars[b].type == PCI_BAR_NONE)
 			continue;
@@ -261,10 +276,29 @@ int pci_register(struct pci_bus *bus, struct pci_dev *dev)
 		if (dev->bars[b].type == PCI_BAR_MEM64)
 			put_le32(dev->cfg + reg + 4, (uint32_t)(addr[b] >> 32));
 	}
-	dev->slot = slot;
-	bus->devs[slot] = dev;
+	dev->devfn = devfn;
+	dev->slot = devfn >> 3;
+	bus->devs[devfn] = dev;
 	pci_update_decode(bus, dev);
-out:
+	return 0;
+}
+
+int pci_register(struct pci_bus *bus, struct pci_dev *dev)
+{
+	int ret;
+
+	pthread_mutex_lock(&bus->lock);
+	ret = pci_register_locked(bus, dev, -1);
+	pthread_mutex_unlock(&bus->lock);
+	return ret;
+}
+
+int pci_register_at(struct pci_bus *bus, struct pci_dev *dev, unsigned int devfn)
+{
+	int ret;
+
+	pthread_mutex_lock(&bus->lock);
+	ret = pci_register_locked(bus, dev, devfn >= PCI_MAX_FNS ? PCI_MAX_FNS : (int)devfn);
 	pthread_mutex_unlock(&bus->lock);
 	return ret;
 }
@@ -272,14 +306,14 @@ out:
 int pci_unregister(struct pci_bus *bus, struct pci_dev *dev)
 {
 	pthread_mutex_lock(&bus->lock);
-	if (!dev->slot || dev->slot >= PCI_MAX_DEVS || bus->devs[dev->slot] != dev) {
+	if (dev->devfn < 8 || dev->devfn >= PCI_MAX_FNS || bus->devs[dev->devfn] != dev) {
 		pthread_mutex_unlock(&bus->lock);
 		return -ENOENT;
 	}
 	/* Decoding stops: the device takes down what it attached to its BARs
 	 * (ioeventfds) as when the guest turns decoding off. */
-	for (unsigned int b = 0; b < PCI_NUM_BARS; b++) {
-		unsigned int reg = PCI_BASE_ADDRESS_0 + 4 * b;
+	for (unsigned int b = 0; b < PCI_NUM_REGIONS; b++) {
+		unsigned int reg = pci_bar_reg(b);
 
 		if (dev->bar_addr[b]) {
 			__atomic_store_n(&dev->bar_addr[b], 0, __ATOMIC_RELEASE);
@@ -294,8 +328,9 @@ int pci_unregister(struct pci_bus *bus, struct pci_dev *dev)
 		if (dev->bars[b].type == PCI_BAR_MEM64)
 			put_le32(dev->cfg + reg + 4, 0);
 	}
-	bus->devs[dev->slot] = NULL;
+	bus->devs[dev->devfn] = NULL;
 	dev->slot = 0;
+	dev->devfn = 0;
 	pthread_mutex_unlock(&bus->lock);
 	/* A vCPU may be inside dev->ops->bar_access, which runs outside
 	 * bus->lock: wait until every such access is done. */
@@ -304,24 +339,24 @@ int pci_unregister(struct pci_bus *bus, struct pci_dev *dev)
 	return 0;
 }
 
-/* Accepts only what a config cycle can be: bus 0, function 0 of a slot,
+/* Accepts only what a config cycle can be: bus 0, a function of a slot,
  * a naturally aligned 1/2/4-byte access inside 4 KiB. */
 static bool pci_cfg_ok(unsigned int busno, unsigned int devfn, unsigned int offset,
 		       unsigned int len)
 {
-	if (busno != 0 || devfn >= PCI_MAX_DEVS * 8 || PCI_FUNC(devfn) != 0)
+	if (busno != 0 || devfn >= PCI_MAX_FNS)
 		return false;
 	if (len != 1 && len != 2 && len != 4)
 		return false;
 	return offset < PCI_CFG_SIZE && offset % len == 0;
 }
 
-/* A checked config access to slot; reads were pre-filled with all-ones.
+/* A checked config access to devfn; reads were pre-filled with all-ones.
  * Called with bus->lock held. */
-static void pci_cfg_locked(struct pci_bus *bus, unsigned int slot, unsigned int offset,
+static void pci_cfg_locked(struct pci_bus *bus, unsigned int devfn, unsigned int offset,
 			   void *data, unsigned int len, bool is_write)
 {
-	struct pci_dev *dev = bus->devs[slot];
+	struct pci_dev *dev = bus->devs[devfn];
 	const uint8_t *val = data;
 	uint32_t old;
 
@@ -329,6 +364,17 @@ static void pci_cfg_locked(struct pci_bus *bus, unsigned int slot, unsigned int 
 		return;
 	if (!is_write) {
 		memcpy(data, dev->cfg + offset, len);
+		if (dev->ops && dev->ops->config_read)
+			dev->ops->config_read(dev, offset, len, data);
+		/* Function 0 says whether the slot has others (software scans
+		 * functions 1-7 only then), whatever its device reported. */
+		if (offset <= PCI_HEADER_TYPE && offset + len > PCI_HEADER_TYPE &&
+		    PCI_FUNC(devfn) == 0) {
+			uint8_t *ht = (uint8_t *)data + (PCI_HEADER_TYPE - offset);
+
+			*ht = (uint8_t)((*ht & 0x7f) |
+					(pci_slot_busy(bus, devfn >> 3, 0) ? 0x80 : 0));
+		}
 		return;
 	}
 	old = get_le32(dev->cfg + (offset & ~3u));
@@ -354,7 +400,7 @@ void pci_cfg_access(struct pci_bus *bus, unsigned int busno, unsigned int devfn,
 	if (!pci_cfg_ok(busno, devfn, offset, len))
 		return;
 	pthread_mutex_lock(&bus->lock);
-	pci_cfg_locked(bus, PCI_SLOT(devfn), offset, data, len, is_write);
+	pci_cfg_locked(bus, devfn, offset, data, len, is_write);
 	pthread_mutex_unlock(&bus->lock);
 }
 
@@ -410,7 +456,7 @@ void pci_cf8_handler(void *opaque, uint64_t offset, void *data, unsigned int len
 	cf8 = bus->cf8;
 	if ((cf8 & CF8_ENABLE) &&
 	    pci_cfg_ok((cf8 >> 16) & 0xff, (cf8 >> 8) & 0xff, (cf8 & 0xfc) + reg, len))
-		pci_cfg_locked(bus, (cf8 >> 11) & 0x1f, (cf8 & 0xfc) + reg, data, len, is_write);
+		pci_cfg_locked(bus, (cf8 >> 8) & 0xff, (cf8 & 0xfc) + reg, data, len, is_write);
 	pthread_mutex_unlock(&bus->lock);
 }
 
@@ -432,12 +478,12 @@ static void pci_window_access(struct pci_bus *bus, uint64_t addr, bool io, void 
 	 * valid until the access is done. */
 	pthread_rwlock_rdlock(&bus->access_lock);
 	pthread_mutex_lock(&bus->lock);
-	for (unsigned int s = 0; s < PCI_MAX_DEVS && !hit; s++) {
+	for (unsigned int s = 0; s < PCI_MAX_FNS && !hit; s++) {
 		struct pci_dev *dev = bus->devs[s];
 
 		if (!dev)
 			continue;
-		for (unsigned int b = 0; b < PCI_NUM_BARS; b++) {
+		for (unsigned int b = 0; b < PCI_NUM_REGIONS; b++) {
 			uint64_t base = dev->bar_addr[b];
 
 			if (!base || (dev->bars[b].type == PCI_BAR_IO) != io)

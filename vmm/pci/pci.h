@@ -24,8 +24,11 @@
 struct dma_as;
 
 #define PCI_CFG_SIZE   4096
-#define PCI_MAX_DEVS   32        /* bus 0, function 0 only */
+#define PCI_MAX_DEVS   32        /* slots on bus 0 */
+#define PCI_MAX_FNS    (PCI_MAX_DEVS * 8)   /* functions: indexed by devfn */
 #define PCI_NUM_BARS   6
+#define PCI_ROM_BAR    6         /* the expansion ROM, as a seventh BAR index */
+#define PCI_NUM_REGIONS 7
 
 /* Host bridge identity: Red Hat's "QEMU PCIe host bridge" id, which no Linux quirk matches. */
 #define PCI_HOST_VENDOR 0x1b36
@@ -49,6 +52,11 @@ struct pci_dev_ops {
 	 * the aligned offset. May be NULL. */
 	void (*config_write)(struct pci_dev *dev, unsigned int offset, unsigned int len,
 			     uint32_t old);
+	/* Called for a config read after data was filled from dev->cfg, so a
+	 * device whose registers live elsewhere (an assigned function) can
+	 * overwrite the bytes it does not emulate. Under bus->lock. May be NULL. */
+	void (*config_read)(struct pci_dev *dev, unsigned int offset, unsigned int len,
+			    void *data);
 	/* Called when a BAR's decoded address changes (addr = 0 when decoding
 	 * stops), e.g. to move ioeventfds. May be NULL. */
 	void (*bar_moved)(struct pci_dev *dev, unsigned int bar, uint64_t addr);
@@ -64,11 +72,12 @@ struct pci_dev {
 	uint8_t cfg[PCI_CFG_SIZE];
 	uint8_t wmask[PCI_CFG_SIZE];
 	uint8_t w1cmask[PCI_CFG_SIZE];
-	struct pci_bar bars[PCI_NUM_BARS];
-	uint64_t bar_addr[PCI_NUM_BARS];   /* last decoded address, for bar_moved */
+	struct pci_bar bars[PCI_NUM_REGIONS];       /* BAR0-5 and the ROM */
+	uint64_t bar_addr[PCI_NUM_REGIONS];   /* last decoded address, for bar_moved */
 	const struct pci_dev_ops *ops;
 	void *opaque;
 	unsigned int slot;                 /* device number on bus 0 */
+	unsigned int devfn;                /* slot << 3 | function */
 	/* Where the device's DMA goes (isle/dma.h): the VM's identity AS,
 	 * set by the device model before pci_register; an IOMMU would give
 	 * each requester id its own. NULL: the device does no DMA. */
@@ -87,7 +96,7 @@ struct pci_windows {
 struct pci_bus {
 	pthread_mutex_t lock;
 	struct pci_windows win;
-	struct pci_dev *devs[PCI_MAX_DEVS];
+	struct pci_dev *devs[PCI_MAX_FNS];  /* by devfn */
 	struct pci_dev host_bridge;
 	uint32_t cf8;                      /* last value written to 0xcf8 */
 	/* Read-held by BAR accesses while they run a device's bar_access
@@ -113,6 +122,15 @@ void pci_dev_init(struct pci_dev *dev, uint16_t vendor, uint16_t device, uint32_
 /* Declares BAR n (size a power of two; 16 bytes minimum for memory, 4 for I/O). */
 int pci_dev_set_bar(struct pci_dev *dev, unsigned int bar, enum pci_bar_type type,
 		    uint64_t size, bool prefetch);
+/* Declares an expansion ROM of size bytes (a power of two, >= 2 KiB): a
+ * 32-bit memory BAR at config offset 0x30 (index PCI_ROM_BAR) that decodes
+ * only while its enable bit and the command register's memory bit are set. */
+int pci_dev_set_rom(struct pci_dev *dev, uint64_t size);
+/* Config offset of BAR index b (0x10 + 4b, or 0x30 for PCI_ROM_BAR). */
+static inline unsigned int pci_bar_reg(unsigned int b)
+{
+	return b == PCI_ROM_BAR ? PCI_ROM_ADDRESS : PCI_BASE_ADDRESS_0 + 4 * b;
+}
 /* Reserves len bytes for a capability with the given id in the standard
  * list; returns its config offset or -ENOSPC. */
 int pci_dev_add_cap(struct pci_dev *dev, uint8_t cap_id, unsigned int len);
@@ -120,6 +138,11 @@ int pci_dev_add_cap(struct pci_dev *dev, uint8_t cap_id, unsigned int len);
 /* Puts dev in the first free slot (or -ENOSPC) and assigns its BARs, first
  * fit in the windows around the BARs of the devices registered now. */
 int pci_register(struct pci_bus *bus, struct pci_dev *dev);
+/* The same at a given slot and function (devfn = slot << 3 | fn), for
+ * assigned functions that keep their numbering: -EBUSY if taken, -EINVAL
+ * for slot 0 or devfn out of range. Function 0 of a slot whose other
+ * functions are registered reads the multi-function bit in its header type. */
+int pci_register_at(struct pci_bus *bus, struct pci_dev *dev, unsigned int devfn);
 /* Takes dev off the bus: its slot and BAR space are free for the next
  * device, decoded BARs report bar_moved(0), and on return no config or BAR
  * access can reach it any more (it waits for those in flight, so it must
@@ -129,11 +152,11 @@ int pci_unregister(struct pci_bus *bus, struct pci_dev *dev);
 
 /* Current guest address of a BAR (0 when not decoded). */
 uint64_t pci_bar_address(const struct pci_dev *dev, unsigned int bar);
-/* The function's requester id (bus 0, its slot, function 0): the source id
- * its MSI and MSI-X messages and its DMA carry. */
+/* The function's requester id (bus 0, its devfn): the source id its MSI
+ * and MSI-X messages and its DMA carry. */
 static inline uint16_t pci_dev_rid(const struct pci_dev *dev)
 {
-	return (uint16_t)(dev->slot << 3);
+	return (uint16_t)dev->devfn;
 }
 
 /* Config access by bus/dev/fn: absent functions read all-ones. */

@@ -48,8 +48,8 @@ void pci_dev_init(struct pci_dev *dev, uint16_t vendor, uint16_t device, uint32_
 	dev->wmask[PCI_CACHE_LINE_SIZE] = 0xff;
 	dev->wmask[PCI_LATENCY_TIMER] = 0xff;
 	dev->wmask[PCI_INTERRUPT_LINE] = 0xff;
-	/* The expansion ROM BAR (0x30) stays all-zero and read-only: sizing it
-	 * yields 0, which tells the guest there is no ROM. */
+	/* The expansion ROM BAR (0x30) stays all-zero and read-only unless
+	 * pci_dev_set_rom declares one: sizing it yields 0, "no ROM". */
 
 	dev->cap_next = PCI_STD_HEADER_SIZEOF;
 	dev->ops = ops;
@@ -111,6 +111,19 @@ int pci_dev_set_bar(struct pci_dev *dev, unsigned int bar, enum pci_bar_type typ
 	return 0;
 }
 
+int pci_dev_set_rom(struct pci_dev *dev, uint64_t size)
+{
+	if (size < 2048 || size > 2 * GiB || (size & (size - 1)))
+		return -EINVAL;
+	if (dev->bars[PCI_ROM_BAR].type != PCI_BAR_NONE)
+		return -EBUSY;
+	put_le32(dev->cfg + PCI_ROM_ADDRESS, 0);
+	put_le32(dev->wmask + PCI_ROM_ADDRESS,
+		 ((uint32_t)~(size - 1) & (uint32_t)PCI_ROM_ADDRESS_MASK) | PCI_ROM_ADDRESS_ENABLE);
+	dev->bars[PCI_ROM_BAR] = (struct pci_bar){ .type = PCI_BAR_MEM32, .size = size };
+	return 0;
+}
+
 int pci_dev_add_cap(struct pci_dev *dev, uint8_t cap_id, unsigned int len)
 {
 	unsigned int off, end, p;
@@ -146,7 +159,7 @@ int pci_dev_add_cap(struct pci_dev *dev, uint8_t cap_id, unsigned int len)
 
 uint64_t pci_bar_address(const struct pci_dev *dev, unsigned int bar)
 {
-	if (bar >= PCI_NUM_BARS)
+	if (bar >= PCI_NUM_REGIONS)
 		return 0;
 	/* bar_addr is maintained by the bus under its lock whenever decoding
 	 * changes; an atomic load lets device threads read it lock-free. */

@@ -1,0 +1,378 @@
+/* The DMA side of device assignment (owner: vfio_pci_dma.c; API in
+ * devices/vfio_pci.h): one VFIO container per DMA address space, and the
+ * mappings in it kept equal to what that address space allows.
+ *
+ *  - Without a vIOMMU every assigned function shares vm->dma, the identity:
+ *    one container with all guest RAM mapped at IOVA = GPA, once.
+ *  - Behind isle's VT-d each function has its own address space and so its
+ *    own container (host IOMMU domains cannot hold two IOVA spaces). The
+ *    VT-d runs in caching mode, so the guest invalidates after it maps as
+ *    well as after it unmaps: every invalidation of [iova, len) re-reads the
+ *    guest's tables over that range (dma_as walk: no faults recorded) and
+ *    makes the container's mappings there equal to them: mappings that no
+ *    longer match are unmapped, new runs are mapped. While translation is
+ *    off or the context is pass-through the space is the identity again.
+ *
+ * VFIO's type1 unmaps only whole mappings, so the range re-read is widened
+ * to the mappings it cuts. The shadow (struct vfio_map array, sorted) is
+ * what the container holds; it is only changed under s->lock. The notifier
+ * runs on the thread that announced the invalidation (a vCPU finishing a
+ * queued-invalidation wait, or a register write): the guest sees its
+ * invalidation complete only once the container agrees, which is what its
+ * device's next DMA needs. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "isle/log.h"
+#include "isle/util.h"
+#include "core/vm.h"
+#include "devices/vfio_pci.h"
+
+struct vfio_map {
+	uint64_t iova, size;
+	void *hva;
+	unsigned int perm;
+};
+
+struct vfio_maps {
+	struct vfio_map *m;
+	size_t nr, cap;
+};
+
+struct vfio_space {
+	struct vm *vm;
+	const struct vfio_dma_ops *ops;
+	struct dma_as *as;            /* NULL until started (private spaces) */
+	struct vfio_container c;
+	unsigned int refs;
+	bool started, identity;
+	pthread_mutex_t lock;
+	struct dma_notifier n;
+	struct vfio_maps maps;        /* what the container holds, by IOVA */
+	uint64_t syncs, maps_made;
+	struct vfio_space *next;
+};
+
+struct vfio_vm {
+	struct vfio_space *spaces;
+	const struct vfio_dma_ops *ops;
+};
+
+const struct vfio_dma_ops vfio_dma_host_ops = {
+	.open = vfio_container_open,
+	.map = vfio_dma_map,
+	.unmap = vfio_dma_unmap,
+	.close = vfio_container_close,
+};
+
+static struct vfio_vm *vfio_vm_get(struct vm *vm)
+{
+	if (!vm->vfio && (vm->vfio = calloc(1, sizeof(*vm->vfio))))
+		vm->vfio->ops = &vfio_dma_host_ops;
+	return vm->vfio;
+}
+
+int vfio_vm_set_dma_ops(struct vm *vm, const struct vfio_dma_ops *ops)
+{
+	if (!vfio_vm_get(vm))
+		return -ENOMEM;
+	vm->vfio->ops = ops;
+	return 0;
+}
+
+/* Appends a mapping; merge: into the last one when it continues it (runs
+ * from a walk arrive in IOVA order), never for what the container holds. */
+static int maps_push(struct vfio_maps *ms, uint64_t iova, void *hva, uint64_t size,
+		     unsigned int perm, bool merge)
+{
+	struct vfio_map *last = ms->nr ? &ms->m[ms->nr - 1] : NULL;
+
+	if (merge && last && last->iova + last->size == iova &&
+	    (uint8_t *)last->hva + last->size == (uint8_t *)hva && last->perm == perm) {
+		last->size += size;
+		return 0;
+	}
+	if (ms->nr == ms->cap) {
+		size_t cap = ms->cap ? ms->cap * 2 : 16;
+		struct vfio_map *m = realloc(ms->m, cap * sizeof(*m));
+
+		if (!m)
+			return -ENOMEM;
+		ms->m = m;
+		ms->cap = cap;
+	}
+	ms->m[ms->nr++] = (struct vfio_map){ .iova = iova, .size = size, .hva = hva, .perm = perm };
+	return 0;
+}
+
+static int maps_collect(void *opaque, uint64_t iova, void *hva, uint64_t len, unsigned int perm)
+{
+	/* A device may only be given what the guest allows: read-only
+	 * mappings stay read-only, write-only ones cannot be expressed. */
+	if (!(perm & DMA_READ))
+		return 0;
+	return maps_push(opaque, iova, hva, len, perm, true);
+}
+
+static int space_map(struct vfio_space *s, const struct vfio_map *m)
+{
+	char err[256];
+	int r = s->ops->map(&s->c, m->iova, m->size, m->hva, m->perm & DMA_WRITE, err,
+			    sizeof(err));
+
+	if (r)
+		log_error("vfio: DMA map %#llx+%#llx: %s", (unsigned long long)m->iova,
+			  (unsigned long long)m->size, err);
+	return r;
+}
+
+static void space_unmap(struct vfio_space *s, const struct vfio_map *m)
+{
+	int r = s->ops->unmap(&s->c, m->iova, m->size, NULL);
+
+	if (r)
+		log_warn("vfio: DMA unmap %#llx+%#llx: %s", (unsigned long long)m->iova,
+			 (unsigned long long)m->size, strerror(-r));
+}
+
+static void space_unmap_all(struct vfio_space *s)
+{
+	for (size_t i = 0; i < s->maps.nr; i++)
+		space_unmap(s, &s->maps.m[i]);
+	s->maps.nr = 0;
+}
+
+/* All guest RAM at IOVA = GPA. Called with s->lock held. */
+static int space_map_identity(struct vfio_space *s)
+{
+	const struct gmem *gm = &s->vm->gmem;
+	int r = 0;
+
+	space_unmap_all(s);
+	for (unsigned int i = 0; i < gm->nr && !r; i++) {
+		const struct gmem_region *g = &gm->regions[i];
+
+		r = maps_push(&s->maps, g->gpa, g->hva, g->size, DMA_RW, false);
+		if (!r)
+			r = space_map(s, &s->maps.m[s->maps.nr - 1]);
+		if (r)
+			s->maps.nr--;
+	}
+	s->identity = !r;
+	return r;
+}
+
+/* Makes the container agree with the address space over [iova, len).
+ * Called with s->lock held. */
+static int space_sync(struct vfio_space *s, uint64_t iova, uint64_t len)
+{
+	uint64_t first = iova, last = dma_range_last(iova, len);
+	struct vfio_maps want = { 0 };
+	struct vfio_maps keep = { 0 };
+	size_t w = 0;
+	int r;
+
+	s->syncs++;
+	if (s->identity) {
+		/* Leaving the identity: everything is in question. */
+		if (!s->as->ops->identity || !s->as->ops->identity(s->as)) {
+			first = 0;
+			last = UINT64_MAX;
+		} else {
+			return 0;
+		}
+	}
+	/* Widen to the mappings the range cuts: type1 unmaps whole ones. */
+	for (size_t i = 0; i < s->maps.nr; i++) {
+		const struct vfio_map *m = &s->maps.m[i];
+
+		if (!dma_range_overlaps(m->iova, m->size, first, last - first + 1 ?: UINT64_MAX))
+			continue;
+		first = MIN(first, m->iova);
+		last = MAX(last, m->iova + m->size - 1);
+	}
+	r = s->as->ops->walk ? s->as->ops->walk(s->as, first, last - first + 1 ?: UINT64_MAX,
+						maps_collect, &want) : 1;
+	if (r == 1) {
+		free(want.m);
+		if (s->identity)
+			return 0;
+		return space_map_identity(s);
+	}
+	if (r < 0 && r != -ENOENT) {
+		free(want.m);
+		return r;
+	}
+	/* Old mappings in the range: keep those the walk found again
+	 * unchanged, unmap the rest; then map what is new. */
+	for (size_t i = 0; i < s->maps.nr; i++) {
+		const struct vfio_map *m = &s->maps.m[i];
+		bool same = false;
+
+		if (m->iova >= first && m->iova + m->size - 1 <= last) {
+			while (w < want.nr && want.m[w].iova < m->iova)
+				w++;
+			same = w < want.nr && !memcmp(&want.m[w], m, sizeof(*m));
+			if (same)
+				want.m[w].size = 0;   /* already there */
+			else
+				space_unmap(s, m);
+			if (!same)
+				continue;
+		}
+		if ((r = maps_push(&keep, m->iova, m->hva, m->size, m->perm, false)))
+			break;
+	}
+	for (size_t i = 0; i < want.nr && !r; i++) {
+		if (!want.m[i].size)
+			continue;
+		if (space_map(s, &want.m[i]))
+			continue;   /* logged; the device faults on it, as unmapped */
+		s->maps_made++;
+		/* Insert in order. */
+		if ((r = maps_push(&keep, 0, NULL, 0, 0, false)))
+			break;
+		size_t at = keep.nr - 1;
+
+		while (at && keep.m[at - 1].iova > want.m[i].iova) {
+			keep.m[at] = keep.m[at - 1];
+			at--;
+		}
+		keep.m[at] = want.m[i];
+	}
+	free(want.m);
+	free(s->maps.m);
+	s->maps = keep;
+	if (s->identity)
+		log_info("vfio: the guest's VT-d translates: the container follows its mappings "
+			 "(%zu now)", s->maps.nr);
+	s->identity = false;
+	return r;
+}
+
+static void space_notify(void *opaque, unsigned int event, uint64_t iova, uint64_t len)
+{
+	struct vfio_space *s = opaque;
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	r = space_sync(s, iova, len);
+	pthread_mutex_unlock(&s->lock);
+	if (r)
+		log_warn("vfio: following the guest's DMA mappings: %s", strerror(-r));
+}
+
+int vfio_space_get(struct vm *vm, struct dma_as *as, struct vfio_space **out, char *err,
+		   size_t errlen)
+{
+	struct vfio_space *s;
+	int r;
+
+	if (!vfio_vm_get(vm)) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (s = as ? vm->vfio->spaces : NULL; s; s = s->next) {
+		if (s->as == as) {
+			s->refs++;
+			*out = s;
+			return 0;
+		}
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	s->ops = vm->vfio->ops;
+	r = s->ops->open(&s->c, err, errlen);
+	if (r) {
+		free(s);
+		return r;
+	}
+	pthread_mutex_init(&s->lock, NULL);
+	s->vm = vm;
+	s->as = as;
+	s->refs = 1;
+	s->next = vm->vfio->spaces;
+	vm->vfio->spaces = s;
+	*out = s;
+	return 0;
+}
+
+struct vfio_container *vfio_space_container(struct vfio_space *s)
+{
+	return &s->c;
+}
+
+int vfio_space_start(struct vfio_space *s, struct dma_as *as, char *err, size_t errlen)
+{
+	struct timespec t0, t1;
+	int r;
+
+	if (s->started)
+		return 0;
+	s->as = as;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pthread_mutex_lock(&s->lock);
+	if (as->ops->walk || !dma_as_is_identity(as))
+		r = space_sync(s, 0, UINT64_MAX);
+	else
+		r = space_map_identity(s);
+	if (!r && as->ops->walk && !s->identity)
+		log_info("vfio: container follows the guest's VT-d mappings (%zu now)",
+			 s->maps.nr);
+	pthread_mutex_unlock(&s->lock);
+	if (r) {
+		snprintf(err, errlen, "mapping guest memory for DMA: %s", strerror(-r));
+		return r;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	log_info("vfio: %llu MiB of guest memory mapped for DMA in %llu mapping(s) "
+		 "(type1 allows %u) in %.1f ms", (unsigned long long)(s->c.mapped_bytes >> 20),
+		 (unsigned long long)s->c.nr_maps, VFIO_TYPE1_DMA_LIMIT,
+		 (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	/* The identity AS never invalidates; an IOMMU's tells us every change. */
+	s->n = (struct dma_notifier){ .events = DMA_EV_UNMAP | DMA_EV_MAP,
+				      .notify = space_notify, .opaque = s };
+	dma_notifier_register(as, &s->n);
+	s->started = true;
+	return 0;
+}
+
+void vfio_space_put(struct vm *vm, struct vfio_space *s)
+{
+	struct vfio_space **pp;
+
+	if (!s || --s->refs)
+		return;
+	if (s->started)
+		dma_notifier_unregister(s->as, &s->n);
+	/* With its last group gone the container has no IOMMU any more and
+	 * the kernel dropped (and unpinned) every mapping itself. */
+	pthread_mutex_lock(&s->lock);
+	if (s->c.nr_groups)
+		space_unmap_all(s);
+	s->maps.nr = 0;
+	pthread_mutex_unlock(&s->lock);
+	log_msg(s->syncs ? LOG_INFO : LOG_DEBUG,
+		"vfio: container released after following %llu invalidation(s), %llu run(s) mapped",
+		(unsigned long long)s->syncs, (unsigned long long)s->maps_made);
+	s->ops->close(&s->c);
+	for (pp = &vm->vfio->spaces; *pp; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	}
+	free(s->maps.m);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+	if (!vm->vfio->spaces) {
+		free(vm->vfio);
+		vm->vfio = NULL;
+	}
+}
