@@ -17,7 +17,7 @@ bool edu_open(struct edu *e, bool *absent)
 	*absent = false;
 	if (!pci_init())
 		report_info("no MCFG; using 0xcf8/0xcfc");
-	found = pci_find(EDU_VENDOR, EDU_DEVICE);
+	found = pci_find_nth(EDU_VENDOR, EDU_DEVICE, (unsigned int)cmdline_get_u64("edu_index", 0));
 	if (found < 0) {
 		*absent = true;
 		return false;

@@ -43,7 +43,8 @@ struct edu {
 	uint8_t msi_cap;   /* 0: none */
 };
 
-/* Finds the first edu function, maps BAR0 and enables memory decoding and
+/* Finds the first edu function (the cmdline's edu_index=N: the Nth, from
+ * 0, in bus order), maps BAR0 and enables memory decoding and
  * bus mastering. false (and a skip message left to the caller) if absent;
  * *absent tells the two failures apart. */
 bool edu_open(struct edu *e, bool *absent);

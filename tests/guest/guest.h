@@ -277,6 +277,11 @@ struct pci_dev {
 int pci_scan_bus0(struct pci_dev *out, int max);
 /* Finds vendor:device on bus 0; -1 if absent. */
 int pci_find(uint16_t vendor, uint16_t device);
+/* The end of the highest memory BAR below 4 GiB on bus 0 (a free place
+ * above every device's). */
+uint64_t pci_mmio32_used_end(void);
+/* The nth (0: first) function with these ids, in bus order, or -1. */
+int pci_find_nth(uint16_t vendor, uint16_t device, unsigned int nth);
 
 struct pci_bar {
 	bool present;

@@ -119,16 +119,21 @@ int pci_scan_bus0(struct pci_dev *out, int max)
 	return n;
 }
 
-int pci_find(uint16_t vendor, uint16_t device)
+int pci_find_nth(uint16_t vendor, uint16_t device, unsigned int nth)
 {
 	struct pci_dev devs[64];
 	int n = pci_scan_bus0(devs, ARRAY_SIZE(devs));
 
 	for (int i = 0; i < n && i < (int)ARRAY_SIZE(devs); i++) {
-		if (devs[i].vendor == vendor && devs[i].device == device)
+		if (devs[i].vendor == vendor && devs[i].device == device && !nth--)
 			return devs[i].bdf;
 	}
 	return -1;
+}
+
+int pci_find(uint16_t vendor, uint16_t device)
+{
+	return pci_find_nth(vendor, device, 0);
 }
 
 unsigned int pci_bar_count(uint16_t bdf)
@@ -195,7 +200,7 @@ int pci_bar_probe(uint16_t bdf, unsigned int idx, struct pci_bar *bar)
 }
 
 /* End of the highest memory BAR on bus 0 inside the 32-bit window. */
-static uint64_t mmio32_used_end(void)
+uint64_t pci_mmio32_used_end(void)
 {
 	struct pci_dev devs[64];
 	int n = pci_scan_bus0(devs, ARRAY_SIZE(devs));
@@ -229,7 +234,7 @@ uint64_t pci_bar_map(uint16_t bdf, unsigned int idx)
 	if (!bar.addr) {
 		/* Nobody (firmware or VMM) placed it: put it above every
 		 * BAR already in the window. */
-		uint64_t addr = ALIGN_UP(mmio32_used_end(), bar.size);
+		uint64_t addr = ALIGN_UP(pci_mmio32_used_end(), bar.size);
 
 		if (addr + bar.size > MMIO32_END)
 			return 0;

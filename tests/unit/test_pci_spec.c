@@ -44,6 +44,8 @@ static const struct spec_case cases[] = {
 	{ "00:04.0,=1", -EINVAL, "KEY=VALUE", 0 },
 	{ "00:04.0,msix_relocation=maybe", -EINVAL, "auto, on or off", 0 },
 	{ "00:04.0,name=", -EINVAL, "1-31", 0 },
+	{ "00:04.0\n", -EINVAL, "non-printable", 0 },
+	{ "00:04.0,name=a\033b", -EINVAL, "non-printable", 0 },
 };
 
 static void test_golden(void)

@@ -167,6 +167,12 @@ int pci_spec_parse(const char *text, struct vm_pci *out, char *err, size_t errle
 		err[0] = '\0';
 	if (strlen(text) >= sizeof(buf))
 		return spec_fail(err, errlen, -EINVAL, "spec longer than %d bytes", PCI_SPEC_MAX - 1);
+	/* Messages quote the spec: only printable text gets that far. */
+	for (const char *c = text; *c; c++)
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
+			return spec_fail(err, errlen, -EINVAL,
+					 "spec contains a non-printable character (byte %#x)",
+					 (unsigned char)*c);
 	strcpy(buf, text);
 	next = strchr(buf, ',');
 	if ((r = spec_bdf(buf, next ? (size_t)(next - buf) : strlen(buf), out, err, errlen)))

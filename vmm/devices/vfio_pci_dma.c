@@ -175,7 +175,6 @@ static int space_sync(struct vfio_space *s, uint64_t iova, uint64_t len)
 	size_t w = 0;
 	int r;
 
-	s->syncs++;
 	if (s->identity) {
 		/* Leaving the identity: everything is in question. */
 		if (!s->as->ops->identity || !s->as->ops->identity(s->as)) {
@@ -259,6 +258,7 @@ static void space_notify(void *opaque, unsigned int event, uint64_t iova, uint64
 	int r;
 
 	pthread_mutex_lock(&s->lock);
+	s->syncs++;
 	r = space_sync(s, iova, len);
 	pthread_mutex_unlock(&s->lock);
 	if (r)
