@@ -3,75 +3,37 @@
  * The input is a device's config space (the first 4096 bytes, zero-padded:
  * the capability lists isle walks) followed by guest config accesses, 8
  * bytes each: offset (2, little endian, within 4 KiB), width (1/2/4 from
- * the low bits), read or write, and a value. The fake device is a memfd
- * standing in for the VFIO device fd (VFIO's ioctls fail on it, which the
- * code must survive). Checks: no crash or sanitizer report; reads of
+ * the low bits), read or write, and a value. The fake device is the unit
+ * tests' (tests/unit/fake_vfio.c: a memfd standing in for the VFIO device
+ * fd; VFIO's ioctls fail on it, which the code must survive). Checks: no crash or sanitizer report; reads of
  * emulated capability headers never point outside the space or backwards
  * into the header. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <sys/mman.h>
 
 #include "isle/log.h"
 #include "isle/util.h"
-#include "boot/layout.h"
 #include "core/vm.h"
 #include "devices/vfio_pci.h"
+#include "fake_vfio.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static const struct pci_dev_ops fuzz_ops = {
-	.name = "fuzz-vfio",
-	.config_write = vfio_cfg_write,
-	.config_read = vfio_cfg_read,
-};
-
-static const struct pci_windows win = {
-	.ecam_base = LAYOUT_ECAM,
-	.mmio32_base = LAYOUT_MMIO32,
-	.mmio32_size = LAYOUT_MMIO32_END - LAYOUT_MMIO32,
-	.pio_base = LAYOUT_PIO_WINDOW,
-	.pio_size = LAYOUT_PIO_WINDOW_END - LAYOUT_PIO_WINDOW,
-};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct vm vm;
 	static struct vfio_pci v;
 	static uint8_t img[PCI_CFG_SIZE];
-	static int fd = -1;
 	char err[256];
 	size_t n = MIN(size, sizeof(img));
 
 	log_set_level(LOG_ERROR + 1);
-	if (fd < 0)
-		fd = memfd_create("fuzz-vfio", MFD_CLOEXEC);
-	if (fd < 0)
-		abort();
 	memset(img, 0, sizeof(img));
 	memcpy(img, data, n);
 	img[PCI_HEADER_TYPE] &= 0x80;   /* mostly endpoints, so the walks run */
-	if (pwrite(fd, img, sizeof(img), 0) != (ssize_t)sizeof(img))
+	if (fake_vfio_open(&vm, &v, img, size > 0 && (data[0] & 1), 32, 2048))
 		abort();
-	memset(&vm, 0, sizeof(vm));
-	memset(&v, 0, sizeof(v));
-	if (gsi_init(&vm.gsi, -1) || pci_bus_init(&vm.pci, &win))
-		abort();
-	v.vm = &vm;
-	v.vd.fd = fd;
-	v.vd.nr_regions = VFIO_PCI_NUM_REGIONS;
-	v.vd.nr_irqs = VFIO_PCI_NUM_IRQS;
-	v.vd.regions[VFIO_PCI_CONFIG_REGION_INDEX] = (struct vfio_region){
-		.index = VFIO_PCI_CONFIG_REGION_INDEX, .size = PCI_CFG_SIZE,
-		.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE };
-	v.vd.irqs[VFIO_PCI_INTX_IRQ_INDEX].count = 1;
-	v.vd.irqs[VFIO_PCI_MSI_IRQ_INDEX].count = 32;
-	v.vd.irqs[VFIO_PCI_MSIX_IRQ_INDEX].count = 2048;
-	v.permissive = size > 0 && (data[0] & 1);
-	strcpy(v.id, "fuzz");
-	pci_dev_init(&v.pci, 0, 0, 0, 0, &fuzz_ops, &v);
 	if (vfio_cfg_init(&v, err, sizeof(err)))
 		goto out;
 	/* MSI-X needs its BAR declared: give it one big enough, as bars_init
@@ -88,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			v.has_msix = false;
 	}
 	if (vfio_irq_init(&v) || pci_register(&vm.pci, &v.pci))
-		goto fini;
+		goto out;
 	for (size_t i = n; i + 8 <= size; i += 8) {
 		unsigned int off = get_le16(data + i) & (PCI_CFG_SIZE - 1);
 		unsigned int len = 1u << (data[i + 2] % 3);
@@ -108,11 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	     p = v.pci.cfg[p + 1], k++)
 		if (p < PCI_STD_HEADER_SIZEOF || p > PCI_CFG_SPACE_SIZE - 2)
 			abort();
-fini:
-	vfio_irq_fini(&v);
-	pci_unregister(&vm.pci, &v.pci);
 out:
-	pci_bus_destroy(&vm.pci);
-	gsi_destroy(&vm.gsi);
+	fake_vfio_close(&vm, &v);
 	return 0;
 }

@@ -1,10 +1,9 @@
 /* Unit tests for vmm/devices/vfio_pci_cfg.c: an assigned function's config
- * space as the guest sees it, against a fake device: a memfd standing in
- * for the VFIO device fd, with the device's config space as region 7
- * (VFIO_PCI_CONFIG_REGION_INDEX) at offset 0, so what isle reads live and
- * writes through can be inspected. KVM is not involved (GSI table with
- * vm_fd -1); VFIO's ioctls fail on a memfd, which the interrupt code
- * survives with a warning.
+ * space as the guest sees it, against a fake device (tests/unit/fake_vfio.c:
+ * a memfd standing in for the VFIO device fd, with the device's config
+ * space as region 7), so what isle reads live and writes through can be
+ * inspected. KVM is not involved; VFIO's ioctls fail on a memfd, which the
+ * interrupt code survives with a warning.
  *
  * Checked: the standard list rebuilt without hidden capabilities and the
  * extended list led on by a null header; the MSI capability emulated
@@ -15,29 +14,14 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/mman.h>
 #include <linux/pci_regs.h>
 
 #include "cunit.h"
 #include "isle/log.h"
 #include "isle/util.h"
-#include "boot/layout.h"
 #include "core/vm.h"
 #include "devices/vfio_pci.h"
-
-static const struct pci_dev_ops test_ops = {
-	.name = "test-vfio",
-	.config_write = vfio_cfg_write,
-	.config_read = vfio_cfg_read,
-};
-
-static const struct pci_windows win = {
-	.ecam_base = LAYOUT_ECAM,
-	.mmio32_base = LAYOUT_MMIO32,
-	.mmio32_size = LAYOUT_MMIO32_END - LAYOUT_MMIO32,
-	.pio_base = LAYOUT_PIO_WINDOW,
-	.pio_size = LAYOUT_PIO_WINDOW_END - LAYOUT_PIO_WINDOW,
-};
+#include "fake_vfio.h"
 
 static struct vm vm;
 static struct vfio_pci v;
@@ -74,29 +58,12 @@ static void image_default(void)
 static int setup_with_image(bool permissive)
 {
 	char err[256];
-	int fd, r;
+	int r;
 
 	log_set_level(LOG_ERROR);
-	memset(&vm, 0, sizeof(vm));
-	memset(&v, 0, sizeof(v));
-	if (gsi_init(&vm.gsi, -1) || pci_bus_init(&vm.pci, &win))
-		return -1;
-	fd = memfd_create("fake-vfio", MFD_CLOEXEC);
-	if (fd < 0 || pwrite(fd, img, sizeof(img), 0) != (ssize_t)sizeof(img))
-		return -1;
-	v.vm = &vm;
-	v.vd.fd = fd;
-	v.vd.nr_regions = VFIO_PCI_NUM_REGIONS;
-	v.vd.nr_irqs = VFIO_PCI_NUM_IRQS;
-	v.vd.regions[VFIO_PCI_CONFIG_REGION_INDEX] = (struct vfio_region){
-		.index = VFIO_PCI_CONFIG_REGION_INDEX, .size = PCI_CFG_SIZE, .offset = 0,
-		.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE };
-	v.vd.irqs[VFIO_PCI_INTX_IRQ_INDEX].count = 1;
-	v.vd.irqs[VFIO_PCI_MSI_IRQ_INDEX].count = 4;
-	strcpy(v.id, "test");
-	v.permissive = permissive;
-	pci_dev_init(&v.pci, 0, 0, 0, 0, &test_ops, &v);
-	r = vfio_cfg_init(&v, err, sizeof(err));
+	r = fake_vfio_open(&vm, &v, img, permissive, 4, 0);
+	if (!r)
+		r = vfio_cfg_init(&v, err, sizeof(err));
 	if (!r)
 		r = vfio_irq_init(&v);
 	if (!r)
@@ -106,26 +73,17 @@ static int setup_with_image(bool permissive)
 
 static void teardown(void)
 {
-	vfio_irq_fini(&v);
-	close(v.vd.fd);
-	pci_bus_destroy(&vm.pci);
-	gsi_destroy(&vm.gsi);
+	fake_vfio_close(&vm, &v);
 }
 
 static uint32_t rd(unsigned int off, unsigned int len)
 {
-	uint8_t b[4] = { 0 };
-
-	pci_cfg_access(&vm.pci, 0, v.pci.devfn, off, b, len, false);
-	return len == 1 ? b[0] : len == 2 ? get_le16(b) : get_le32(b);
+	return fake_vfio_rd(&vm, &v, off, len);
 }
 
 static void wr(unsigned int off, unsigned int len, uint32_t val)
 {
-	uint8_t b[4];
-
-	put_le32(b, val);
-	pci_cfg_access(&vm.pci, 0, v.pci.devfn, off, b, len, true);
+	fake_vfio_wr(&vm, &v, off, len, val);
 }
 
 static uint8_t dev_byte(unsigned int off)
@@ -238,9 +196,7 @@ static void test_hostile_lists(void)
 	image_default();
 	img[PCI_HEADER_TYPE] = PCI_HEADER_TYPE_BRIDGE;
 	CU_ASSERT_EQUAL(setup_with_image(false), -EINVAL);
-	close(v.vd.fd);
-	pci_bus_destroy(&vm.pci);
-	gsi_destroy(&vm.gsi);
+	fake_vfio_close(&vm, &v);
 }
 
 void unit_register(void)

@@ -40,6 +40,7 @@
 #include "boot/layout.h"
 #include "core/vm.h"
 #include "devices/vfio_pci.h"
+#include "fake_vfio.h"
 
 /* --- the VFIO seam --- */
 
@@ -72,20 +73,6 @@ int __wrap_vfio_irq_set_eventfds(const struct vfio_device *d, unsigned int index
 }
 
 /* --- the fake device --- */
-
-static const struct pci_dev_ops test_ops = {
-	.name = "test-vfio-irq",
-	.config_write = vfio_cfg_write,
-	.config_read = vfio_cfg_read,
-};
-
-static const struct pci_windows win = {
-	.ecam_base = LAYOUT_ECAM,
-	.mmio32_base = LAYOUT_MMIO32,
-	.mmio32_size = LAYOUT_MMIO32_END - LAYOUT_MMIO32,
-	.pio_base = LAYOUT_PIO_WINDOW,
-	.pio_size = LAYOUT_PIO_WINDOW_END - LAYOUT_PIO_WINDOW,
-};
 
 #define MSI_CAP    0x50
 #define MSIX_CAP   0x70
@@ -129,28 +116,12 @@ static unsigned int force_msi_max;
 static int setup(void)
 {
 	char err[256];
-	int fd, r;
+	int r;
 
 	log_set_level(LOG_ERROR);
-	memset(&vm, 0, sizeof(vm));
-	memset(&v, 0, sizeof(v));
 	memset(&seam, 0, sizeof(seam));
-	CU_ASSERT_EQUAL_FATAL(gsi_init(&vm.gsi, -1), 0);
-	CU_ASSERT_EQUAL_FATAL(pci_bus_init(&vm.pci, &win), 0);
-	fd = memfd_create("fake-vfio", MFD_CLOEXEC);
-	CU_ASSERT_FATAL(fd >= 0);
-	CU_ASSERT_EQUAL_FATAL(pwrite(fd, img, sizeof(img), 0), (ssize_t)sizeof(img));
-	v.vm = &vm;
-	v.vd.fd = fd;
-	v.vd.nr_regions = VFIO_PCI_NUM_REGIONS;
-	v.vd.nr_irqs = VFIO_PCI_NUM_IRQS;
-	v.vd.regions[VFIO_PCI_CONFIG_REGION_INDEX] = (struct vfio_region){
-		.index = VFIO_PCI_CONFIG_REGION_INDEX, .size = PCI_CFG_SIZE, .offset = 0,
-		.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE };
-	v.vd.irqs[VFIO_PCI_MSI_IRQ_INDEX].count = vfio_msi_count;
-	v.vd.irqs[VFIO_PCI_MSIX_IRQ_INDEX].count = vfio_msix_count;
-	strcpy(v.id, "test");
-	pci_dev_init(&v.pci, 0, 0, 0, 0, &test_ops, &v);
+	CU_ASSERT_EQUAL_FATAL(fake_vfio_open(&vm, &v, img, false, vfio_msi_count,
+					     vfio_msix_count), 0);
 	CU_ASSERT_EQUAL_FATAL(vfio_cfg_init(&v, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL_FATAL(pci_dev_set_bar(&v.pci, 0, PCI_BAR_MEM32, BAR0_SIZE, false), 0);
 	v.msix_table_off = v.msix_hw_table;
@@ -173,27 +144,17 @@ static void setup_default(void)
 
 static void teardown(void)
 {
-	pci_unregister(&vm.pci, &v.pci);
-	vfio_irq_fini(&v);
-	close(v.vd.fd);
-	pci_bus_destroy(&vm.pci);
-	gsi_destroy(&vm.gsi);
+	fake_vfio_close(&vm, &v);
 }
 
 static uint32_t rd(unsigned int off, unsigned int len)
 {
-	uint8_t b[4] = { 0 };
-
-	pci_cfg_access(&vm.pci, 0, v.pci.devfn, off, b, len, false);
-	return len == 1 ? b[0] : len == 2 ? get_le16(b) : get_le32(b);
+	return fake_vfio_rd(&vm, &v, off, len);
 }
 
 static void wr(unsigned int off, unsigned int len, uint32_t val)
 {
-	uint8_t b[4];
-
-	put_le32(b, val);
-	pci_cfg_access(&vm.pci, 0, v.pci.devfn, off, b, len, true);
+	fake_vfio_wr(&vm, &v, off, len, val);
 }
 
 /* The guest programs MSI (64-bit layout) and enables it with 1 << mme vectors. */
