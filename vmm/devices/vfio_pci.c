@@ -36,7 +36,7 @@
 
 #define PAGE 4096ULL
 
-static void vfio_pci_bar_moved(struct pci_dev *dev, unsigned int b, uint64_t addr)
+void vfio_pci_bar_moved(struct pci_dev *dev, unsigned int b, uint64_t addr)
 {
 	struct vfio_pci *v = dev->opaque;
 	struct vfio_bar *bar = &v->bars[b];
@@ -157,7 +157,7 @@ static bool msix_relocate(const struct vfio_pci *v)
 	return v->msix_hw_table % PAGE != 0;
 }
 
-static int bars_init(struct vfio_pci *v, char *err, size_t errlen)
+int vfio_bars_init(struct vfio_pci *v, char *err, size_t errlen)
 {
 	const char *knob = getenv("ISLE_VFIO_NO_MMAP");
 	bool no_mmap = knob && !strcmp(knob, "1");
@@ -238,7 +238,7 @@ static int bars_init(struct vfio_pci *v, char *err, size_t errlen)
 	return 0;
 }
 
-static void bars_fini(struct vfio_pci *v)
+void vfio_bars_fini(struct vfio_pci *v)
 {
 	for (unsigned int b = 0; b < PCI_NUM_REGIONS; b++) {
 		struct vfio_bar *bar = &v->bars[b];
@@ -326,7 +326,7 @@ static int vfio_pci_realize(struct device *dev)
 		log_info("%s: no reset at start: %s", v->id, err);
 
 	pci_dev_init(&v->pci, 0, 0, 0, 0, &vfio_pci_ops, v);
-	if ((r = vfio_cfg_init(v, err, sizeof(err))) || (r = bars_init(v, err, sizeof(err))))
+	if ((r = vfio_cfg_init(v, err, sizeof(err))) || (r = vfio_bars_init(v, err, sizeof(err))))
 		goto fail;
 	r = vfio_irq_init(v);
 	if (r) {
@@ -370,7 +370,7 @@ static void vfio_pci_unrealize(struct device *dev)
 		return;
 	pci_unregister(&v->vm->pci, &v->pci);   /* -ENOENT if never registered */
 	vfio_irq_fini(v);
-	bars_fini(v);
+	vfio_bars_fini(v);
 	if (v->vd.fd >= 0) {
 		if (vfio_device_reset(&v->vd, err, sizeof(err)))
 			log_info("%s: no reset at exit: %s", v->id, err);

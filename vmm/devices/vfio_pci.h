@@ -87,6 +87,14 @@ struct vfio_pci {
 	bool intx_on;                 /* VFIO's INTx trigger is set */
 };
 
+/* vfio_pci.c: declares the BARs the guest sees (after vfio_cfg_init, which
+ * found MSI-X), decides where the MSI-X table goes and mmaps what can be
+ * mapped; logs one line per BAR. 0 or -errno with err. */
+int vfio_bars_init(struct vfio_pci *v, char *err, size_t errlen);
+void vfio_bars_fini(struct vfio_pci *v);
+/* The pci_dev_ops hook: KVM slots follow a BAR the guest moved. */
+void vfio_pci_bar_moved(struct pci_dev *dev, unsigned int b, uint64_t addr);
+
 /* vfio_pci_cfg.c */
 /* Builds pci.cfg and the masks from the device's config space; finds MSI,
  * MSI-X and PCIe; hides what is not passed through. 0 or -errno. */
