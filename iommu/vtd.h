@@ -201,7 +201,9 @@ typedef int (*vtd_walk_fn)(void *opaque, uint64_t iova, uint64_t gpa, uint64_t s
  * how a host IOMMU shadows the guest's mappings (caching mode: the guest
  * invalidates after mapping too). Returns 0, fn's nonzero return, 1 when
  * every IOVA is the identity (translation off or pass-through; fn not
- * called), or -ENOENT when sid has no usable context (nothing mapped). */
+ * called), -ENOENT when sid has no usable context (nothing mapped), or
+ * -E2BIG when the tables would take more than 2^21 entry reads (tables
+ * that alias each other): the caller treats the range as unmapped. */
 int vtd_walk(struct vtd *v, uint16_t sid, uint64_t iova, uint64_t len, vtd_walk_fn fn,
 	     void *opaque);
 

@@ -324,9 +324,14 @@ bool vtd_identity(struct vtd *v, uint16_t sid)
 
 /* ---- walking (for shadowing into a host IOMMU) ---- */
 
+/* Entries one walk may read: a guest whose tables alias (every entry of a
+ * level pointing at the same table) would otherwise make it read 2^36. */
+#define VTD_WALK_MAX_READS (1u << 21)
+
 struct vtd_walk {
 	struct vtd *v;
 	uint64_t first, last;
+	unsigned int reads;
 	vtd_walk_fn fn;
 	void *opaque;
 };
@@ -351,6 +356,8 @@ static int sl_visit(struct vtd_walk *w, uint64_t table, unsigned int level, uint
 
 		if (at > w->last)
 			break;
+		if (++w->reads > VTD_WALK_MAX_READS)
+			return -E2BIG;
 		if (w->v->host.mem_read(w->v->host.opaque, table + 8 * i, b, sizeof(b)))
 			continue;
 		pte = get_le64(b);

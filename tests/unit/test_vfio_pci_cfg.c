@@ -143,6 +143,12 @@ static void test_live_and_writes(void)
 	wr(0x88, 2, 0x2810);
 	CU_ASSERT_EQUAL(dev_byte(0x88), 0x10);
 	CU_ASSERT_EQUAL(dev_byte(0x89), 0x28);
+	/* Not the payload size (the link's) nor device control 2 of a
+	 * version 1 capability. */
+	wr(0x88, 2, 0x00e0);
+	CU_ASSERT_EQUAL(dev_byte(0x88) & 0xe0, 0);
+	wr(0xa8, 2, 0xffff);
+	CU_ASSERT_EQUAL(dev_byte(0xa8), 0);
 	/* Link control is not writable without permissive. */
 	wr(0x90, 2, 0x0003);
 	CU_ASSERT_EQUAL(dev_byte(0x90), 0);

@@ -3,11 +3,12 @@
  * by a recorder, and the address space is a fake IOMMU whose mappings the
  * test edits and then announces, as isle's VT-d does on the guest's
  * invalidations. Checked: the identity AS maps all RAM once; leaving the
- * identity unmaps it and maps what the guest mapped, contiguous runs
- * merged; an invalidation that cuts a mapping widens to it (type1 unmaps
- * whole ones); an invalidation that changes nothing touches nothing;
- * read-only runs are mapped read-only, write-only ones not at all; going
- * back to the identity; the shared space of identity users. */
+ * identity unmaps it and maps what the guest mapped, one mapping per leaf,
+ * so one leaf going never takes its neighbours with it; an invalidation
+ * that changes nothing touches nothing; a failed walk unmaps what the range
+ * held (fail closed); read-only runs are mapped read-only, write-only ones
+ * not at all; going back to the identity; the shared space of identity
+ * users. */
 #include <errno.h>
 #include <string.h>
 
@@ -64,6 +65,7 @@ static const struct vfio_dma_ops rec_ops = {
 
 /* The fake IOMMU: identity, or 4 KiB pages iova -> ram offset. */
 static bool fake_identity;
+static int fake_walk_err;   /* nonzero: the walk fails with it */
 static struct { uint64_t iova; uint32_t off; unsigned int perm; bool on; } pages[16];
 
 static int fake_translate(struct dma_as *as, uint64_t iova, uint64_t *len, unsigned int access,
@@ -85,6 +87,8 @@ static int fake_walk(struct dma_as *as, uint64_t iova, uint64_t len, dma_walk_fn
 
 	if (fake_identity)
 		return 1;
+	if (fake_walk_err)
+		return fake_walk_err;
 	/* In IOVA order: the table is kept sorted by the tests. */
 	for (unsigned int i = 0; i < 16; i++) {
 		int r;
@@ -166,29 +170,31 @@ static void test_follow(void)
 	CU_ASSERT_EQUAL_FATAL(vfio_space_start(s, &fake_as, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(ncalls, 2);   /* translation off: all RAM */
 
-	/* The guest turns translation on with two contiguous pages mapped. */
+	/* The guest turns translation on with two contiguous pages mapped:
+	 * one container mapping per leaf, never merged. */
 	ncalls = 0;
 	fake_identity = false;
 	page_set(0, 0x10000000, 0x1000, DMA_RW);
 	page_set(1, 0x10001000, 0x2000, DMA_RW);
 	dma_as_notify(&fake_as, DMA_EV_UNMAP, 0, UINT64_MAX);
-	CU_ASSERT_EQUAL_FATAL(ncalls, 3);
+	CU_ASSERT_EQUAL_FATAL(ncalls, 4);
 	CU_ASSERT(calls[0].op == 'U' && calls[1].op == 'U');
-	CU_ASSERT(calls[2].op == 'M' && calls[2].iova == 0x10000000 && calls[2].size == 8192 &&
+	CU_ASSERT(calls[2].op == 'M' && calls[2].iova == 0x10000000 && calls[2].size == 4096 &&
 		  calls[2].hva == ram + 0x1000 && calls[2].w);
+	CU_ASSERT(calls[3].op == 'M' && calls[3].iova == 0x10001000 && calls[3].size == 4096 &&
+		  calls[3].hva == ram + 0x2000);
 
 	/* Nothing changed in the range: nothing happens. */
 	ncalls = 0;
-	dma_as_notify(&fake_as, DMA_EV_UNMAP, 0x10000000, 4096);
+	dma_as_notify(&fake_as, DMA_EV_UNMAP, 0x10000000, 8192);
 	CU_ASSERT_EQUAL(ncalls, 0);
 
-	/* The second page goes: the 8 KiB mapping is cut, so it is unmapped
-	 * whole and the first page mapped again. */
+	/* The second page goes: only its mapping leaves; the first page's
+	 * DMA is never interrupted. */
 	pages[1].on = false;
 	dma_as_notify(&fake_as, DMA_EV_UNMAP, 0x10001000, 4096);
-	CU_ASSERT_EQUAL_FATAL(ncalls, 2);
-	CU_ASSERT(calls[0].op == 'U' && calls[0].iova == 0x10000000 && calls[0].size == 8192);
-	CU_ASSERT(calls[1].op == 'M' && calls[1].iova == 0x10000000 && calls[1].size == 4096);
+	CU_ASSERT_EQUAL_FATAL(ncalls, 1);
+	CU_ASSERT(calls[0].op == 'U' && calls[0].iova == 0x10001000 && calls[0].size == 4096);
 
 	/* A read-only page and a write-only one elsewhere (caching mode: the
 	 * guest invalidates after mapping). */
@@ -205,6 +211,20 @@ static void test_follow(void)
 	dma_as_notify(&fake_as, DMA_EV_UNMAP, 0x10000000, 4096);
 	CU_ASSERT_EQUAL_FATAL(ncalls, 2);
 	CU_ASSERT(calls[0].op == 'U' && calls[1].op == 'M' && calls[1].hva == ram + 0x5000);
+
+	/* A walk that fails (a malformed or endless table): what the range
+	 * held leaves the container, nothing stays mapped that the guest
+	 * may have revoked. */
+	ncalls = 0;
+	fake_walk_err = -E2BIG;
+	dma_as_notify(&fake_as, DMA_EV_UNMAP, 0x10000000, 4096);
+	fake_walk_err = 0;
+	CU_ASSERT_EQUAL_FATAL(ncalls, 1);
+	CU_ASSERT(calls[0].op == 'U' && calls[0].iova == 0x10000000);
+	ncalls = 0;
+	dma_as_notify(&fake_as, DMA_EV_UNMAP, 0x10000000, 4096);
+	CU_ASSERT_EQUAL_FATAL(ncalls, 1);   /* and comes back on the next sync */
+	CU_ASSERT(calls[0].op == 'M' && calls[0].iova == 0x10000000);
 
 	/* Back to the identity (translation off again). */
 	ncalls = 0;

@@ -688,9 +688,34 @@ static void test_walk_stop_and_fresh(void)
 	down();
 }
 
+/* Tables that alias (every entry of each level pointing at one table) would
+ * make a walk read 2^36 entries: it gives up with -E2BIG, reporting no
+ * leaf and recording no fault. */
+static void test_walk_aliased(void)
+{
+	uint64_t top, t3, t2, t1;
+	struct walk_rec w;
+
+	up(48);
+	top = setup_ctx(SID, 2, 1, 0);
+	t3 = alloc_tbl();
+	t2 = alloc_tbl();
+	t1 = alloc_tbl();   /* the last level: every entry absent */
+	for (unsigned int i = 0; i < 512; i++) {
+		wr64(top + 8 * i, t3 | 3);
+		wr64(t3 + 8 * i, t2 | 3);
+		wr64(t2 + 8 * i, t1 | 3);
+	}
+	enable();
+	CU_ASSERT_EQUAL(walk(SID, 0, UINT64_MAX, &w), -E2BIG);
+	CU_ASSERT_EQUAL(w.n, 0);
+	down();
+}
+
 void unit_register(void)
 {
 	UNIT_SUITE("vtd_xlate",
+		   UNIT_TEST(test_walk_aliased),
 		   UNIT_TEST(test_te_off_identity),
 		   UNIT_TEST(test_walk_3level),
 		   UNIT_TEST(test_walk_4level),

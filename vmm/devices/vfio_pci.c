@@ -144,9 +144,13 @@ static void bar_log(struct vfio_pci *v, unsigned int b, const char *type)
 	log_info("%s", line);
 }
 
-/* Whether the MSI-X table must move (see the top). */
-static bool msix_relocate(const struct vfio_pci *v)
+/* Whether the MSI-X table must move (see the top). The table and PBA
+ * offset registers are 32 bits: a BAR of 2 GiB or more cannot grow a half
+ * for them, so its table pages are trapped in place. */
+static bool msix_relocate(const struct vfio_pci *v, uint64_t hw_size)
 {
+	if (hw_size >= (1ULL << 31))
+		return false;
 	if (v->reloc == VFIO_MSIX_RELOC_ALWAYS)
 		return true;
 	/* The guest's PBA lives in the table's BAR: one in another moves. */
@@ -195,10 +199,16 @@ int vfio_bars_init(struct vfio_pci *v, char *err, size_t errlen)
 			uint64_t tlen = (uint64_t)v->msix_nr * MSIX_ENTRY_SIZE;
 			uint64_t plen = ALIGN_UP(v->msix_nr, 64u) / 8;
 
-			bar->relocated = msix_relocate(v);
+			if (v->msix_hw_pba_bar != v->msix_bar && reg->size >= (1ULL << 31)) {
+				snprintf(err, errlen, "BAR%u: MSI-X PBA in another BAR of a BAR "
+					 "too large to relocate into", b);
+				return -ENOTSUP;
+			}
+			bar->relocated = msix_relocate(v, reg->size);
 			if (bar->relocated) {
 				uint64_t need = ALIGN_UP(tlen, PAGE) + ALIGN_UP(plen, PAGE);
 
+				/* hw_size < 2 GiB and need <= 33 KiB: at most 4 GiB. */
 				while (bar->size < reg->size + need)
 					bar->size *= 2;
 				v->msix_table_off = (uint32_t)ALIGN_UP(reg->size, PAGE);

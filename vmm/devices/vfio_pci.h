@@ -66,6 +66,7 @@ struct vfio_pci {
 	uint32_t hw_bar[PCI_NUM_BARS];   /* the BAR registers' type bits, as read */
 	bool no_caps;                 /* every capability hidden: status says so */
 	unsigned int pcie_cap;        /* offset of the PCI Express capability, 0: none */
+	bool flr, flr_warned;         /* DEVCAP.FLR; an unsupported FLR was logged */
 
 	/* Interrupts (vfio_pci_irq.c). */
 	unsigned int msi_cap;         /* 0: none */

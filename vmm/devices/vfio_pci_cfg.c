@@ -12,9 +12,10 @@
  *  - live: reads go to the device through VFIO (status, the bodies of the
  *    capabilities passed through), and a guest write reaches the device
  *    only in the bits of pwmask[] (power state and PME, the PCIe device
- *    control registers; everything in a passed-through capability with
- *    `permissive`). A Function Level Reset bit is not written through: it
- *    becomes VFIO_DEVICE_RESET.
+ *    control registers less payload size and phantom functions; with
+ *    `permissive` all of PM control, device control and link control). A
+ *    Function Level Reset bit is not written through: it becomes
+ *    VFIO_DEVICE_RESET when the device can reset alone.
  * Passed through: power management, PCI Express, vendor-specific, and of
  * the extended capabilities AER, the serial number and vendor-specific
  * ones. Hidden: everything else (SR-IOV, ATS, PASID, resizable BAR, ...).
@@ -115,16 +116,30 @@ static void cfg_caps(struct vfio_pci *v, const uint8_t *hw)
 			memset(v->pci.cfg + p + 2, 0, PCI_CAP_MSIX_SIZEOF - 2);
 			break;
 		case PCI_CAP_ID_PM:
+			if (p + PCI_PM_SIZEOF > PCI_CFG_SPACE_SIZE)
+				break;
 			cfg_pass(v, p + PCI_PM_CTRL, 1, perm ? 0xff : PCI_PM_CTRL_STATE_MASK);
 			cfg_pass(v, p + PCI_PM_CTRL + 1, 1, perm ? 0xff : 0x81);  /* PME_En, PME_Status */
 			break;
 		case PCI_CAP_ID_EXP:
+			if (p + PCI_EXP_DEVSTA > PCI_CFG_SPACE_SIZE) {
+				keep = false;
+				break;
+			}
 			v->pcie_cap = p;
-			/* Device control, less the FLR bit (ours); control 2. */
-			cfg_pass(v, p + PCI_EXP_DEVCTL, 1, 0xff);
-			cfg_pass(v, p + PCI_EXP_DEVCTL + 1, 1, 0x7f);
-			cfg_pass(v, p + PCI_EXP_DEVCTL2, 2, 0xff);
-			if (perm)
+			v->flr = get_le32(hw + p + PCI_EXP_DEVCAP) & PCI_EXP_DEVCAP_FLR;
+			/* Device control: error reporting, relaxed ordering, no
+			 * snoop, read request size; not the payload size or
+			 * phantom functions (the link's business), never FLR (ours). */
+			cfg_pass(v, p + PCI_EXP_DEVCTL, 1,
+				 perm ? 0xff : (uint8_t)~PCI_EXP_DEVCTL_PAYLOAD);
+			cfg_pass(v, p + PCI_EXP_DEVCTL + 1, 1,
+				 perm ? 0x7f : (uint8_t)(0x7f & ~(PCI_EXP_DEVCTL_PHANTOM >> 8)));
+			/* Version 2 capabilities have control 2; inside 256 bytes only. */
+			if ((flags & PCI_EXP_FLAGS_VERS) >= 2 &&
+			    p + PCI_EXP_DEVCTL2 + 2 <= PCI_CFG_SPACE_SIZE)
+				cfg_pass(v, p + PCI_EXP_DEVCTL2, 2, 0xff);
+			if (perm && p + PCI_EXP_LNKCTL + 2 <= PCI_CFG_SPACE_SIZE)
 				cfg_pass(v, p + PCI_EXP_LNKCTL, 2, 0xff);
 			break;
 		case PCI_CAP_ID_VNDR:
@@ -231,8 +246,7 @@ int vfio_cfg_init(struct vfio_pci *v, char *err, size_t errlen)
 	v->pci.cfg[PCI_INTERRUPT_LINE] = 0;
 	if (v->pci.cfg[PCI_INTERRUPT_PIN] > 4)
 		v->pci.cfg[PCI_INTERRUPT_PIN] = 0;
-	/* The rest of the standard space reads as zero unless a capability
-	 * that stays is there. */
+	/* Capability headers are rebuilt; bodies (kept or hidden) read live. */
 	cfg_caps(v, hw);
 	cfg_ext_caps(v, hw);
 	return 0;
@@ -258,12 +272,21 @@ void vfio_cfg_read(struct pci_dev *dev, unsigned int offset, unsigned int len, v
 		out[PCI_STATUS - offset] &= (uint8_t)~PCI_STATUS_CAP_LIST;
 }
 
-/* A Function Level Reset the guest asked for, through VFIO. */
+/* A Function Level Reset the guest asked for, through VFIO: only one the
+ * device has (DEVCAP.FLR) and VFIO can do for this function alone; a bus
+ * reset would take sibling functions with it, so it is never done here. */
 static void cfg_flr(struct vfio_pci *v)
 {
 	char err[256];
 	int r;
 
+	if (!v->flr || !(v->vd.flags & VFIO_DEVICE_FLAGS_RESET)) {
+		if (!v->flr_warned)
+			log_warn("%s: the guest asked for an FLR the device cannot do alone: ignored",
+				 v->id);
+		v->flr_warned = true;
+		return;
+	}
 	vfio_irq_reset(v);
 	r = vfio_device_reset(&v->vd, err, sizeof(err));
 	if (r)

@@ -83,18 +83,9 @@ int vfio_vm_set_dma_ops(struct vm *vm, const struct vfio_dma_ops *ops)
 	return 0;
 }
 
-/* Appends a mapping; merge: into the last one when it continues it (runs
- * from a walk arrive in IOVA order), never for what the container holds. */
 static int maps_push(struct vfio_maps *ms, uint64_t iova, void *hva, uint64_t size,
-		     unsigned int perm, bool merge)
+		     unsigned int perm)
 {
-	struct vfio_map *last = ms->nr ? &ms->m[ms->nr - 1] : NULL;
-
-	if (merge && last && last->iova + last->size == iova &&
-	    (uint8_t *)last->hva + last->size == (uint8_t *)hva && last->perm == perm) {
-		last->size += size;
-		return 0;
-	}
 	if (ms->nr == ms->cap) {
 		size_t cap = ms->cap ? ms->cap * 2 : 16;
 		struct vfio_map *m = realloc(ms->m, cap * sizeof(*m));
@@ -108,13 +99,27 @@ static int maps_push(struct vfio_maps *ms, uint64_t iova, void *hva, uint64_t si
 	return 0;
 }
 
+/* One mapping per leaf of the guest's tables (as QEMU maps one per IOTLB
+ * entry): merging neighbours would make an invalidation of one of them cut
+ * a container mapping, and unmapping that whole mapping would take the
+ * still-valid neighbours away from DMA in flight. Bounded: a guest cannot
+ * ask for more than type1 holds. */
 static int maps_collect(void *opaque, uint64_t iova, void *hva, uint64_t len, unsigned int perm)
 {
+	struct vfio_maps *ms = opaque;
+
 	/* A device may only be given what the guest allows: read-only
 	 * mappings stay read-only, write-only ones cannot be expressed. */
 	if (!(perm & DMA_READ))
 		return 0;
-	return maps_push(opaque, iova, hva, len, perm, true);
+	if (ms->nr >= VFIO_TYPE1_DMA_LIMIT)
+		return -E2BIG;
+	return maps_push(ms, iova, hva, len, perm);
+}
+
+static bool map_same(const struct vfio_map *a, const struct vfio_map *b)
+{
+	return a->iova == b->iova && a->size == b->size && a->hva == b->hva && a->perm == b->perm;
 }
 
 static int space_map(struct vfio_space *s, const struct vfio_map *m)
@@ -138,6 +143,23 @@ static void space_unmap(struct vfio_space *s, const struct vfio_map *m)
 			 (unsigned long long)m->size, strerror(-r));
 }
 
+/* Fails closed: every mapping inside [first, last] leaves the container
+ * (in place, no allocation). Called with s->lock held. */
+static void space_drop_range(struct vfio_space *s, uint64_t first, uint64_t last)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->maps.nr; i++) {
+		const struct vfio_map *m = &s->maps.m[i];
+
+		if (m->iova >= first && m->iova + m->size - 1 <= last)
+			space_unmap(s, m);
+		else
+			s->maps.m[n++] = *m;
+	}
+	s->maps.nr = n;
+}
+
 static void space_unmap_all(struct vfio_space *s)
 {
 	for (size_t i = 0; i < s->maps.nr; i++)
@@ -155,7 +177,7 @@ static int space_map_identity(struct vfio_space *s)
 	for (unsigned int i = 0; i < gm->nr && !r; i++) {
 		const struct gmem_region *g = &gm->regions[i];
 
-		r = maps_push(&s->maps, g->gpa, g->hva, g->size, DMA_RW, false);
+		r = maps_push(&s->maps, g->gpa, g->hva, g->size, DMA_RW);
 		if (!r)
 			r = space_map(s, &s->maps.m[s->maps.nr - 1]);
 		if (r)
@@ -166,13 +188,14 @@ static int space_map_identity(struct vfio_space *s)
 }
 
 /* Makes the container agree with the address space over [iova, len).
- * Called with s->lock held. */
+ * Called with s->lock held. On any error what the range held is unmapped:
+ * a mapping the guest may have revoked never outlives a failed sync. */
 static int space_sync(struct vfio_space *s, uint64_t iova, uint64_t len)
 {
 	uint64_t first = iova, last = dma_range_last(iova, len);
 	struct vfio_maps want = { 0 };
-	struct vfio_maps keep = { 0 };
-	size_t w = 0;
+	struct vfio_map *out;
+	size_t w = 0, nkeep = 0, nadd = 0, a, k, o;
 	int r;
 
 	if (s->identity) {
@@ -184,7 +207,8 @@ static int space_sync(struct vfio_space *s, uint64_t iova, uint64_t len)
 			return 0;
 		}
 	}
-	/* Widen to the mappings the range cuts: type1 unmaps whole ones. */
+	/* Widen to the mappings the range cuts (a large page's leaf): type1
+	 * unmaps whole ones. */
 	for (size_t i = 0; i < s->maps.nr; i++) {
 		const struct vfio_map *m = &s->maps.m[i];
 
@@ -197,59 +221,53 @@ static int space_sync(struct vfio_space *s, uint64_t iova, uint64_t len)
 						maps_collect, &want) : 1;
 	if (r == 1) {
 		free(want.m);
-		if (s->identity)
-			return 0;
-		return space_map_identity(s);
+		return s->identity ? 0 : space_map_identity(s);
 	}
-	if (r < 0 && r != -ENOENT) {
+	/* Room for the result before the container changes, so nothing
+	 * below can fail half way. */
+	out = r < 0 && r != -ENOENT ? NULL : malloc((s->maps.nr + want.nr + 1) * sizeof(*out));
+	if (!out) {
+		space_drop_range(s, first, last);
 		free(want.m);
-		return r;
+		return r < 0 && r != -ENOENT ? r : -ENOMEM;
 	}
 	/* Old mappings in the range: keep those the walk found again
-	 * unchanged, unmap the rest; then map what is new. */
+	 * unchanged (marked by size 0 in want), unmap the rest. Both lists
+	 * are in IOVA order. */
 	for (size_t i = 0; i < s->maps.nr; i++) {
 		const struct vfio_map *m = &s->maps.m[i];
-		bool same = false;
 
 		if (m->iova >= first && m->iova + m->size - 1 <= last) {
 			while (w < want.nr && want.m[w].iova < m->iova)
 				w++;
-			same = w < want.nr && !memcmp(&want.m[w], m, sizeof(*m));
-			if (same)
-				want.m[w].size = 0;   /* already there */
-			else
+			if (w < want.nr && map_same(&want.m[w], m)) {
+				want.m[w].size = 0;
+			} else {
 				space_unmap(s, m);
-			if (!same)
 				continue;
+			}
 		}
-		if ((r = maps_push(&keep, m->iova, m->hva, m->size, m->perm, false)))
-			break;
+		s->maps.m[nkeep++] = *m;
 	}
-	for (size_t i = 0; i < want.nr && !r; i++) {
-		if (!want.m[i].size)
-			continue;
-		if (space_map(s, &want.m[i]))
-			continue;   /* logged; the device faults on it, as unmapped */
-		s->maps_made++;
-		/* Insert in order. */
-		if ((r = maps_push(&keep, 0, NULL, 0, 0, false)))
-			break;
-		size_t at = keep.nr - 1;
-
-		while (at && keep.m[at - 1].iova > want.m[i].iova) {
-			keep.m[at] = keep.m[at - 1];
-			at--;
-		}
-		keep.m[at] = want.m[i];
+	/* Map what is new, compacting the successes at the front of want. */
+	for (size_t i = 0; i < want.nr; i++) {
+		if (!want.m[i].size || space_map(s, &want.m[i]))
+			continue;   /* kept, or failed (logged: the device faults there) */
+		want.m[nadd++] = want.m[i];
 	}
+	s->maps_made += nadd;
+	/* Merge the two sorted lists. */
+	for (k = a = o = 0; k < nkeep || a < nadd;)
+		out[o++] = a == nadd || (k < nkeep && s->maps.m[k].iova < want.m[a].iova) ?
+			   s->maps.m[k++] : want.m[a++];
 	free(want.m);
 	free(s->maps.m);
-	s->maps = keep;
+	s->maps = (struct vfio_maps){ .m = out, .nr = o, .cap = nkeep + want.nr + 1 };
 	if (s->identity)
 		log_info("vfio: the guest's VT-d translates: the container follows its mappings "
 			 "(%zu now)", s->maps.nr);
 	s->identity = false;
-	return r;
+	return 0;
 }
 
 static void space_notify(void *opaque, unsigned int event, uint64_t iova, uint64_t len)
@@ -316,6 +334,11 @@ int vfio_space_start(struct vfio_space *s, struct dma_as *as, char *err, size_t 
 	if (s->started)
 		return 0;
 	s->as = as;
+	/* Listen first: an invalidation during the first sync waits for the
+	 * lock and is applied after it, never lost. */
+	s->n = (struct dma_notifier){ .events = DMA_EV_UNMAP | DMA_EV_MAP,
+				      .notify = space_notify, .opaque = s };
+	dma_notifier_register(as, &s->n);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	pthread_mutex_lock(&s->lock);
 	if (as->ops->walk || !dma_as_is_identity(as))
@@ -327,6 +350,7 @@ int vfio_space_start(struct vfio_space *s, struct dma_as *as, char *err, size_t 
 			 s->maps.nr);
 	pthread_mutex_unlock(&s->lock);
 	if (r) {
+		dma_notifier_unregister(as, &s->n);
 		snprintf(err, errlen, "mapping guest memory for DMA: %s", strerror(-r));
 		return r;
 	}
@@ -335,10 +359,6 @@ int vfio_space_start(struct vfio_space *s, struct dma_as *as, char *err, size_t 
 		 "(type1 allows %u) in %.1f ms", (unsigned long long)(s->c.mapped_bytes >> 20),
 		 (unsigned long long)s->c.nr_maps, VFIO_TYPE1_DMA_LIMIT,
 		 (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
-	/* The identity AS never invalidates; an IOMMU's tells us every change. */
-	s->n = (struct dma_notifier){ .events = DMA_EV_UNMAP | DMA_EV_MAP,
-				      .notify = space_notify, .opaque = s };
-	dma_notifier_register(as, &s->n);
 	s->started = true;
 	return 0;
 }

@@ -37,9 +37,13 @@ static void intx_set(struct vfio_pci *v, bool on)
 		return;
 	if (on) {
 		r = vfio_irq_set_eventfds(&v->vd, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &v->intx_trigger);
-		if (!r)
+		if (!r) {
 			r = vfio_irq_set_unmask_eventfd(&v->vd, VFIO_PCI_INTX_IRQ_INDEX,
 							v->intx_unmask);
+			/* Half on would block MSI later: all off again. */
+			if (r)
+				vfio_irq_set_eventfds(&v->vd, VFIO_PCI_INTX_IRQ_INDEX, 0, 0, NULL);
+		}
 	} else {
 		r = vfio_irq_set_eventfds(&v->vd, VFIO_PCI_INTX_IRQ_INDEX, 0, 0, NULL);
 		/* A level the device left asserted goes with it. */
@@ -203,6 +207,17 @@ int vfio_irq_init(struct vfio_pci *v)
 		v->msi_max = VFIO_MSI_MAX;
 	if (v->msi_cap && v->vd.irqs[VFIO_PCI_MSI_IRQ_INDEX].count < v->msi_max)
 		v->msi_max = v->vd.irqs[VFIO_PCI_MSI_IRQ_INDEX].count;
+	if (v->msi_cap && v->msi_max) {
+		/* Multiple Message Capable says what can really be had: the
+		 * largest power of two within msi_max. */
+		uint8_t *f = v->pci.cfg + v->msi_cap + PCI_MSI_FLAGS;
+		unsigned int mmc = 0;
+
+		while ((2u << mmc) <= v->msi_max)
+			mmc++;
+		v->msi_max = 1u << mmc;
+		put_le16(f, (uint16_t)((get_le16(f) & ~PCI_MSI_FLAGS_QMASK) | mmc << 1));
+	}
 	if (!v->has_msix)
 		return 0;
 	if (v->msix_nr > v->vd.irqs[VFIO_PCI_MSIX_IRQ_INDEX].count)
