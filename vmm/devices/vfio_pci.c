@@ -294,6 +294,42 @@ static int vfio_pci_seize(const char *bdf, char *err, size_t errlen)
 	return r;
 }
 
+/* Assigned functions in the VM so far, this one included. */
+static unsigned int vfio_pci_count(struct vm *vm)
+{
+	unsigned int n = 0;
+
+	for (struct device *d = vm->devices.first; d; d = d->next)
+		n += d->type == &vfio_pci_type;
+	return n + 1;
+}
+
+/* Behind the VT-d every function has its own DMA address space, and so its
+ * own container; VFIO puts a whole IOMMU group in one container, so two
+ * functions of one group cannot both be assigned there (QEMU refuses the
+ * same). Said here rather than as "in use" by the group open. */
+static int vfio_pci_vtd_check(struct vfio_pci *v, const char *host, char *err, size_t errlen)
+{
+	int group;
+
+	if (!v->vm->vtd)
+		return 0;
+	group = vfio_device_group("/sys", host, err, errlen);
+	if (group < 0)
+		return 0;   /* vfio_device_open says why */
+	for (struct device *d = v->vm->devices.first; d; d = d->next) {
+		struct vfio_pci *o = d->type == &vfio_pci_type ? d->priv : NULL;
+
+		if (o && o != v && o->vd.fd >= 0 && o->vd.group_id == group) {
+			snprintf(err, errlen, "%s shares IOMMU group %d with %s: behind --iommu "
+				 "each function needs its own group (assign them without --iommu)",
+				 host, group, o->vd.bdf);
+			return -EBUSY;
+		}
+	}
+	return 0;
+}
+
 static void vfio_pci_unrealize(struct device *dev);
 
 static int vfio_pci_realize(struct device *dev)
@@ -323,7 +359,12 @@ static int vfio_pci_realize(struct device *dev)
 
 	if (spec->seize && (r = vfio_pci_seize(spec->host, err, sizeof(err))))
 		goto fail;
-	if ((r = vfio_memlock_check(vm->layout.ram_size, err, sizeof(err))))
+	if ((r = vfio_pci_vtd_check(v, spec->host, err, sizeof(err))))
+		goto fail;
+	/* Behind the VT-d each function has its own container, which pins all
+	 * of RAM while the guest's translation is off: count them all. */
+	if ((r = vfio_memlock_check(vm->layout.ram_size * (vm->vtd ? vfio_pci_count(vm) : 1),
+				    err, sizeof(err))))
 		goto fail;
 	r = vfio_space_get(vm, vm->vtd ? NULL : &vm->dma, &v->space, err, sizeof(err));
 	if (r)
