@@ -237,7 +237,6 @@ static int resolve(struct vu_iotlb *t, uint64_t iova, uint64_t *len, unsigned in
 {
 	uint8_t perm = (uint8_t)perm_of(access);
 	bool may_wait;
-	struct timespec dl;
 	uint64_t deadline, t0;
 	int r;
 
@@ -252,19 +251,24 @@ static int resolve(struct vu_iotlb *t, uint64_t iova, uint64_t *len, unsigned in
 	may_wait = t->wait_ms && !(t->has_dispatcher && pthread_equal(t->dispatcher, pthread_self()));
 	t0 = now_ns();
 	deadline = t0 + (uint64_t)t->wait_ms * 1000000ull;
-	dl.tv_sec = (time_t)(deadline / 1000000000ull);
-	dl.tv_nsec = (long)(deadline % 1000000000ull);
 	for (;;) {
-		uint64_t gen;
+		uint64_t gen, slice = MIN(deadline, now_ns() + MISS_REPEAT_NS);
+		struct timespec sl = { .tv_sec = (time_t)(slice / 1000000000ull),
+				       .tv_nsec = (long)(slice % 1000000000ull) };
 
 		ask(t, iova, perm);
 		r = lookup_locked(t, iova, len, access, gpa);
 		if (!r || !may_wait)
 			break;
+		/* Wait for an update, asking again each MISS_REPEAT_NS: the
+		 * front-end answers a miss only with a mapping, so an answer
+		 * of "not mapped" given just before the guest's mapping was
+		 * visible (or a miss lost on the way) would otherwise leave
+		 * this thread waiting out the whole deadline. */
 		gen = t->gen;
 		while (gen == t->gen && r != ETIMEDOUT)
-			r = pthread_cond_timedwait(&t->cond, &t->lock, &dl);
-		if (r == ETIMEDOUT) {
+			r = pthread_cond_timedwait(&t->cond, &t->lock, &sl);
+		if (r == ETIMEDOUT && now_ns() >= deadline) {
 			t->st.timeouts++;
 			r = lookup_locked(t, iova, len, access, gpa);
 			break;
@@ -272,7 +276,7 @@ static int resolve(struct vu_iotlb *t, uint64_t iova, uint64_t *len, unsigned in
 		r = lookup_locked(t, iova, len, access, gpa);
 		if (!r)
 			break;
-		t->last_miss_at = 0;   /* an update that did not cover us: ask again */
+		t->last_miss_at = 0;   /* no update covered us: ask again */
 	}
 	if (may_wait) {
 		t->st.waits++;

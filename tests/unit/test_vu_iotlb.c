@@ -4,7 +4,8 @@
  * with their permission and length cut, invalidation of ranges and of
  * everything, LRU eviction at the bound, and the address space over it:
  * a miss asks the front-end once and waits for the update another thread
- * brings, the dispatch thread never waits, a miss nobody answers ends in
+ * brings (asking again every 50 ms while none comes), the dispatch thread
+ * never waits, a miss nobody answers ends in
  * ACCESS_FAIL, and translations stay inside guest memory. */
 #include <errno.h>
 #include <pthread.h>
@@ -131,6 +132,40 @@ static void *answer_later(void *arg)
 	return NULL;
 }
 
+/* A front-end that maps only on a later question (its first answers were
+ * "not mapped", which vhost-user cannot say): 180 ms. */
+static void *answer_much_later(void *arg)
+{
+	usleep(180000);
+	vu_iotlb_update(arg, 0x60000, PG, RAM_GPA + 3 * PG, VHOST_ACCESS_RW);
+	return NULL;
+}
+
+/* While it waits, the queue thread asks again every 50 ms, so a miss
+ * answered too early (or lost) does not cost the whole deadline. */
+static void test_as_reask(void)
+{
+	struct vu_iotlb t;
+	struct vu_iotlb_as a;
+	struct gmem gm = { .nr = 0 };
+	pthread_t th;
+	uint64_t len = 8;
+	void *hva;
+
+	CU_ASSERT_EQUAL_FATAL(gmem_add(&gm, RAM_GPA, sizeof(ram), ram, -1, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(vu_iotlb_init(&t, 0, 2000, fake_send, &sent), 0);
+	vu_iotlb_as_init(&a, &t, &gm);
+	memset(&sent, 0, sizeof(sent));
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, answer_much_later, &t), 0);
+	CU_ASSERT_EQUAL(dma_translate(&a.as, 0x60000, &len, DMA_WRITE, &hva), 0);
+	CU_ASSERT_PTR_EQUAL(hva, ram + 3 * PG);
+	pthread_join(th, NULL);
+	CU_ASSERT(sent.miss >= 3);
+	CU_ASSERT_EQUAL(sent.fail, 0);
+	vu_iotlb_as_destroy(&a);
+	vu_iotlb_destroy(&t);
+}
+
 static void test_as_wait(void)
 {
 	struct vu_iotlb t;
@@ -206,5 +241,5 @@ void unit_register(void)
 	UNIT_SUITE("vu_iotlb",
 		   UNIT_TEST(test_update_lookup),
 		   UNIT_TEST(test_lru),
-		   UNIT_TEST(test_as_wait));
+		   UNIT_TEST(test_as_wait), UNIT_TEST(test_as_reask));
 }
