@@ -198,6 +198,18 @@ static void test_hostile_lists(void)
 	CU_ASSERT_EQUAL(rd(PCI_STATUS, 2) & PCI_STATUS_CAP_LIST, 0);
 	teardown();
 
+	/* Capabilities that overlap: the later one is hidden, so emulated
+	 * registers never share bytes (MSI inside PM's eight). */
+	image_default();
+	img[0x41] = 0x44;
+	img[0x44] = PCI_CAP_ID_MSI;
+	img[0x45] = 0;
+	put_le16(img + 0x46, PCI_MSI_FLAGS_64BIT);
+	CU_ASSERT_EQUAL_FATAL(setup_with_image(false), 0);
+	CU_ASSERT_EQUAL(rd(0x41, 1), 0);
+	CU_ASSERT_EQUAL(v.msi_cap, 0);
+	teardown();
+
 	/* A bridge cannot be assigned. */
 	image_default();
 	img[PCI_HEADER_TYPE] = PCI_HEADER_TYPE_BRIDGE;

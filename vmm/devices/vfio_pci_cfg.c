@@ -58,10 +58,35 @@ static unsigned int msi_cap_len(uint16_t flags)
 	return flags & PCI_MSI_FLAGS_MASKBIT ? len + 10 : len;
 }
 
-/* The standard list: keeps MSI, MSI-X, PM, PCIe and vendor-specific ones. */
+/* The bytes a capability spans, by what it is (at least its header). */
+static unsigned int cap_len(const uint8_t *hw, unsigned int p)
+{
+	uint16_t flags = get_le16(hw + p + 2);
+
+	switch (hw[p]) {
+	case PCI_CAP_ID_MSI:
+		return msi_cap_len(flags);
+	case PCI_CAP_ID_MSIX:
+		return PCI_CAP_MSIX_SIZEOF;
+	case PCI_CAP_ID_PM:
+		return PCI_PM_SIZEOF;
+	case PCI_CAP_ID_EXP:
+		return (flags & PCI_EXP_FLAGS_VERS) >= 2 ? PCI_CAP_EXP_ENDPOINT_SIZEOF_V2 :
+							   PCI_CAP_EXP_ENDPOINT_SIZEOF_V1;
+	case PCI_CAP_ID_VNDR:
+		return hw[p + 2] > 2 ? hw[p + 2] : 2;
+	default:
+		return 2;
+	}
+}
+
+/* The standard list: keeps MSI, MSI-X, PM, PCIe and vendor-specific ones.
+ * A capability that overlaps one kept before it (a hostile or broken list)
+ * is hidden: emulated registers never share bytes. */
 static void cfg_caps(struct vfio_pci *v, const uint8_t *hw)
 {
 	uint8_t seen[PCI_CFG_SPACE_SIZE / 4] = { 0 };
+	uint8_t claimed[PCI_CFG_SPACE_SIZE] = { 0 };
 	unsigned int prev = PCI_CAPABILITY_LIST, kept = 0;
 	unsigned int p = hw[PCI_STATUS] & PCI_STATUS_CAP_LIST ? hw[PCI_CAPABILITY_LIST] & ~3u : 0;
 
@@ -72,8 +97,12 @@ static void cfg_caps(struct vfio_pci *v, const uint8_t *hw)
 		bool keep = true, perm = v->permissive;
 		uint16_t flags = get_le16(hw + p + 2);
 
+		unsigned int len = MIN(cap_len(hw, p), PCI_CFG_SPACE_SIZE - p);
+
 		seen[p / 4] = 1;
-		switch (id) {
+		for (unsigned int b = p; b < p + len; b++)
+			keep &= !claimed[b];
+		switch (keep ? id : ~0u) {
 		case PCI_CAP_ID_MSI:
 			/* Shown only if VFIO can deliver it. */
 			if (p + msi_cap_len(flags) > PCI_CFG_SPACE_SIZE ||
@@ -149,6 +178,7 @@ static void cfg_caps(struct vfio_pci *v, const uint8_t *hw)
 			break;
 		}
 		if (keep) {
+			memset(claimed + p, 1, len);
 			cfg_emulate(v, p, 2);
 			v->pci.cfg[p] = (uint8_t)id;
 			v->pci.cfg[p + 1] = 0;
