@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,20 +24,6 @@
 #include "isle/log.h"
 #include "isle/util.h"
 
-static int disk_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int disk_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 static bool disk_pow2_in(uint64_t v, uint64_t lo, uint64_t hi)
 {
@@ -88,7 +73,7 @@ static int disk_probe_bdev(struct disk *disk, const struct stat *st, char *err, 
 	int lbs = 0;
 
 	if (ioctl(disk->fd, BLKGETSIZE64, &disk->size) < 0)
-		return disk_fail(err, errlen, -errno, "%s: BLKGETSIZE64: %s",
+		return err_msg(err, errlen, -errno, "%s: BLKGETSIZE64: %s",
 				 disk->path, strerror(errno));
 	if (ioctl(disk->fd, BLKSSZGET, &lbs) < 0 || !disk_pow2_in((uint64_t)lbs, 512, 64 * KiB))
 		lbs = 512;
@@ -163,7 +148,7 @@ static int disk_attach(struct disk *disk, enum disk_engine_hint engine, char *er
 			  strerror(-r));
 	}
 	disk->engine = NULL;
-	return disk_fail(err, errlen, r, "%s: cannot start the %s engine: %s", disk->path,
+	return err_msg(err, errlen, r, "%s: cannot start the %s engine: %s", disk->path,
 			 diskspec_engine_name(engine), strerror(-r));
 }
 
@@ -184,7 +169,7 @@ int disk_open(struct disk *disk, const struct disk_spec *spec,
 	if (err && errlen)
 		err[0] = '\0';
 	if (spec->format != DISK_FORMAT_RAW)
-		return disk_fail(err, errlen, -ENOTSUP, "format %s not supported yet",
+		return err_msg(err, errlen, -ENOTSUP, "format %s not supported yet",
 				 diskspec_format_name(spec->format));
 	snprintf(disk->path, sizeof(disk->path), "%s", spec->path);
 	disk->readonly = spec->readonly || flags->readonly;
@@ -200,16 +185,16 @@ int disk_open(struct disk *disk, const struct disk_spec *spec,
 	if (disk->fd < 0) {
 		r = -errno;
 		if (r == -EINVAL && disk->direct)
-			return disk_fail(err, errlen, r, "%s: the filesystem refuses O_DIRECT",
+			return err_msg(err, errlen, r, "%s: the filesystem refuses O_DIRECT",
 					 disk->path);
-		return disk_fail(err, errlen, r, "cannot open %s: %s", disk->path, strerror(-r));
+		return err_msg(err, errlen, r, "cannot open %s: %s", disk->path, strerror(-r));
 	}
 	if (fstat(disk->fd, &st) < 0) {
-		r = disk_fail(err, errlen, -errno, "%s: %s", disk->path, strerror(errno));
+		r = err_msg(err, errlen, -errno, "%s: %s", disk->path, strerror(errno));
 		goto fail;
 	}
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		r = disk_fail(err, errlen, -EINVAL, "%s is neither a regular file nor a block device",
+		r = err_msg(err, errlen, -EINVAL, "%s is neither a regular file nor a block device",
 			      disk->path);
 		goto fail;
 	}
@@ -227,7 +212,7 @@ int disk_open(struct disk *disk, const struct disk_spec *spec,
 	}
 	disk->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (disk->efd < 0) {
-		r = disk_fail(err, errlen, -errno, "eventfd: %s", strerror(errno));
+		r = err_msg(err, errlen, -errno, "eventfd: %s", strerror(errno));
 		goto fail;
 	}
 	r = disk_attach(disk, engine, err, errlen);

@@ -1,5 +1,6 @@
 /* Logging to stderr with a program-name prefix and a level threshold.
- * One fprintf per message so lines from different threads do not interleave. */
+ * One fprintf per message so lines from different threads do not interleave.
+ * Also err_msg, the one-line error messages of the parsers. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,4 +51,19 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "%s: %s: %s\n", log_prog, names[level], buf);
+}
+
+int err_msg(char *err, size_t errlen, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return r;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	for (char *p = err; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return r;
 }

@@ -22,6 +22,7 @@
 
 #include <pci/pci.h>
 
+#include "isle/util.h"
 #include "assignable_internal.h"
 
 #define LIST_MAX 256   /* functions pci-assignable-list shows */
@@ -181,28 +182,17 @@ void pa_env_host(struct pa_env *env)
 static int lookup(const struct pa_env *env, const char *in, char *bdf, char *drv,
 		  struct pa_out *o)
 {
-	int r;
-
-	if (vfio_bdf_canon(in, bdf))
-		return vfio_err(o->msg, sizeof(o->msg), -EINVAL, "'%s' is not a PCI address "
-				"([DDDD:]BB:DD.F)", in ? in : "");
-	r = vfio_device_driver(env->sysfs, bdf, drv, VFIO_NAME_MAX);
-	if (r == -ENOENT)
-		return vfio_err(o->msg, sizeof(o->msg), -ENOENT, "no PCI device %s", bdf);
-	if (r)
-		return vfio_err(o->msg, sizeof(o->msg), r, "%s: cannot read its driver: %s", bdf,
-				strerror(-r));
-	return 0;
+	return vfio_lookup(env->sysfs, in, bdf, drv, o->msg, sizeof(o->msg));
 }
 
 /* Warns when the function's group cannot be assigned as it stands. */
 static void group_warn(const struct pa_env *env, const char *bdf, struct pa_out *o)
 {
 	int g = vfio_device_group(env->sysfs, bdf, o->warn, sizeof(o->warn));
+	int r = g >= 0 ? vfio_group_viable(env->sysfs, g, o->warn, sizeof(o->warn)) : g;
 
-	if (g >= 0 && vfio_group_viable(env->sysfs, g, o->warn, sizeof(o->warn)) != -EBUSY)
-		o->warn[0] = '\0';
-	else if (g < 0 && g != -ENODEV)
+	/* Kept: a host driver in the group, or no IOMMU group at all. */
+	if (r != -EBUSY && r != -ENODEV)
 		o->warn[0] = '\0';
 }
 
@@ -386,7 +376,7 @@ static unsigned int read_id(const struct pa_env *env, const char *bdf, const cha
 	    vfio_read_small(path, buf, sizeof(buf)))
 		return 0xffff;
 	v = strtoul(buf, &end, 16);
-	return *end || v > 0xffff ? 0xffff : (unsigned int)v;
+	return end == buf || *end || v > 0xffff ? 0xffff : (unsigned int)v;
 }
 
 static int cmp_bdf(const void *a, const void *b)
@@ -444,7 +434,7 @@ static const char *const verbs[][2] = {
 /* -h: every verb on stdout; a usage error: the verb's line on stderr. */
 static int usage(const char *verb, bool help)
 {
-	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(verbs); i++) {
 		const char *sp = verbs[i][1][0] ? " " : "";
 		if (help)
 			printf("%s isle %s%s%s\n", i ? "      " : "usage:", verbs[i][0], sp,

@@ -50,7 +50,8 @@ bool pa_name_ok(const char *name, size_t max)
 {
 	size_t n = strlen(name);
 
-	if (n == 0 || n >= max || !strcmp(name, ".") || !strcmp(name, ".."))
+	/* A leading '-' would reach modprobe as an option. */
+	if (n == 0 || n >= max || !strcmp(name, ".") || !strcmp(name, "..") || name[0] == '-')
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if (name[i] == '/' || !isgraph((unsigned char)name[i]))

@@ -74,9 +74,11 @@ static int container_set_iommu(struct vfio_container *c, char *err, size_t errle
 	if (ioctl(c->fd, VFIO_SET_IOMMU, type) < 0)
 		return vfio_err(err, errlen, -errno, "VFIO_SET_IOMMU (type1%s): %s",
 				type == VFIO_TYPE1v2_IOMMU ? "v2" : "", strerror(errno));
-	c->iommu_set = true;
 	if (ioctl(c->fd, VFIO_IOMMU_GET_INFO, &info) == 0 && (info.flags & VFIO_IOMMU_INFO_PGSIZES))
 		c->iova_pgsizes = info.iova_pgsizes;
+	/* Nothing is mapped yet: what is available is type1's limit. */
+	if (vfio_dma_avail(c, &c->dma_limit))
+		c->dma_limit = 0;
 	return 0;
 }
 
@@ -127,7 +129,8 @@ static int group_get(struct vfio_container *c, int id, const char *bdf, char *er
 			     strerror(errno));
 		goto fail;
 	}
-	if (!c->iommu_set && (r = container_set_iommu(c, err, errlen)) < 0)
+	/* The first group in: the container gets its IOMMU model. */
+	if (!c->nr_groups && (r = container_set_iommu(c, err, errlen)) < 0)
 		goto fail;
 	c->groups[c->nr_groups] = (struct vfio_group){ .fd = fd, .id = id, .refs = 1 };
 	return (int)c->nr_groups++;
@@ -147,7 +150,6 @@ static void group_put(struct vfio_container *c, int id)
 		c->groups[i] = c->groups[--c->nr_groups];
 		if (c->nr_groups == 0) {
 			/* The last group leaving releases the IOMMU and its mappings. */
-			c->iommu_set = false;
 			c->nr_maps = 0;
 			c->mapped_bytes = 0;
 			c->iova_pgsizes = 0;
@@ -228,7 +230,7 @@ int vfio_region_parse(struct vfio_region *r, const void *buf, size_t len)
 static int region_read_info(struct vfio_device *d, uint32_t index, char *err, size_t errlen)
 {
 	struct vfio_region_info *info = NULL;
-	size_t size = sizeof(*info);
+	size_t size = sizeof(*info), alloc = 0;
 	int r = 0;
 
 	for (int tries = 0; tries < 3; tries++) {
@@ -238,6 +240,7 @@ static int region_read_info(struct vfio_device *d, uint32_t index, char *err, si
 			goto out;
 		}
 		info = p;
+		alloc = size;
 		memset(info, 0, size);
 		info->argsz = (uint32_t)size;
 		info->index = index;
@@ -262,8 +265,8 @@ static int region_read_info(struct vfio_device *d, uint32_t index, char *err, si
 		}
 		size = info->argsz;
 	}
-	/* Still too small after the retries: the kernel then reports no caps. */
-	if (vfio_region_parse(&d->regions[index], info, MIN(size, (size_t)info->argsz)) < 0)
+	/* Still growing after the retries: only what was filled is parsed. */
+	if (vfio_region_parse(&d->regions[index], info, MIN(alloc, (size_t)info->argsz)) < 0)
 		r = vfio_err(err, errlen, -EIO, "%s: region %u: malformed capability chain",
 			     d->bdf, index);
 	d->regions[index].index = index;
@@ -309,15 +312,8 @@ int vfio_device_open(struct vfio_container *c, const char *sysfs, const char *bd
 	memset(d, 0, sizeof(*d));
 	d->fd = -1;
 	d->group_id = -1;
-	if (vfio_bdf_canon(bdf, d->bdf))
-		return vfio_err(err, errlen, -EINVAL, "'%s' is not a PCI address ([DDDD:]BB:DD.F)",
-				bdf ? bdf : "");
-	r = vfio_device_driver(sysfs, d->bdf, drv, sizeof(drv));
-	if (r == -ENOENT)
-		return vfio_err(err, errlen, -ENOENT, "no PCI device %s", d->bdf);
-	if (r)
-		return vfio_err(err, errlen, r, "%s: cannot read its driver: %s", d->bdf,
-				strerror(-r));
+	if ((r = vfio_lookup(sysfs, bdf, d->bdf, drv, err, errlen)))
+		return r;
 	if (strcmp(drv, "vfio-pci"))
 		return vfio_err(err, errlen, -EBUSY, "%s is bound to %s, not vfio-pci: run `isle "
 				"pci-assignable-add %s`", d->bdf, drv[0] ? drv : "no driver", d->bdf);
@@ -455,23 +451,21 @@ static int irq_set(const struct vfio_device *d, unsigned int index, uint32_t fla
 	return r;
 }
 
+/* VFIO's eventfd arrays are int32_t: an int is that here. */
+_Static_assert(sizeof(int) == sizeof(int32_t), "int is not 32 bits");
+
 int vfio_irq_set_eventfds(const struct vfio_device *d, unsigned int index, unsigned int start,
 			  unsigned int n, const int *fds)
 {
-	int32_t buf[2048];
-
 	if (index >= d->nr_irqs || index >= VFIO_PCI_NUM_IRQS)
 		return -EINVAL;
 	if (n == 0)
 		return irq_set(d, index, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0,
 			       NULL);
-	if (!fds || n > ARRAY_SIZE(buf) || start > d->irqs[index].count ||
-	    n > d->irqs[index].count - start)
+	if (!fds || n > 2048 || start > d->irqs[index].count || n > d->irqs[index].count - start)
 		return -EINVAL;
-	for (unsigned int i = 0; i < n; i++)
-		buf[i] = fds[i];
 	return irq_set(d, index, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, start,
-		       n, buf);
+		       n, (const int32_t *)fds);
 }
 
 int vfio_irq_set_unmask_eventfd(const struct vfio_device *d, unsigned int index, int fd)

@@ -6,7 +6,7 @@
  *  - One struct vfio_container per VM (/dev/vfio/vfio, type1v2 IOMMU set
  *    when the first group joins). Every DMA mapping of the VM goes through
  *    vfio_dma_map/unmap, which count the mappings against type1's
- *    dma_entry_limit (65535 by default) and the bytes pinned.
+ *    dma_entry_limit (read then; 65535 by default) and the bytes pinned.
  *  - Groups are opened on demand by vfio_device_open and shared by every
  *    function of the group the VM assigns (refcounted in the container).
  *    A group must be viable: every device in it bound to vfio-pci (or
@@ -40,13 +40,21 @@ struct vfio_group {
 
 struct vfio_container {
 	int fd;                  /* /dev/vfio/vfio, -1 until opened */
-	bool iommu_set;          /* VFIO_SET_IOMMU done (after the first group) */
+	uint32_t dma_limit;      /* type1's dma_entry_limit, read when the IOMMU is set
+				  * (0: unknown, VFIO_TYPE1_DMA_LIMIT assumed) */
 	struct vfio_group groups[VFIO_MAX_GROUPS];
 	unsigned int nr_groups;
 	uint64_t nr_maps;        /* live VFIO_IOMMU_MAP_DMA mappings */
 	uint64_t mapped_bytes;   /* and the bytes they pin */
 	uint64_t iova_pgsizes;   /* from VFIO_IOMMU_GET_INFO, 0 if unknown */
 };
+
+/* The mappings type1 takes in c: its dma_entry_limit when read, else the
+ * default. */
+static inline uint32_t vfio_dma_limit(const struct vfio_container *c)
+{
+	return c->dma_limit ? c->dma_limit : VFIO_TYPE1_DMA_LIMIT;
+}
 
 struct vfio_area {
 	uint64_t offset, size;   /* inside the region */

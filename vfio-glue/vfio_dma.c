@@ -63,11 +63,11 @@ int vfio_dma_map(struct vfio_container *c, uint64_t iova, uint64_t size, void *h
 	if (size == 0 || iova + size - 1 < iova)
 		return vfio_err(err, errlen, -EINVAL, "DMA mapping of %#llx bytes at iova %#llx",
 				(unsigned long long)size, (unsigned long long)iova);
-	if (c->nr_maps + 1 > VFIO_TYPE1_DMA_LIMIT)
+	if (c->nr_maps + 1 > vfio_dma_limit(c))
 		return vfio_err(err, errlen, -ENOSPC, "the VM has %llu VFIO DMA mappings, type1's "
 				"limit is %u (raise dma_entry_limit of vfio_iommu_type1, or give the "
 				"guest fewer, larger mappings)", (unsigned long long)c->nr_maps,
-				VFIO_TYPE1_DMA_LIMIT);
+				vfio_dma_limit(c));
 	if (c->fd < 0)
 		return vfio_err(err, errlen, -EBADF, "the VFIO container is not open");
 	if (ioctl(c->fd, VFIO_IOMMU_MAP_DMA, &map) == 0) {
@@ -97,7 +97,7 @@ int vfio_dma_map(struct vfio_container *c, uint64_t iova, uint64_t size, void *h
 }
 
 /* type1's count of DMA mappings still available: 0, or -errno. */
-static int dma_avail(const struct vfio_container *c, uint32_t *avail)
+int vfio_dma_avail(const struct vfio_container *c, uint32_t *avail)
 {
 	struct vfio_iommu_type1_info_dma_avail cap;
 	struct vfio_iommu_type1_info *info;
@@ -126,8 +126,7 @@ int vfio_dma_unmap(struct vfio_container *c, uint64_t iova, uint64_t size, uint6
 {
 	struct vfio_iommu_type1_dma_unmap unmap = { .argsz = sizeof(unmap), .iova = iova,
 						    .size = size };
-	uint32_t before, after;
-	bool counted;
+	uint32_t after;
 
 	if (unmapped)
 		*unmapped = 0;
@@ -135,7 +134,6 @@ int vfio_dma_unmap(struct vfio_container *c, uint64_t iova, uint64_t size, uint6
 		return -EINVAL;
 	if (c->fd < 0)
 		return -EBADF;
-	counted = c->mapped_bytes && dma_avail(c, &before) == 0;
 	if (ioctl(c->fd, VFIO_IOMMU_UNMAP_DMA, &unmap) < 0)
 		return -errno;
 	if (unmapped)
@@ -145,8 +143,8 @@ int vfio_dma_unmap(struct vfio_container *c, uint64_t iova, uint64_t size, uint6
 	c->mapped_bytes -= MIN(c->mapped_bytes, (uint64_t)unmap.size);
 	if (!c->mapped_bytes)
 		c->nr_maps = 0;
-	else if (counted && dma_avail(c, &after) == 0 && after >= before)
-		c->nr_maps -= MIN(c->nr_maps, (uint64_t)(after - before));
+	else if (c->dma_limit && vfio_dma_avail(c, &after) == 0 && after <= c->dma_limit)
+		c->nr_maps = c->dma_limit - after;   /* however many one unmap removed */
 	else if (c->nr_maps)
 		c->nr_maps--;   /* no DMA_AVAIL: at least one went */
 	return 0;

@@ -38,6 +38,11 @@ int vfio_link_base(const char *path, char *out, size_t outlen);
 /* The driver a PCI function is bound to: 0 with the name ("" when none),
  * -ENOENT when there is no such function, -errno. bdf is canonical. */
 int vfio_device_driver(const char *sysfs, const char *bdf, char *out, size_t outlen);
+/* An existing function from untrusted text: its canonical BDF and driver
+ * ("" for none). 0, or -EINVAL (not a BDF), -ENOENT (no such device) or
+ * -errno with one line in err, the same for every caller. */
+int vfio_lookup(const char *sysfs, const char *in, char bdf[VFIO_BDF_MAX],
+		char drv[VFIO_NAME_MAX], char *err, size_t errlen);
 
 /* Walks the capability chain of an info buffer (buf, len bytes valid) from
  * offset `first`: every header must lie inside [min_off, len), offsets
@@ -60,5 +65,10 @@ int vfio_region_parse(struct vfio_region *r, const void *buf, size_t len);
  * unlimited): 0 or -ENOMEM with the message. */
 int vfio_memlock_judge(uint64_t need, bool cap_ipc_lock, uint64_t limit, char *err,
 		       size_t errlen);
+
+/* type1's count of DMA mappings still available (the DMA_AVAIL capability
+ * of VFIO_IOMMU_GET_INFO): 0, or -errno (-ENOENT: not reported). */
+struct vfio_container;
+int vfio_dma_avail(const struct vfio_container *c, uint32_t *avail);
 
 #endif

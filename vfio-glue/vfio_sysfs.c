@@ -149,6 +149,23 @@ int vfio_bdf_canon(const char *in, char out[VFIO_BDF_MAX])
 	return 0;
 }
 
+int vfio_lookup(const char *sysfs, const char *in, char bdf[VFIO_BDF_MAX],
+		char drv[VFIO_NAME_MAX], char *err, size_t errlen)
+{
+	int r;
+
+	if (vfio_bdf_canon(in, bdf))
+		return vfio_err(err, errlen, -EINVAL, "'%s' is not a PCI address ([DDDD:]BB:DD.F)",
+				in ? in : "");
+	r = vfio_device_driver(sysfs, bdf, drv, VFIO_NAME_MAX);
+	if (r == -ENOENT)
+		return vfio_err(err, errlen, -ENOENT, "no PCI device %s", bdf);
+	if (r)
+		return vfio_err(err, errlen, r, "%s: cannot read its driver: %s", bdf,
+				strerror(-r));
+	return 0;
+}
+
 int vfio_device_driver(const char *sysfs, const char *bdf, char *out, size_t outlen)
 {
 	char path[PATH_MAX];

@@ -54,10 +54,7 @@ int fake_vfio_open(struct vm *vm, struct vfio_pci *v, const uint8_t *img, bool p
 	v->vd.irqs[VFIO_PCI_INTX_IRQ_INDEX].count = 1;
 	v->vd.irqs[VFIO_PCI_MSI_IRQ_INDEX].count = msi_count;
 	v->vd.irqs[VFIO_PCI_MSIX_IRQ_INDEX].count = msix_count;
-	v->intx_pin = -1;
-	v->intx_trigger = v->intx_unmask = -1;
-	for (unsigned int i = 0; i < VFIO_MSI_MAX; i++)
-		v->msi_efd[i] = -1;
+	vfio_irq_clear(v);
 	v->permissive = permissive;
 	strcpy(v->id, "fake");
 	pci_dev_init(&v->pci, 0, 0, 0, 0, &fake_vfio_ops, v);

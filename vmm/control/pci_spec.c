@@ -1,96 +1,53 @@
 /* xl's PCI syntax (owner: pci_spec.c; contract in control/pci_spec.h). */
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
+#include "isle/log.h"
 #include "control/pci_spec.h"
 
-static int spec_fail(char *err, size_t errlen, int r, const char *fmt, ...)
+/* The slot after '@': 1-2 hex digits, 01-1f. -1 otherwise. */
+static int spec_slot(const char *p)
 {
-	va_list ap;
+	int v = 0, n = 0;
 
-	if (errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
-
-/* n hex digits at most, at least one; *p advances. -1 on none. */
-static long spec_hex(const char **p, unsigned int max_digits)
-{
-	long v = 0;
-	unsigned int n = 0;
-
-	for (;; n++) {
-		char c = (*p)[0];
-		int d = c >= '0' && c <= '9' ? c - '0' :
-			c >= 'a' && c <= 'f' ? c - 'a' + 10 :
-			c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+	for (; *p && n < 3; p++, n++) {
+		int d = *p >= '0' && *p <= '9' ? *p - '0' :
+			*p >= 'a' && *p <= 'f' ? *p - 'a' + 10 :
+			*p >= 'A' && *p <= 'F' ? *p - 'A' + 10 : -1;
 
 		if (d < 0)
-			break;
-		if (n == max_digits)
 			return -1;
 		v = v * 16 + d;
-		(*p)++;
 	}
-	return n ? v : -1;
+	return n && n <= 2 && !*p && v >= 1 && v <= 0x1f ? v : -1;
 }
 
+/* The host address is vfio-glue's canonical BDF (one parser for the
+ * command line and the device open); isle's own part is @VSLOT. */
 static int spec_bdf(const char *s, size_t len, struct vm_pci *out, char *err, size_t errlen)
 {
-	char buf[32];
-	const char *p = buf;
-	long a, b, dom = 0, bus, dev, fn;
+	char buf[32], *at;
 
 	if (len >= sizeof(buf))
-		return spec_fail(err, errlen, -EINVAL, "'%.32s': not a PCI address", s);
+		return err_msg(err, errlen, -EINVAL, "'%.32s': not a PCI address", s);
 	memcpy(buf, s, len);
 	buf[len] = '\0';
-	a = spec_hex(&p, 4);
-	if (a < 0 || *p != ':')
-		goto bad;
-	p++;
-	b = spec_hex(&p, 4);
-	if (b < 0)
-		goto bad;
-	if (*p == ':') {            /* DDDD:BB:DD.F */
-		p++;
-		dom = a;
-		bus = b;
-		dev = spec_hex(&p, 2);
-	} else {                    /* BB:DD.F */
-		bus = a;
-		dev = b;
+	at = strchr(buf, '@');
+	if (at) {
+		*at = '\0';
+		out->vslot = spec_slot(at + 1);
 	}
-	if (dev < 0 || *p != '.')
-		goto bad;
-	p++;
-	fn = spec_hex(&p, 1);
-	if (fn < 0 || bus > 0xff || dev > 0x1f || fn > 7)
-		goto bad;
-	if (*p == '@') {
-		long slot;
-
-		p++;
-		slot = spec_hex(&p, 2);
-		if (slot < 1 || slot > 0x1f || *p)
-			return spec_fail(err, errlen, -EINVAL,
-					 "'%s': virtual slot must be 01-1f (slot 0 is the host bridge)",
-					 buf);
-		out->vslot = (int)slot;
+	if (vfio_bdf_canon(buf, out->host)) {
+		if (at)
+			*at = '@';
+		return err_msg(err, errlen, -EINVAL,
+			       "'%s': not a PCI address ([DDDD:]BB:DD.F[@VSLOT], hex)", buf);
 	}
-	if (*p)
-		goto bad;
-	snprintf(out->host, sizeof(out->host), "%04x:%02x:%02x.%x", (unsigned int)dom & 0xffff,
-		 (unsigned int)bus & 0xff, (unsigned int)dev & 0x1f, (unsigned int)fn & 7);
+	if (at && out->vslot < 0)
+		return err_msg(err, errlen, -EINVAL,
+			       "'%s@%s': virtual slot must be 01-1f (slot 0 is the host bridge)",
+			       buf, at + 1);
 	return 0;
-bad:
-	return spec_fail(err, errlen, -EINVAL,
-			 "'%s': not a PCI address ([DDDD:]BB:DD.F[@VSLOT], hex)", buf);
 }
 
 static int spec_bool(const char *key, const char *v, bool *out, char *err, size_t errlen)
@@ -100,7 +57,7 @@ static int spec_bool(const char *key, const char *v, bool *out, char *err, size_
 	else if (!strcmp(v, "0") || !strcmp(v, "no") || !strcmp(v, "off"))
 		*out = false;
 	else
-		return spec_fail(err, errlen, -EINVAL, "%s=%.32s: expected 0 or 1", key, v);
+		return err_msg(err, errlen, -EINVAL, "%s=%.32s: expected 0 or 1", key, v);
 	return 0;
 }
 
@@ -118,7 +75,7 @@ static int spec_key(struct vm_pci *out, const char *key, const char *v, char *er
 		if ((r = spec_bool(key, v, &b, err, errlen)))
 			return r;
 		if (b)
-			return spec_fail(err, errlen, -ENOTSUP, "%s=1 is not supported by isle%s",
+			return err_msg(err, errlen, -ENOTSUP, "%s=1 is not supported by isle%s",
 					 key, key[0] == 'm' ?
 					 " (MSIs reach the guest as MSIs, remapped when --iommu)" :
 					 " (no guest-driven power management of the host device)");
@@ -126,13 +83,13 @@ static int spec_key(struct vm_pci *out, const char *key, const char *v, char *er
 	}
 	if (!strcmp(key, "rdm_policy")) {
 		if (strcmp(v, "strict") && strcmp(v, "relaxed"))
-			return spec_fail(err, errlen, -EINVAL,
+			return err_msg(err, errlen, -EINVAL,
 					 "rdm_policy=%.32s: expected strict or relaxed", v);
 		return 0;
 	}
 	if (!strcmp(key, "name")) {
 		if (strlen(v) >= sizeof(out->name) || !*v)
-			return spec_fail(err, errlen, -EINVAL, "name=%.40s: 1-31 characters", v);
+			return err_msg(err, errlen, -EINVAL, "name=%.40s: 1-31 characters", v);
 		strcpy(out->name, v);
 		return 0;
 	}
@@ -144,15 +101,15 @@ static int spec_key(struct vm_pci *out, const char *key, const char *v, char *er
 		else if (!strcmp(v, "off"))
 			out->msix_relocation = 2;
 		else
-			return spec_fail(err, errlen, -EINVAL,
+			return err_msg(err, errlen, -EINVAL,
 					 "msix_relocation=%.32s: expected auto, on or off", v);
 		return 0;
 	}
 	if (!strcmp(key, "vslot") || !strcmp(key, "bdf") || !strcmp(key, "vdevfn") ||
 	    !strcmp(key, "vfunc"))
-		return spec_fail(err, errlen, -ENOTSUP,
+		return err_msg(err, errlen, -ENOTSUP,
 				 "%s= is not supported: write BB:DD.F@VSLOT", key);
-	return spec_fail(err, errlen, -EINVAL, "unknown key '%.32s'", key);
+	return err_msg(err, errlen, -EINVAL, "unknown key '%.32s'", key);
 }
 
 int pci_spec_parse(const char *text, struct vm_pci *out, char *err, size_t errlen)
@@ -166,11 +123,11 @@ int pci_spec_parse(const char *text, struct vm_pci *out, char *err, size_t errle
 	if (errlen)
 		err[0] = '\0';
 	if (strlen(text) >= sizeof(buf))
-		return spec_fail(err, errlen, -EINVAL, "spec longer than %d bytes", PCI_SPEC_MAX - 1);
+		return err_msg(err, errlen, -EINVAL, "spec longer than %d bytes", PCI_SPEC_MAX - 1);
 	/* Messages quote the spec: only printable text gets that far. */
 	for (const char *c = text; *c; c++)
 		if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
-			return spec_fail(err, errlen, -EINVAL,
+			return err_msg(err, errlen, -EINVAL,
 					 "spec contains a non-printable character (byte %#x)",
 					 (unsigned char)*c);
 	strcpy(buf, text);
@@ -185,7 +142,7 @@ int pci_spec_parse(const char *text, struct vm_pci *out, char *err, size_t errle
 			*next++ = '\0';
 		eq = strchr(p, '=');
 		if (!eq || eq == p)
-			return spec_fail(err, errlen, -EINVAL, "'%.32s': expected KEY=VALUE", p);
+			return err_msg(err, errlen, -EINVAL, "'%.32s': expected KEY=VALUE", p);
 		*eq = '\0';
 		if ((r = spec_key(out, p, eq + 1, err, errlen)))
 			return r;

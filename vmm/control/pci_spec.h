@@ -23,8 +23,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "vfio.h"   /* vfio_bdf_canon, VFIO_BDF_MAX */
+
 #define PCI_SPEC_MAX     256
-#define PCI_HOST_BDF_MAX 16      /* "DDDD:BB:DD.F" and the NUL */
+#define PCI_HOST_BDF_MAX VFIO_BDF_MAX   /* "DDDD:BB:DD.F" and the NUL */
 
 struct vm_pci {
 	char host[PCI_HOST_BDF_MAX];   /* canonical, e.g. "0000:00:04.0" */

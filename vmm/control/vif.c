@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "isle/log.h"
 #include "isle/util.h"
 #include "control/vif.h"
 
@@ -44,25 +45,8 @@ static const struct {
 	{ "untrusted", VIF_REFUSED, "no trust settings" },
 };
 
-static int vif_fail(char *err, size_t errlen, int r, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
 static void vif_put(char *buf, size_t len, int *n, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-
-static int vif_fail(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!errlen)
-		return r;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	for (char *p = err; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
-	return r;
-}
 
 static bool vif_name_char(char c)
 {
@@ -163,7 +147,7 @@ static int vif_copy(char *dst, size_t cap, const char *key, const char *val, cha
 		    size_t errlen)
 {
 	if (strlen(val) >= cap)
-		return vif_fail(err, errlen, -EINVAL, "%s= is longer than %zu bytes", key, cap - 1);
+		return err_msg(err, errlen, -EINVAL, "%s= is longer than %zu bytes", key, cap - 1);
 	strcpy(dst, val);
 	return 0;
 }
@@ -174,20 +158,20 @@ static int vif_value(struct vif *v, enum vif_key key, const char *name, const ch
 	switch (key) {
 	case VIF_MAC:
 		if (vif_parse_mac(val, v->mac))
-			return vif_fail(err, errlen, -EINVAL, "mac=%.24s is not xx:xx:xx:xx:xx:xx",
+			return err_msg(err, errlen, -EINVAL, "mac=%.24s is not xx:xx:xx:xx:xx:xx",
 					val);
 		if (v->mac[0] & 1)
-			return vif_fail(err, errlen, -EINVAL,
+			return err_msg(err, errlen, -EINVAL,
 					"mac=%s is a multicast address (a NIC needs unicast)", val);
 		if (!vif_mac_ok(v->mac))
-			return vif_fail(err, errlen, -EINVAL, "mac=%s is not a usable address",
+			return err_msg(err, errlen, -EINVAL, "mac=%s is not a usable address",
 					val);
 		v->mac_set = true;
 		return 0;
 	case VIF_BRIDGE:
 	case VIF_VIFNAME:
 		if (!vif_ifname_ok(val))
-			return vif_fail(err, errlen, -EINVAL,
+			return err_msg(err, errlen, -EINVAL,
 					"%s=%.24s is not an interface name "
 					"(1-15 of A-Z a-z 0-9 _ . -)", name, val);
 		strcpy(key == VIF_BRIDGE ? v->bridge : v->vifname, val);
@@ -195,41 +179,41 @@ static int vif_value(struct vif *v, enum vif_key key, const char *name, const ch
 	case VIF_SCRIPT:
 		/* A bare name is looked up in isle's script directories. */
 		if (!strchr(val, '/') && !vif_script_name_ok(val))
-			return vif_fail(err, errlen, -EINVAL,
+			return err_msg(err, errlen, -EINVAL,
 					"script=%.24s is neither a script name (A-Z a-z 0-9 _ . -) "
 					"nor a path", val);
 		if (!vif_path_ok(val))
-			return vif_fail(err, errlen, -EINVAL, "script= has control characters");
+			return err_msg(err, errlen, -EINVAL, "script= has control characters");
 		return vif_copy(v->script, sizeof(v->script), name, val, err, errlen);
 	case VIF_SOCKET:
 		if (!vif_path_ok(val))
-			return vif_fail(err, errlen, -EINVAL, "socket= has control characters");
+			return err_msg(err, errlen, -EINVAL, "socket= has control characters");
 		return vif_copy(v->socket, sizeof(v->socket), name, val, err, errlen);
 	case VIF_MTU:
 		if (vif_uint(val, VIF_MTU_MIN, VIF_MTU_MAX, &v->mtu))
-			return vif_fail(err, errlen, -EINVAL,
+			return err_msg(err, errlen, -EINVAL,
 					"mtu=%.16s is not a number from %d to %d", val,
 					VIF_MTU_MIN, VIF_MTU_MAX);
 		return 0;
 	case VIF_QUEUES:
 		if (vif_uint(val, 1, VIF_MAX_QUEUES, &v->queues))
-			return vif_fail(err, errlen, -EINVAL,
+			return err_msg(err, errlen, -EINVAL,
 					"queues=%.16s is not a number from 1 to %d", val,
 					VIF_MAX_QUEUES);
 		return 0;
 	case VIF_MODEL:
 		if (strcmp(val, "virtio") && strcmp(val, "virtio-net"))
-			return vif_fail(err, errlen, -ENOTSUP,
+			return err_msg(err, errlen, -ENOTSUP,
 					"model=%.24s is not supported: isle's NICs are virtio-net "
 					"(model=virtio)", val);
 		return 0;
 	case VIF_TYPE:
 		if (!strcmp(val, "ioemu"))
-			return vif_fail(err, errlen, -ENOTSUP,
+			return err_msg(err, errlen, -ENOTSUP,
 					"type=ioemu is not supported: isle has no emulated NICs "
 					"(type=vif)");
 		if (strcmp(val, "vif"))
-			return vif_fail(err, errlen, -EINVAL, "type=%.24s is not a NIC type (vif)",
+			return err_msg(err, errlen, -EINVAL, "type=%.24s is not a NIC type (vif)",
 					val);
 		return 0;
 	case VIF_REFUSED:
@@ -257,7 +241,7 @@ static int vif_item(struct vif *v, const char *p, const char *end, unsigned int 
 	size_t klen, vlen, i;
 
 	if (!eq)
-		return vif_fail(err, errlen, -EINVAL, "'%.*s' is not key=value",
+		return err_msg(err, errlen, -EINVAL, "'%.*s' is not key=value",
 				(int)(end - p > 24 ? 24 : end - p), p);
 	k = vif_trim(p, eq, &klen);
 	val = vif_trim(eq + 1, end, &vlen);
@@ -265,16 +249,16 @@ static int vif_item(struct vif *v, const char *p, const char *end, unsigned int 
 		if (strlen(vif_keys[i].name) == klen && !memcmp(vif_keys[i].name, k, klen))
 			break;
 	if (i == ARRAY_SIZE(vif_keys))
-		return vif_fail(err, errlen, -EINVAL, "unknown key '%.*s'",
+		return err_msg(err, errlen, -EINVAL, "unknown key '%.*s'",
 				(int)(klen > 24 ? 24 : klen), k);
 	if (vif_keys[i].key == VIF_REFUSED)
-		return vif_fail(err, errlen, -ENOTSUP, "%s= is not supported: %s",
+		return err_msg(err, errlen, -ENOTSUP, "%s= is not supported: %s",
 				vif_keys[i].name, vif_keys[i].why);
 	if (*seen & 1u << i)
-		return vif_fail(err, errlen, -EINVAL, "%s= given twice", vif_keys[i].name);
+		return err_msg(err, errlen, -EINVAL, "%s= given twice", vif_keys[i].name);
 	*seen |= 1u << i;
 	if (!vlen)
-		return vif_fail(err, errlen, -EINVAL, "%s= needs a value", vif_keys[i].name);
+		return err_msg(err, errlen, -EINVAL, "%s= needs a value", vif_keys[i].name);
 	memcpy(buf, val, vlen);
 	buf[vlen] = '\0';
 	return vif_value(v, vif_keys[i].key, vif_keys[i].name, buf, err, errlen);
@@ -292,7 +276,7 @@ int vif_parse(const char *spec, struct vif *v, char *err, size_t errlen)
 	if (errlen)
 		err[0] = '\0';
 	if (strlen(spec) >= VIF_SPEC_MAX)
-		return vif_fail(err, errlen, -EINVAL, "spec longer than %d bytes",
+		return err_msg(err, errlen, -EINVAL, "spec longer than %d bytes",
 				VIF_SPEC_MAX - 1);
 	while (*p) {
 		const char *end = strchr(p, ',');
@@ -310,7 +294,7 @@ int vif_parse(const char *spec, struct vif *v, char *err, size_t errlen)
 	for (size_t i = 0; i < ARRAY_SIZE(backend_keys); i++) {
 		for (size_t k = 0; k < ARRAY_SIZE(vif_keys); k++)
 			if (!strcmp(vif_keys[k].name, backend_keys[i]) && (seen & 1u << k))
-				return vif_fail(err, errlen, -EINVAL,
+				return err_msg(err, errlen, -EINVAL,
 						"%s= configures the isle-netback isle starts; "
 						"it cannot go with socket=", backend_keys[i]);
 	}

@@ -8,7 +8,6 @@
  * untrusted: every length is checked before a copy, and errors are one
  * line in err. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,18 +42,6 @@ static const char *const device_kind_names[DEVICE_NR_KINDS] = {
 
 /* A socket path must fit a sockaddr_un (108 bytes with the NUL). */
 #define DEVICE_SOCK_MAX 107
-
-static int device_fail(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
 
 const char *device_kind_name(enum device_kind kind)
 {
@@ -99,14 +86,14 @@ static int device_spec_id(struct device_spec *s, const char *v, size_t len, char
 			  size_t errlen)
 {
 	if (s->id[0])
-		return device_fail(err, errlen, -EINVAL, "id= given twice");
+		return err_msg(err, errlen, -EINVAL, "id= given twice");
 	if (len >= DEVICE_ID_MAX)
-		return device_fail(err, errlen, -EINVAL, "id longer than %d characters",
+		return err_msg(err, errlen, -EINVAL, "id longer than %d characters",
 				   DEVICE_ID_MAX - 1);
 	memcpy(s->id, v, len);
 	s->id[len] = '\0';
 	if (!device_id_ok(s->id))
-		return device_fail(err, errlen, -EINVAL,
+		return err_msg(err, errlen, -EINVAL,
 				   "id '%s' is not a name (a letter, then letters, digits, _ . -)",
 				   s->id);
 	return 0;
@@ -128,13 +115,13 @@ static int device_disk_vdev(struct vm_disk *d, const char *v, size_t len, char *
 			    size_t errlen)
 {
 	if (d->vdev[0])
-		return device_fail(err, errlen, -EINVAL, "vdev= given twice");
+		return err_msg(err, errlen, -EINVAL, "vdev= given twice");
 	if (len >= VM_DISK_VDEV_MAX)
-		return device_fail(err, errlen, -EINVAL, "vdev name too long");
+		return err_msg(err, errlen, -EINVAL, "vdev name too long");
 	memcpy(d->vdev, v, len);
 	d->vdev[len] = '\0';
 	if (!device_vdev_ok(d->vdev))
-		return device_fail(err, errlen, -EINVAL, "vdev '%.16s' is not a name like xvda",
+		return err_msg(err, errlen, -EINVAL, "vdev '%.16s' is not a name like xvda",
 				   d->vdev);
 	return 0;
 }
@@ -163,9 +150,9 @@ static int device_disk_socket(struct device_spec *s, const char *path, char *err
 		plen = (size_t)(c - path);
 	}
 	if (!plen)
-		return device_fail(err, errlen, -EINVAL, "socket= needs a path");
+		return err_msg(err, errlen, -EINVAL, "socket= needs a path");
 	if (plen > DEVICE_SOCK_MAX)
-		return device_fail(err, errlen, -EINVAL, "socket path longer than %d bytes",
+		return err_msg(err, errlen, -EINVAL, "socket path longer than %d bytes",
 				   DEVICE_SOCK_MAX);
 	memcpy(d->spec, path, plen);
 	d->spec[plen] = '\0';
@@ -185,7 +172,7 @@ static int device_disk_parse(struct device_spec *s, const char *text, char *err,
 	int r;
 
 	if (strlen(text) >= VM_DISK_SPEC_MAX)
-		return device_fail(err, errlen, -EINVAL, "spec longer than %d bytes",
+		return err_msg(err, errlen, -EINVAL, "spec longer than %d bytes",
 				   VM_DISK_SPEC_MAX - 1);
 	if (!strncmp(text, "socket=", 7))
 		return device_disk_socket(s, text + 7, err, errlen);
@@ -213,7 +200,7 @@ static int device_disk_parse(struct device_spec *s, const char *text, char *err,
 	}
 	d->spec[out] = '\0';
 	if (!d->spec[0])
-		return device_fail(err, errlen, -EINVAL, "empty spec (e.g. file:disk.img)");
+		return err_msg(err, errlen, -EINVAL, "empty spec (e.g. file:disk.img)");
 	return 0;
 }
 
@@ -226,7 +213,7 @@ static int device_nic_parse(struct device_spec *s, const char *text, char *err, 
 	int r = 0;
 
 	if (!rest)
-		return device_fail(err, errlen, -ENOMEM, "out of memory");
+		return err_msg(err, errlen, -ENOMEM, "out of memory");
 	while (*p) {
 		const char *end = strchr(p, ',');
 		size_t len = end ? (size_t)(end - p) : strlen(p);
@@ -257,7 +244,7 @@ static int device_plain_parse(struct device_spec *s, const char *text, char *err
 	if (!*text)
 		return 0;
 	if (strncmp(text, "id=", 3))
-		return device_fail(err, errlen, -EINVAL, "'%.64s': only id=NAME is accepted", text);
+		return err_msg(err, errlen, -EINVAL, "'%.64s': only id=NAME is accepted", text);
 	return device_spec_id(s, text + 3, strlen(text + 3), err, errlen);
 }
 
@@ -288,7 +275,7 @@ int device_spec_parse(enum device_kind kind, const char *text, struct device_spe
 	case DEVICE_VTD:
 		return device_plain_parse(spec, text, err, errlen);
 	default:
-		return device_fail(err, errlen, -EINVAL, "unknown device kind %d", (int)kind);
+		return err_msg(err, errlen, -EINVAL, "unknown device kind %d", (int)kind);
 	}
 }
 
@@ -298,30 +285,30 @@ int device_spec_conflict(const struct device_spec *a, const struct device_spec *
 	char mac[VIF_MAC_STRLEN];
 
 	if (a->id[0] && !strcmp(a->id, b->id))
-		return device_fail(err, errlen, -EEXIST, "id '%s' used twice", a->id);
+		return err_msg(err, errlen, -EEXIST, "id '%s' used twice", a->id);
 	if (a->kind != b->kind)
 		return 0;
 	if (a->kind == DEVICE_DISK && a->disk.vdev[0] && !strcmp(a->disk.vdev, b->disk.vdev))
-		return device_fail(err, errlen, -EEXIST, "vdev '%s' used twice", a->disk.vdev);
+		return err_msg(err, errlen, -EEXIST, "vdev '%s' used twice", a->disk.vdev);
 	if (a->kind == DEVICE_PCI && !strcmp(a->pci.host, b->pci.host))
-		return device_fail(err, errlen, -EEXIST, "host function %s assigned twice",
+		return err_msg(err, errlen, -EEXIST, "host function %s assigned twice",
 				   a->pci.host);
 	if (a->kind == DEVICE_PCI && a->pci.vslot >= 0 && a->pci.vslot == b->pci.vslot &&
 	    !strncmp(a->pci.host, b->pci.host, 10))
 		return 0;   /* functions of one device share the slot */
 	if (a->kind == DEVICE_PCI && a->pci.vslot >= 0 && a->pci.vslot == b->pci.vslot)
-		return device_fail(err, errlen, -EEXIST, "virtual slot %02x used twice",
+		return err_msg(err, errlen, -EEXIST, "virtual slot %02x used twice",
 				   a->pci.vslot);
 	if (a->kind != DEVICE_NIC)
 		return 0;
 	if (a->nic.mac_set && b->nic.mac_set && !memcmp(a->nic.mac, b->nic.mac, 6)) {
 		vif_format_mac(a->nic.mac, mac);
-		return device_fail(err, errlen, -EEXIST, "two NICs with mac=%s", mac);
+		return err_msg(err, errlen, -EEXIST, "two NICs with mac=%s", mac);
 	}
 	if (a->nic.vifname[0] && !strcmp(a->nic.vifname, b->nic.vifname))
-		return device_fail(err, errlen, -EEXIST, "two NICs with vifname=%s", a->nic.vifname);
+		return err_msg(err, errlen, -EEXIST, "two NICs with vifname=%s", a->nic.vifname);
 	if (a->nic.socket[0] && !strcmp(a->nic.socket, b->nic.socket))
-		return device_fail(err, errlen, -EEXIST, "two NICs on socket=%.64s", a->nic.socket);
+		return err_msg(err, errlen, -EEXIST, "two NICs on socket=%.64s", a->nic.socket);
 	return 0;
 }
 
@@ -342,15 +329,15 @@ int vm_config_add(struct vm_config *c, const struct device_spec *spec, char *err
 	int r;
 
 	if (spec->kind == DEVICE_DISK && vm_config_count(c, DEVICE_DISK) >= VM_MAX_DISKS)
-		return device_fail(err, errlen, -ENOSPC, "at most %d disks", VM_MAX_DISKS);
+		return err_msg(err, errlen, -ENOSPC, "at most %d disks", VM_MAX_DISKS);
 	if (spec->kind == DEVICE_NIC && vm_config_count(c, DEVICE_NIC) >= VM_MAX_NICS)
-		return device_fail(err, errlen, -ENOSPC, "at most %d NICs", VM_MAX_NICS);
+		return err_msg(err, errlen, -ENOSPC, "at most %d NICs", VM_MAX_NICS);
 	for (unsigned int i = 0; i < c->nr_devices; i++)
 		if ((r = device_spec_conflict(spec, &c->devices[i], err, errlen)))
 			return r;
 	grown = realloc(c->devices, (c->nr_devices + 1) * sizeof(*grown));
 	if (!grown)
-		return device_fail(err, errlen, -ENOMEM, "out of memory");
+		return err_msg(err, errlen, -ENOMEM, "out of memory");
 	c->devices = grown;
 	c->devices[c->nr_devices++] = *spec;
 	return 0;

@@ -262,6 +262,12 @@ void vfio_bars_fini(struct vfio_pci *v)
 	}
 }
 
+/* The assigned function a device instance is, or NULL. */
+static struct vfio_pci *vfio_pci_of(const struct device *d)
+{
+	return d->type == &vfio_pci_type ? d->priv : NULL;
+}
+
 /* The guest slot: @VSLOT, or the one a sibling function already has. */
 static int vfio_pci_place(struct vfio_pci *v, const struct vm_pci *spec)
 {
@@ -270,7 +276,7 @@ static int vfio_pci_place(struct vfio_pci *v, const struct vm_pci *spec)
 	if (spec->vslot >= 0)
 		return pci_register_at(&v->vm->pci, &v->pci, (unsigned int)spec->vslot << 3 | fn);
 	for (struct device *d = v->vm->devices.first; d; d = d->next) {
-		struct vfio_pci *o = d->type == &vfio_pci_type ? d->priv : NULL;
+		struct vfio_pci *o = vfio_pci_of(d);
 
 		if (o && o != v && !strncmp(o->vd.bdf, spec->host, 10) && o->pci.devfn)
 			return pci_register_at(&v->vm->pci, &v->pci, o->pci.slot << 3 | fn);
@@ -300,7 +306,7 @@ static unsigned int vfio_pci_count(struct vm *vm)
 	unsigned int n = 0;
 
 	for (struct device *d = vm->devices.first; d; d = d->next)
-		n += d->type == &vfio_pci_type;
+		n += vfio_pci_of(d) != NULL;
 	return n + 1;
 }
 
@@ -318,7 +324,7 @@ static int vfio_pci_vtd_check(struct vfio_pci *v, const char *host, char *err, s
 	if (group < 0)
 		return 0;   /* vfio_device_open says why */
 	for (struct device *d = v->vm->devices.first; d; d = d->next) {
-		struct vfio_pci *o = d->type == &vfio_pci_type ? d->priv : NULL;
+		struct vfio_pci *o = vfio_pci_of(d);
 
 		if (o && o != v && o->vd.fd >= 0 && o->vd.group_id == group) {
 			snprintf(err, errlen, "%s shares IOMMU group %d with %s: behind --iommu "
@@ -346,13 +352,7 @@ static int vfio_pci_realize(struct device *dev)
 	dev->priv = v;
 	v->vm = vm;
 	v->vd.fd = -1;
-	v->intx_pin = -1;
-	v->intx_trigger = v->intx_unmask = -1;
-	/* Every fd -1 before anything can fail: unrealize closes what is >= 0. */
-	for (unsigned int i = 0; i < VFIO_MSI_MAX; i++) {
-		v->msi_efd[i] = -1;
-		v->msi_routes[i].gsi = -1;
-	}
+	vfio_irq_clear(v);   /* before anything can fail: unrealize closes fds >= 0 */
 	v->permissive = spec->permissive;
 	v->reloc = (enum vfio_msix_reloc)spec->msix_relocation;
 	snprintf(v->id, sizeof(v->id), "%s (%s)", dev->id, spec->host);

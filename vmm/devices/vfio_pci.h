@@ -103,8 +103,10 @@ int vfio_cfg_init(struct vfio_pci *v, char *err, size_t errlen);
 void vfio_cfg_read(struct pci_dev *dev, unsigned int offset, unsigned int len, void *data);
 void vfio_cfg_write(struct pci_dev *dev, unsigned int offset, unsigned int len, uint32_t old);
 
-/* vfio_pci_irq.c: before pci_register (the MSI-X capability, once the
+/* vfio_pci_irq.c: vfio_irq_clear first of all (every fd -1, no route), so
+ * vfio_irq_fini may run whatever failed after; then before pci_register (the MSI-X capability, once the
  * BARs are declared) and after it (INTx needs the slot). */
+void vfio_irq_clear(struct vfio_pci *v);
 int vfio_irq_init(struct vfio_pci *v);
 int vfio_irq_start(struct vfio_pci *v);
 void vfio_irq_fini(struct vfio_pci *v);

@@ -15,7 +15,8 @@
  *    control registers less payload size and phantom functions; with
  *    `permissive` all of PM control, device control and link control). A
  *    Function Level Reset bit is not written through: it becomes
- *    VFIO_DEVICE_RESET when the device can reset alone.
+ *    VFIO_DEVICE_RESET when the device can reset alone. The command
+ *    register is emulated, but its enables reach the device the same way.
  * Passed through: power management, PCI Express, vendor-specific, and of
  * the extended capabilities AER, the serial number and vendor-specific
  * ones. Hidden: everything else (SR-IOV, ATS, PASID, resizable BAR, ...).
@@ -266,6 +267,10 @@ int vfio_cfg_init(struct vfio_pci *v, char *err, size_t errlen)
 	cfg_emulate(v, 0, PCI_STD_HEADER_SIZEOF);
 	v->emu[PCI_STATUS] = v->emu[PCI_STATUS + 1] = 0;   /* live */
 	put_le16(v->pci.cfg + PCI_COMMAND, 0);
+	/* Emulated (reads come from cfg), but the device must decode and
+	 * master when the guest says so. */
+	v->pwmask[PCI_COMMAND] = (uint8_t)CMD_PASSED;
+	v->pwmask[PCI_COMMAND + 1] = (uint8_t)(CMD_PASSED >> 8);
 	v->pci.cfg[PCI_HEADER_TYPE] = PCI_HEADER_TYPE_NORMAL;   /* the bus adds MF */
 	v->pci.cfg[PCI_BIST] = 0;
 	for (unsigned int b = 0; b < PCI_NUM_BARS; b++) {
@@ -331,14 +336,6 @@ void vfio_cfg_write(struct pci_dev *dev, unsigned int offset, unsigned int len, 
 	struct vfio_pci *v = dev->opaque;
 	unsigned int end = offset + len;
 
-	if (offset < PCI_COMMAND + 2 && end > PCI_COMMAND) {
-		uint16_t cmd = get_le16(v->pci.cfg + PCI_COMMAND) & CMD_PASSED, live;
-
-		if (!vfio_region_read(&v->vd, VFIO_PCI_CONFIG_REGION_INDEX, PCI_COMMAND, &live, 2)) {
-			live = (uint16_t)((live & ~CMD_PASSED) | cmd);
-			vfio_region_write(&v->vd, VFIO_PCI_CONFIG_REGION_INDEX, PCI_COMMAND, &live, 2);
-		}
-	}
 	vfio_irq_config_write(v, offset, len, old);
 	if (v->pcie_cap && offset <= v->pcie_cap + PCI_EXP_DEVCTL + 1 &&
 	    end > v->pcie_cap + PCI_EXP_DEVCTL + 1 &&
@@ -349,12 +346,13 @@ void vfio_cfg_write(struct pci_dev *dev, unsigned int offset, unsigned int len, 
 		cfg_flr(v);
 		return;
 	}
-	/* Pass-through bytes: only the bits the guest may change, a byte at a
-	 * time so neighbouring write-1-to-clear bits are left alone. */
+	/* What reaches the device: only the bits the guest may change (the
+	 * command register's enables too, emulated or not), a byte at a time
+	 * so neighbouring write-1-to-clear bits are left alone. */
 	for (unsigned int o = offset; o < end && o < v->cfg_size; o++) {
 		uint8_t b;
 
-		if (v->emu[o] || !v->pwmask[o])
+		if (!v->pwmask[o])
 			continue;
 		if (vfio_region_read(&v->vd, VFIO_PCI_CONFIG_REGION_INDEX, o, &b, 1))
 			continue;

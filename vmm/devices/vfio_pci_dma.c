@@ -160,20 +160,13 @@ static void space_drop_range(struct vfio_space *s, uint64_t first, uint64_t last
 	s->maps.nr = n;
 }
 
-static void space_unmap_all(struct vfio_space *s)
-{
-	for (size_t i = 0; i < s->maps.nr; i++)
-		space_unmap(s, &s->maps.m[i]);
-	s->maps.nr = 0;
-}
-
 /* All guest RAM at IOVA = GPA. Called with s->lock held. */
 static int space_map_identity(struct vfio_space *s)
 {
 	const struct gmem *gm = &s->vm->gmem;
 	int r = 0;
 
-	space_unmap_all(s);
+	space_drop_range(s, 0, UINT64_MAX);
 	for (unsigned int i = 0; i < gm->nr && !r; i++) {
 		const struct gmem_region *g = &gm->regions[i];
 
@@ -357,7 +350,7 @@ int vfio_space_start(struct vfio_space *s, struct dma_as *as, char *err, size_t 
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	log_info("vfio: %llu MiB of guest memory mapped for DMA in %llu mapping(s) "
 		 "(type1 allows %u) in %.1f ms", (unsigned long long)(s->c.mapped_bytes >> 20),
-		 (unsigned long long)s->c.nr_maps, VFIO_TYPE1_DMA_LIMIT,
+		 (unsigned long long)s->c.nr_maps, vfio_dma_limit(&s->c),
 		 (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	s->started = true;
 	return 0;
@@ -375,7 +368,7 @@ void vfio_space_put(struct vm *vm, struct vfio_space *s)
 	 * the kernel dropped (and unpinned) every mapping itself. */
 	pthread_mutex_lock(&s->lock);
 	if (s->c.nr_groups)
-		space_unmap_all(s);
+		space_drop_range(s, 0, UINT64_MAX);
 	s->maps.nr = 0;
 	pthread_mutex_unlock(&s->lock);
 	log_msg(s->syncs ? LOG_INFO : LOG_DEBUG,

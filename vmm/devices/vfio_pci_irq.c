@@ -193,16 +193,20 @@ void vfio_irq_reset(struct vfio_pci *v)
 	intx_set(v, true);
 }
 
-int vfio_irq_init(struct vfio_pci *v)
+void vfio_irq_clear(struct vfio_pci *v)
 {
-	int r;
-
 	v->intx_pin = -1;
 	v->intx_trigger = v->intx_unmask = -1;
 	for (unsigned int i = 0; i < VFIO_MSI_MAX; i++) {
 		v->msi_efd[i] = -1;
 		v->msi_routes[i].gsi = -1;
 	}
+}
+
+int vfio_irq_init(struct vfio_pci *v)
+{
+	int r;
+
 	if (v->msi_max > VFIO_MSI_MAX)
 		v->msi_max = VFIO_MSI_MAX;
 	if (v->msi_cap && v->vd.irqs[VFIO_PCI_MSI_IRQ_INDEX].count < v->msi_max)
@@ -220,12 +224,9 @@ int vfio_irq_init(struct vfio_pci *v)
 	}
 	if (!v->has_msix)
 		return 0;
+	/* VFIO's count is at least 1: vfio_cfg_init hid the capability else. */
 	if (v->msix_nr > v->vd.irqs[VFIO_PCI_MSIX_IRQ_INDEX].count)
 		v->msix_nr = v->vd.irqs[VFIO_PCI_MSIX_IRQ_INDEX].count;
-	if (!v->msix_nr) {
-		v->has_msix = false;
-		return 0;
-	}
 	r = msix_init_at(&v->msix, &v->pci, &v->vm->gsi, v->msix_nr, v->msix_cap, v->msix_bar,
 			 v->msix_table_off, v->msix_pba_off);
 	if (r)
