@@ -3,11 +3,16 @@
  * through rtnetlink or via a Xen-style vif script), then serves one
  * vhost-user frontend at a time on --socket until SIGTERM/SIGINT.
  *
+ * The tap may instead come as inherited fds (--tap-fd, one per queue pair:
+ * Kata Containers and cloud-hypervisor's API hand over taps they made,
+ * maybe in a network namespace we are not in); then a tap in another
+ * namespace is served as it is (netback/nb_opts.h checks the fds).
+ *
  * Exit status: 0 after a signal, 1 when the tap, bridge, script or sockets
- * cannot be set up (or the main loop fails), 2 for bad usage. SIGUSR1 logs
- * the counters; --stats PATH answers every connection with one JSON line. */
+ * cannot be set up (or the main loop fails), 2 for bad usage (tap fds that
+ * are not usable included). SIGUSR1 logs the counters; --stats PATH
+ * answers every connection with one JSON line. */
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -28,6 +33,7 @@
 #include "isle/log.h"
 #include "isle/usock.h"
 #include "isle/vu_server.h"
+#include "nb_opts.h"
 #include "netback.h"
 #include "rtnl.h"
 #include "tap.h"
@@ -36,18 +42,13 @@
  * so the bridge never takes a port's MAC as its own. */
 static const uint8_t nb_port_mac[6] = { 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff };
 
-struct nb_opts {
-	const char *socket, *tap, *bridge, *script, *stats;
-	uint8_t mac[6];
-	bool mac_set;
-	unsigned int queues, mtu;
-};
-
 struct nb_main {
 	struct nb_opts o;
 	char ifname[IFNAMSIZ];
 	char mac_str[18];
 	int tap_fds[TAP_MAX_QUEUES];
+	bool tap_local;                /* in our namespace: we set it up */
+	unsigned int mtu;              /* what the config space advertises */
 	struct netback *nb;
 	struct evloop loop;
 	struct vu_server srv;
@@ -58,9 +59,13 @@ struct nb_main {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: isle-netback --socket PATH --tap NAME [options]\n"
+		"usage: isle-netback --socket PATH (--tap NAME | --tap-fd N...) [options]\n"
 		"  --socket PATH   vhost-user socket to listen on (one frontend at a time)\n"
 		"  --tap NAME      tap device to create or open (IFF_VNET_HDR)\n"
+		"  --tap-fd N      instead of --tap: an inherited fd of a tap opened with\n"
+		"                  IFF_TAP|IFF_NO_PI|IFF_VNET_HDR, once per queue pair\n"
+		"                  (as many as --queues); a tap in another network\n"
+		"                  namespace is served as it is (no --bridge/--script)\n"
 		"  --bridge BR     attach the tap to bridge BR (rtnetlink)\n"
 		"  --mac MAC       the guest's MAC (default: random 00:16:3e:xx:xx:xx)\n"
 		"  --queues N      queue pairs, 1-%d (N > 1: multi-queue tap)\n"
@@ -72,97 +77,6 @@ static void usage(FILE *f)
 		"  --help          this text\n"
 		"SIGUSR1 logs the counters; SIGTERM/SIGINT exit cleanly.\n",
 		TAP_MAX_QUEUES);
-}
-
-static bool parse_uint(const char *s, unsigned int min, unsigned int max, unsigned int *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || *s == '-' || v < min || v > max)
-		return false;
-	*out = (unsigned int)v;
-	return true;
-}
-
-static bool parse_mac(const char *s, uint8_t mac[6])
-{
-	unsigned int b[6];
-	char tail;
-
-	if (strlen(s) != 17 || sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
-				      &b[4], &b[5], &tail) != 6)
-		return false;
-	for (int i = 0; i < 6; i++)
-		mac[i] = (uint8_t)b[i];
-	/* A guest MAC must be unicast and not all zeroes. */
-	return !(mac[0] & 1) && (mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]);
-}
-
-/* 0, or the exit status for bad usage (2) / --help (-1: exit 0). */
-static int parse_args(int argc, char **argv, struct nb_opts *o)
-{
-	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, 's' }, { "tap", required_argument, NULL, 't' },
-		{ "bridge", required_argument, NULL, 'b' }, { "mac", required_argument, NULL, 'm' },
-		{ "queues", required_argument, NULL, 'q' }, { "mtu", required_argument, NULL, 'M' },
-		{ "script", required_argument, NULL, 'S' }, { "stats", required_argument, NULL, 'T' },
-		{ "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
-	};
-	int c;
-
-	o->queues = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 's': o->socket = optarg; break;
-		case 't': o->tap = optarg; break;
-		case 'b': o->bridge = optarg; break;
-		case 'S': o->script = optarg; break;
-		case 'T': o->stats = optarg; break;
-		case 'm':
-			if (!parse_mac(optarg, o->mac)) {
-				fprintf(stderr, "isle-netback: bad --mac %s (want a unicast "
-					"xx:xx:xx:xx:xx:xx)\n", optarg);
-				return 2;
-			}
-			o->mac_set = true;
-			break;
-		case 'q':
-			if (!parse_uint(optarg, 1, TAP_MAX_QUEUES, &o->queues)) {
-				fprintf(stderr, "isle-netback: bad --queues %s (1-%d)\n", optarg,
-					TAP_MAX_QUEUES);
-				return 2;
-			}
-			break;
-		case 'M':
-			if (!parse_uint(optarg, 68, 65535, &o->mtu)) {
-				fprintf(stderr, "isle-netback: bad --mtu %s (68-65535)\n", optarg);
-				return 2;
-			}
-			break;
-		case 'h':
-			usage(stdout);
-			return -1;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind < argc || !o->socket || !o->tap) {
-		fprintf(stderr, "isle-netback: %s\n", optind < argc ? "unexpected argument" :
-			"--socket and --tap are required");
-		usage(stderr);
-		return 2;
-	}
-	if (!*o->tap || strlen(o->tap) >= IFNAMSIZ || strchr(o->tap, '/') ||
-	    (o->bridge && (!*o->bridge || strlen(o->bridge) >= IFNAMSIZ))) {
-		fprintf(stderr, "isle-netback: interface names are 1-%d characters\n",
-			IFNAMSIZ - 1);
-		return 2;
-	}
-	return 0;
 }
 
 /* Runs the vif script the Xen way: `SCRIPT ACTION` with the interface, the
@@ -217,7 +131,36 @@ static unsigned int tap_mtu(const char *ifname)
 	return r < 0 ? 0 : (unsigned int)ifr.ifr_mtu;
 }
 
-/* Creates/opens the tap, sets it up and puts it on the bridge. */
+/* The tap of --tap-fd: checked and taken (see nb_opts.h). A tap in another
+ * network namespace, or one we may not configure, is served as it is: its
+ * owner set it up, --bridge and --script cannot reach it, and --mtu is only
+ * what the guest is told. Returns 0, 2 (unusable input) or 1. */
+static int take_tap_fds(struct nb_main *m)
+{
+	char err[256];
+	int r = nb_opts_take_fds(&m->o, m->ifname, &m->tap_local, err, sizeof(err));
+
+	if (r) {
+		fprintf(stderr, "isle-netback: %s\n", err);
+		return r == -EINVAL ? 2 : 1;
+	}
+	memcpy(m->tap_fds, m->o.tap_fds, sizeof(m->tap_fds));
+	if (!m->tap_local && (m->o.bridge || m->o.script)) {
+		fprintf(stderr, "isle-netback: --tap-fd %d: tap %s is in another network "
+			"namespace (or one we have no CAP_NET_ADMIN over): --%s cannot "
+			"configure it\n", m->o.tap_fds[0], m->ifname,
+			m->o.bridge ? "bridge" : "script");
+		return 2;
+	}
+	if (!m->tap_local)
+		log_info("%s: not ours to configure (another network namespace, or no "
+			 "CAP_NET_ADMIN there): left as it is%s", m->ifname,
+			 m->o.mtu ? "; --mtu is what the guest is told" : "");
+	return 0;
+}
+
+/* Creates/opens the tap (or takes --tap-fd's), sets it up and puts it on
+ * the bridge. Returns 0, or the exit status. */
 static int setup_tap(struct nb_main *m)
 {
 	struct rtnl_link_set set = { .mtu = m->o.mtu, .mac = nb_port_mac, .master = -1, .up = 1 };
@@ -225,32 +168,43 @@ static int setup_tap(struct nb_main *m)
 	char kind[32];
 	int r;
 
-	r = tap_open(m->o.tap, m->o.queues, m->tap_fds, m->ifname);
-	if (r) {
-		log_error("cannot create or open tap %s: %s%s", m->o.tap, strerror(-r),
-			  r == -EINVAL ? " (a device of that name that is not a tap, or a tap "
-					 "with the other queue mode)" :
-			  r == -EPERM ? " (needs CAP_NET_ADMIN)" : "");
-		return r;
+	if (m->o.nr_tap_fds) {
+		if ((r = take_tap_fds(m)))
+			return r;
+		if (!m->tap_local) {
+			m->mtu = m->o.mtu ? m->o.mtu : 1500;
+			return 0;
+		}
+	} else {
+		r = tap_open(m->o.tap, m->o.queues, m->tap_fds, m->ifname);
+		if (r) {
+			log_error("cannot create or open tap %s: %s%s", m->o.tap, strerror(-r),
+				  r == -EINVAL ? " (a device of that name that is not a tap, or "
+						 "a tap with the other queue mode)" :
+				  r == -EPERM ? " (needs CAP_NET_ADMIN)" : "");
+			return 1;
+		}
 	}
 	ifindex = if_nametoindex(m->ifname);
-	if (!ifindex)
-		return -errno;
+	if (!ifindex) {
+		log_error("tap %s: %s", m->ifname, strerror(errno));
+		return 1;
+	}
 	if (m->o.bridge && !m->o.script) {
 		r = rtnl_link_kind(m->o.bridge, kind, sizeof(kind));
 		if (r == -ENODEV) {
 			log_error("bridge %s does not exist", m->o.bridge);
-			return r;
+			return 1;
 		}
 		if (!r && strcmp(kind, "bridge")) {
 			log_error("%s is not a bridge (it is a %s device)", m->o.bridge,
 				  *kind ? kind : "plain");
-			return -EINVAL;
+			return 1;
 		}
 		brindex = if_nametoindex(m->o.bridge);
 		if (r || !brindex) {
 			log_error("bridge %s: %s", m->o.bridge, strerror(r ? -r : errno));
-			return r ? r : -ENODEV;
+			return 1;
 		}
 		set.master = (int)brindex;
 	}
@@ -259,13 +213,13 @@ static int setup_tap(struct nb_main *m)
 		log_error("cannot set up tap %s%s%s: %s", m->ifname,
 			  set.master > 0 ? " on bridge " : "", set.master > 0 ? m->o.bridge : "",
 			  strerror(-r));
-		return r;
+		return 1;
 	}
-	if (m->o.script) {
-		r = run_script(m, "online");
-		if (r)
-			return r;
-	}
+	if (m->o.script && run_script(m, "online"))
+		return 1;
+	m->mtu = tap_mtu(m->ifname);
+	if (!m->mtu)
+		m->mtu = 1500;
 	return 0;
 }
 
@@ -338,15 +292,13 @@ static int serve(struct nb_main *m)
 {
 	struct netback_opts no = {
 		.ifname = m->ifname, .tap_fds = m->tap_fds, .queues = m->o.queues,
-		.mtu = tap_mtu(m->ifname),
+		.mtu = m->mtu,
 	};
 	struct vu_dev_params p;
 	sigset_t set;
 	int sfd, r;
 
 	memcpy(no.mac, m->o.mac, 6);
-	if (!no.mtu)
-		no.mtu = 1500;
 	/* Before any thread exists, so every thread has them blocked. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -407,12 +359,20 @@ out_sfd:
 int main(int argc, char **argv)
 {
 	struct nb_main m = { .stats_fd = -1 };
+	char err[256];
 	int r;
 
 	log_init("isle-netback");
-	r = parse_args(argc, argv, &m.o);
-	if (r)
-		return r < 0 ? 0 : r;
+	r = nb_opts_parse(argc, argv, &m.o, err, sizeof(err));
+	if (r == NB_OPTS_HELP) {
+		usage(stdout);
+		return 0;
+	}
+	if (r) {
+		fprintf(stderr, "isle-netback: %s\n", err);
+		fprintf(stderr, "(isle-netback --help lists the options)\n");
+		return 2;
+	}
 	if (!m.o.mac_set) {
 		/* Xen's OUI, as xl gives vifs without a MAC. */
 		m.o.mac[0] = 0x00;
@@ -428,10 +388,10 @@ int main(int argc, char **argv)
 		m.tap_fds[i] = -1;
 	r = setup_tap(&m);
 	if (!r) {
-		r = serve(&m);
+		r = serve(&m) ? 1 : 0;
 		if (m.o.script && run_script(&m, "offline"))
 			log_warn("%s offline failed", m.o.script);
 	}
 	tap_close(m.tap_fds, m.o.queues);
-	return r ? 1 : 0;
+	return r;
 }

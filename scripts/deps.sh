@@ -16,6 +16,8 @@ ISLE_PACKAGES=(
 	dpdk dpdk-dev librte-net-virtio23       # net tests: dpdk-testpmd (in dpdk-dev on Debian 12) + virtio-user PMD
 	jq libudev-dev iputils-ping             # bridge-scripts (jq), isle-bridge-watch (libudev), bridge tests (ping)
 	libpci-dev pciutils                     # vfio-glue: device names (isle pci-assignable-list)
+	libmicrohttpd-dev libjansson-dev        # the control socket: HTTP/1.1 server, JSON
+	libcurl4-openssl-dev curl               # the xl verbs' client; API tests (curl --unix-socket)
 )
 
 deps_missing() {

@@ -1,4 +1,5 @@
-/* isle: parse the command line, build the VM, run it, and say how it ended. */
+/* isle: parse the command line and hand over to the verb: `run` (a VM in
+ * this process, instance.c), xl's verbs (xl.c), pci-assignable-*. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -6,43 +7,28 @@
 #include "isle/log.h"
 #include "assignable.h"
 #include "control/cli.h"
-#include "devices/serial.h"
-#include "devices/testdev.h"
-#include "core/device.h"
+#include "control/instance.h"
+#include "control/rundir.h"
+#include "control/xl.h"
 #include "core/vm.h"
 
 #ifndef ISLE_VERSION
 #define ISLE_VERSION "0.1.0"
 #endif
 
-/* A guest that exits 0 after reporting a failure has not passed. */
-static int main_check_reports(struct vm *vm, int status)
-{
-	struct testdev *td = device_priv_of_type(vm, &testdev_type);
-
-	if (!td || !td->reports)
-		return status;
-	log_info("guest reported %u passed, %u failed, %u skipped", td->passed, td->failed,
-		 td->skipped);
-	if (status == 0 && td->failed) {
-		log_error("guest exited 0 but reported %u failure(s)", td->failed);
-		return ISLE_EXIT_ERROR;
-	}
-	return status;
-}
-
 int main(int argc, char **argv)
 {
-	char err[256];
 	struct cli cli;
-	struct serial *serial;
-	struct vm vm;
-	int status;
+	char err[256], sock[sizeof(cli.api_socket)];
+	bool have_cfg;
 
 	log_init("isle");
 	/* xl's verbs for host devices (vfio-glue/assignable.c). */
 	if (argc > 1 && !strncmp(argv[1], "pci-assignable-", 15))
 		return pci_assignable_main(argc - 1, argv + 1);
+	/* xl's verbs for VMs (vmm/control/xl.c). */
+	if (argc > 1 && xl_is_verb(argv[1]))
+		return xl_main(argc - 1, argv + 1);
 	if (cli_parse(argc, argv, &cli, err, sizeof(err))) {
 		fprintf(stderr, "isle: %s\n", err);
 		return ISLE_EXIT_USAGE;
@@ -55,19 +41,10 @@ int main(int argc, char **argv)
 		vm_config_free(&cli.vm);
 		return 0;
 	}
-	status = vm_create(&vm, &cli.vm);
-	if (status) {
-		vm_destroy(&vm);
-		vm_config_free(&cli.vm);
-		/* Bad files and images are the user's input, like a bad option. */
-		return status == -ENOEXEC ? ISLE_EXIT_USAGE : ISLE_EXIT_ERROR;
-	}
-	status = vm_run(&vm);
-	if ((serial = device_priv_of_type(&vm, &serial_type)))
-		serial_flush(serial);
-	log_info("%s (exit status %d)", vm.exit_msg, status);
-	status = main_check_reports(&vm, status);
-	vm_destroy(&vm);   /* every device unrealized, newest first */
-	vm_config_free(&cli.vm);
-	return status;
+	/* A named VM answers on its run directory's socket unless told where. */
+	if (!cli.api_socket[0] && cli.vm.name &&
+	    !rundir_path(sock, sizeof(sock), cli.vm.name, "sock"))
+		snprintf(cli.api_socket, sizeof(cli.api_socket), "%s", sock);
+	have_cfg = cli.vm.kernel != NULL;
+	return inst_run(&cli.vm, have_cfg, cli.api_socket);
 }

@@ -19,6 +19,7 @@ struct scenario {
 };
 
 void test_blk_run(void);   /* test_blk.c (declared with its glue in virtio_glue.h) */
+void test_hotplug_run(void);   /* test_hotplug.c (likewise) */
 void test_blkbench_run(void);   /* test_blkbench.c */
 void test_net_run(void);   /* test_net.c */
 void test_vtd_dma_run(void);   /* test_vtd_dma.c */
@@ -42,6 +43,7 @@ static const struct scenario scenarios[] = {
 	{ "triplefault", test_triplefault_run, "shut the vCPU down; the VMM must notice" },
 	{ "blk",      test_blk_run,      "virtio-blk driver (frontends/blkfront.c); blk=ro for a read-only disk" },
 	{ "blkbench", test_blkbench_run, "virtio-blk load generator for bench/blk (rw=, bs=, qd=, ms=)" },
+	{ "hotplug",  test_hotplug_run,  "ACPI PCI hotplug of a disk and its eject, the power button (isle only; hp_ms=)" },
 	{ "net",      test_net_run,      "virtio-net driver (frontends/netfront.c, inet.c): ARP, pings; ip= peer= pings= bulk= serve_ms=" },
 };
 

@@ -21,6 +21,7 @@ void virtio_glue_init(struct virtio_glue *g, uint16_t bdf);
 
 void test_blk_run(void);
 void test_blkbench_run(void);
+void test_hotplug_run(void);   /* test_hotplug.c: a disk hot-added and ejected */
 
 /* bdf of the first modern virtio-blk function; -2 if only a transitional
  * one exists, -1 if none (test_blk.c). */

@@ -55,12 +55,13 @@ nblib_netns() {
 }
 
 # nblib_start NS ARGS...: isle-netback in namespace NS (log: $dir/nb.log),
-# waiting until it serves.
+# waiting until it serves. A caller may set the array nb_wrap to a command
+# that execs it (nblib_tapfd_py below).
 nblib_start() {
 	local ns=$1
 	shift
 	: >"$dir/nb.log"
-	ip netns exec "$ns" "$netback" "$@" >>"$dir/nb.log" 2>&1 &
+	ip netns exec "$ns" ${nb_wrap+"${nb_wrap[@]}"} "$netback" "$@" >>"$dir/nb.log" 2>&1 &
 	nb_pid=$!
 	for _ in $(seq 1 100); do
 		grep -q "serving" "$dir/nb.log" && return 0
@@ -143,6 +144,33 @@ nblib_eq() {
 		fail=1
 	fi
 }
+
+# python3 -c "$nblib_tapfd_py" FLAGS N NAME CMD ARGS...: opens N fds of a
+# new tap NAME in the current namespace, as Kata Containers does (FLAGS:
+# tap, tun, no_pi, vnet_hdr, mq joined by '|'), and execs CMD ARGS with
+# them inherited; in ARGS, FDi becomes the i-th fd's number and DUPi that
+# of a dup of it.
+nblib_tapfd_py='
+import fcntl, os, struct, sys
+bits = {"tap": 0x2, "tun": 0x1, "no_pi": 0x1000, "vnet_hdr": 0x4000, "mq": 0x100}
+flags = sum(bits[w] for w in sys.argv[1].split("|"))
+fds = []
+for _ in range(int(sys.argv[2])):
+    fd = os.open("/dev/net/tun", os.O_RDWR)
+    fcntl.ioctl(fd, 0x400454ca, struct.pack("16sH22x", sys.argv[3].encode(), flags))
+    os.set_inheritable(fd, True)
+    fds.append(fd)
+args = []
+for a in sys.argv[4:]:
+    if a.startswith("FD"):
+        a = str(fds[int(a[2:])])
+    elif a.startswith("DUP"):
+        d = os.dup(fds[int(a[3:])])
+        os.set_inheritable(d, True)
+        a = str(d)
+    args.append(a)
+os.execvp(args[0], args)
+'
 
 # Seconds since an $EPOCHREALTIME value, to 0.01 s.
 nblib_since() {

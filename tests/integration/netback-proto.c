@@ -11,13 +11,24 @@
  * TX ring signals its err eventfd while RX keeps working; GET_VRING_BASE
  * returns the RX chains the backend held but did not use; a reconnect
  * after the frontend hangs up; exit 0 on SIGTERM.
+ *   netback-proto NETBACK tap-fd
+ *   netback-proto NETBACK tap-fd-netns
+ * The same on a tap the test opened itself (TUNSETIFF with IFF_TAP |
+ * IFF_NO_PI | IFF_VNET_HDR) and hands over as --tap-fd, as Kata Containers
+ * does: in isle-netback's own namespace (it sets the tap up as for --tap),
+ * or with isle-netback in a namespace of its own, so the tap is in one it
+ * is not in (it serves the tap as it is; --mtu is only advertised). Then
+ * the tap outlives isle-netback, and one started again on the same fd
+ * after a SIGKILL serves it.
  * Prints ok/not ok lines. Exit: 0 pass, 1 fail, 77 skip (not root). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_packet.h>
+#include <linux/if_tun.h>
 #include <net/ethernet.h>
 #include <net/if.h>
+#include <sys/ioctl.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -275,16 +286,96 @@ static void session1(void)
 	vhu_front_close(&fr);
 }
 
+enum tap_mode { TAP_NAME, TAP_FD, TAP_FD_NETNS };
+
+/* Whether isle-netback's log has a line with what. */
+static bool log_has(const char *path, const char *what)
+{
+	char line[512];
+	bool found = false;
+	FILE *f = fopen(path, "r");
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = strstr(line, what);
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* Our own tap, as Kata makes one: the fd is what isle-netback gets. */
+static int tap_create(const char *name)
+{
+	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (fd < 0 || ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		perror("tap");
+		exit(1);
+	}
+	return fd;
+}
+
+/* ip link set NAME up, in our namespace (a tap isle-netback does not set up). */
+static void link_up(const char *name)
+{
+	struct ifreq ifr = { 0 };
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		exit(1);
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+		exit(1);
+	close(s);
+}
+
+/* isle-netback with stderr to logfd: --tap nbproto0, or --tap-fd tapfd (in
+ * a new network namespace with TAP_FD_NETNS). Waits for its sockets. */
+static pid_t netback_start(const char *exe, enum tap_mode mode, int tapfd, const char *sock,
+			   int logfd)
+{
+	char fdarg[16];
+	pid_t pid;
+
+	snprintf(fdarg, sizeof(fdarg), "%d", tapfd);
+	unlink(sock);
+	unlink(stats_path);
+	pid = fork();
+	if (pid == 0) {
+		dup2(logfd, 2);
+		if (mode == TAP_NAME)
+			execl(exe, exe, "--socket", sock, "--tap", "nbproto0", "--mtu", "1400",
+			      "--mac", "02:00:00:00:42:01", "--stats", stats_path, (char *)NULL);
+		if (mode == TAP_FD_NETNS && unshare(CLONE_NEWNET) < 0)
+			_exit(126);
+		if (fcntl(tapfd, F_SETFD, 0) < 0)   /* inherited */
+			_exit(126);
+		execl(exe, exe, "--socket", sock, "--tap-fd", fdarg, "--mtu", "1400",
+		      "--mac", "02:00:00:00:42:01", "--stats", stats_path, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 100 && (access(sock, F_OK) || access(stats_path, F_OK)); i++)
+		usleep(50000);
+	return pid;
+}
+
 int main(int argc, char **argv)
 {
 	char dir[] = "/tmp/isle-nbproto.XXXXXX", sock[100], logp[128];
 	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL) };
-	int memfd, st, logfd;
+	enum tap_mode mode = TAP_NAME;
+	int memfd, st, logfd, tapfd = -1;
 	uint8_t f[256], got[2048];
 	pid_t pid;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: netback-proto NETBACK\n");
+	if (argc == 3 && !strcmp(argv[2], "tap-fd"))
+		mode = TAP_FD;
+	else if (argc == 3 && !strcmp(argv[2], "tap-fd-netns"))
+		mode = TAP_FD_NETNS;
+	else if (argc != 2) {
+		fprintf(stderr, "usage: netback-proto NETBACK [tap-fd|tap-fd-netns]\n");
 		return 2;
 	}
 	if (geteuid() != 0 || unshare(CLONE_NEWNET) < 0) {
@@ -309,24 +400,35 @@ int main(int argc, char **argv)
 	snprintf(sock, sizeof(sock), "%s/sock", dir);
 	snprintf(stats_path, sizeof(stats_path), "%s/stats", dir);
 	snprintf(logp, sizeof(logp), "%s/log", dir);
-	logfd = open(logp, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	logfd = open(logp, O_CREAT | O_WRONLY | O_APPEND | O_CLOEXEC, 0600);
 	if (logfd < 0)
 		return 1;
-	pid = fork();
-	if (pid == 0) {
-		dup2(logfd, 2);
-		execl(argv[1], argv[1], "--socket", sock, "--tap", "nbproto0", "--mtu", "1400",
-		      "--mac", "02:00:00:00:42:01", "--stats", stats_path, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 100 && (access(sock, F_OK) || access(stats_path, F_OK)); i++)
-		usleep(50000);
+	if (mode != TAP_NAME)
+		tapfd = tap_create("nbproto0");
+	pid = netback_start(argv[1], mode, tapfd, sock, logfd);
+	if (mode == TAP_FD_NETNS)
+		link_up("nbproto0");   /* its owner's job: isle-netback cannot reach it */
 	sll.sll_ifindex = (int)if_nametoindex("nbproto0");
 	pkt = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
 	if (!sll.sll_ifindex || pkt < 0 || bind(pkt, (struct sockaddr *)&sll, sizeof(sll))) {
 		printf("not ok - tap nbproto0 and a packet socket on it\n");
 		kill(pid, SIGKILL);
 		return 1;
+	}
+	if (mode != TAP_NAME) {
+		struct ifreq ifr = { .ifr_name = "nbproto0" };
+		int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+		if (mode == TAP_FD)
+			ok(s >= 0 && ioctl(s, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu == 1400 &&
+			   ioctl(s, SIOCGIFFLAGS, &ifr) == 0 && (ifr.ifr_flags & IFF_UP),
+			   "--tap-fd in our namespace: isle-netback set MTU 1400 and up");
+		else
+			ok(s >= 0 && ioctl(s, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu == 1500 &&
+			   log_has(logp, "nbproto0: not ours to configure"),
+			   "--tap-fd in another namespace: left as it is (MTU 1500; 1400 "
+			   "advertised)");
+		close(s);
 	}
 	memfd = memfd_create("guest-ram", MFD_CLOEXEC);
 	if (memfd < 0 || ftruncate(memfd, RAM_SIZE))
@@ -359,9 +461,31 @@ int main(int argc, char **argv)
 		vhu_front_close(&fr);
 	}
 
+	if (mode != TAP_NAME) {
+		/* As isle restarts a dead one: a new process on the same fd. */
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		ok(if_nametoindex("nbproto0") != 0, "SIGKILL: the tap stays, ours");
+		pid = netback_start(argv[1], mode, tapfd, sock, logfd);
+		if (session_start(sock)) {
+			frame(f, 120, 11);
+			tx(0, &(struct virtio_net_hdr_v1){ 0 }, f, 120);
+			ok(capture(got, sizeof(got), 5000) == 120 && got[11] == 11,
+			   "isle-netback started again on the same --tap-fd transmits");
+			for (unsigned int i = 0; i < 4; i++)
+				post(RX, BUF(RX, i), 2048, true);
+			ok(rx_one(12, 80), "and receives");
+			vhu_front_close(&fr);
+		}
+	}
+
 	kill(pid, SIGTERM);
 	waitpid(pid, &st, 0);
 	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "isle-netback exits 0 on SIGTERM");
+	if (mode != TAP_NAME) {
+		ok(if_nametoindex("nbproto0") != 0, "the tap stays while we hold its fd");
+		close(tapfd);
+	}
 	ok(if_nametoindex("nbproto0") == 0, "tap removed");
 	if (failed) {
 		char cmd[256];

@@ -4,6 +4,7 @@
 #include "cunit.h"
 #include "isle/util.h"
 #include "control/cli.h"
+#include "control/config.h"
 
 #define MAXARGS 16
 
@@ -323,16 +324,16 @@ static void test_sizes(void)
 {
 	uint64_t v;
 
-	CU_ASSERT(cli_parse_size("512", &v) == 0 && v == 512 * MiB);
-	CU_ASSERT(cli_parse_size("512M", &v) == 0 && v == 512 * MiB);
-	CU_ASSERT(cli_parse_size("2GiB", &v) == 0 && v == 2 * GiB);
-	CU_ASSERT(cli_parse_size("2gb", &v) != 0 || v == 2 * GiB);
-	CU_ASSERT(cli_parse_size("64k", &v) == 0 && v == 64 * KiB);
-	CU_ASSERT(cli_parse_size("1T", &v) == 0 && v == 1024 * GiB);
-	CU_ASSERT(cli_parse_size("", &v) != 0);
-	CU_ASSERT(cli_parse_size("M", &v) != 0);
-	CU_ASSERT(cli_parse_size("1MM", &v) != 0);
-	CU_ASSERT(cli_parse_size("18446744073709551615T", &v) != 0);
+	CU_ASSERT(config_parse_size("512", MiB, &v) == 0 && v == 512 * MiB);
+	CU_ASSERT(config_parse_size("512M", MiB, &v) == 0 && v == 512 * MiB);
+	CU_ASSERT(config_parse_size("2GiB", MiB, &v) == 0 && v == 2 * GiB);
+	CU_ASSERT(config_parse_size("2gb", MiB, &v) != 0 || v == 2 * GiB);
+	CU_ASSERT(config_parse_size("64k", MiB, &v) == 0 && v == 64 * KiB);
+	CU_ASSERT(config_parse_size("1T", MiB, &v) == 0 && v == 1024 * GiB);
+	CU_ASSERT(config_parse_size("", MiB, &v) != 0);
+	CU_ASSERT(config_parse_size("M", MiB, &v) != 0);
+	CU_ASSERT(config_parse_size("1MM", MiB, &v) != 0);
+	CU_ASSERT(config_parse_size("18446744073709551615T", MiB, &v) != 0);
 }
 
 void unit_register(void)

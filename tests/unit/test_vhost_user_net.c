@@ -13,16 +13,29 @@
  * ring 2 without MQ, then ring 2 as a data ring in the next session with
  * its kicks reaching the backend, not isle; and the backend going away:
  * link down with a config interrupt, reconnect, link up, rings resumed in
- * the pairs state the guest had set. */
+ * the pairs state the guest had set. Tap fds in the spec: refused when they
+ * do not fit (count, socket=, not taps, closed, another tap's vifname) with
+ * nothing left open; and passed as --tap-fd to the real isle-netback isle
+ * starts, at its first start and after it is killed, as the device's own
+ * copies, closed at device_del (taps from tap_fixture.c; skipped where the
+ * sandbox has none). */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <net/if.h>
+#include <linux/if_tun.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
 #include <linux/virtio_pci.h>
@@ -35,6 +48,7 @@
 #include "boot/layout.h"
 #include "virtio/virtio_pci.h"
 #include "core/vm.h"
+#include "tap_fixture.h"
 
 #define RAM_BASE   0x100000ULL
 #define RAM_SIZE   (4 * MiB)
@@ -233,7 +247,8 @@ static uint8_t *gpa(uint64_t a)
 #define CC(off) (bar4 + VIRTIO_PCI_COMMON_OFF + (off))
 #define DEVCFG(field) (bar4 + VIRTIO_PCI_DEVCFG_OFF + offsetof(struct virtio_net_config, field))
 
-static void setup_spec(bool mac_set)
+/* The VM stub: RAM, GSIs, the PCI bus, the loop. */
+static void vm_setup(void)
 {
 	int fd;
 
@@ -244,7 +259,6 @@ static void setup_spec(bool mac_set)
 	snprintf(dir, sizeof(dir), "/tmp/isle-vunet-test-XXXXXX");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
 	snprintf(sock, sizeof(sock), "%s/nb.sock", dir);
-	nb_open();
 	vm.vm_fd = vm.kvm_fd = vm.stop_efd = -1;
 	vm.cfg = &cfg;
 	fd = memfd_create("test-ram", MFD_CLOEXEC);
@@ -259,12 +273,11 @@ static void setup_spec(bool mac_set)
 	CU_ASSERT_EQUAL_FATAL(evloop_init(&vm.loop), 0);
 	memset(&spec, 0, sizeof(spec));
 	spec.kind = DEVICE_NIC;
-	CU_ASSERT_EQUAL_FATAL(snprintf(spec.nic.socket, sizeof(spec.nic.socket), "%s",
-				       sock) < (int)sizeof(spec.nic.socket), 1);
-	memcpy(spec.nic.mac, spec_mac, 6);
-	spec.nic.mac_set = mac_set;
-	spec.nic.queues = 2;
-	CU_ASSERT_EQUAL_FATAL(device_add(&vm, &spec, NULL), 0);
+}
+
+/* The added NIC's slot and BAR 4, memory and bus mastering on. */
+static void find_nic(void)
+{
 	for (slot = 1; slot < PCI_MAX_DEVS; slot++)
 		if (cfg_rd(PCI_VENDOR_ID, 4) == (0x1041u << 16 | 0x1af4))
 			break;
@@ -273,21 +286,39 @@ static void setup_spec(bool mac_set)
 	cfg_wr(PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 2);
 }
 
+static void setup_spec(bool mac_set)
+{
+	vm_setup();
+	nb_open();
+	CU_ASSERT_EQUAL_FATAL(snprintf(spec.nic.socket, sizeof(spec.nic.socket), "%s",
+				       sock) < (int)sizeof(spec.nic.socket), 1);
+	memcpy(spec.nic.mac, spec_mac, 6);
+	spec.nic.mac_set = mac_set;
+	spec.nic.queues = 2;
+	CU_ASSERT_EQUAL_FATAL(device_add(&vm, &spec, NULL), 0);
+	find_nic();
+}
+
 static void setup(void)
 {
 	setup_spec(true);
 }
 
-static void teardown(void)
+static void vm_teardown(void)
 {
-	CU_ASSERT_EQUAL(device_del(&vm, "net0"), 0);
-	nb_close();
 	evloop_fini(&vm.loop);
 	pci_bus_destroy(&vm.pci);
 	gsi_destroy(&vm.gsi);
 	munmap(ram, RAM_SIZE);
 	close(vm.mem_fd);
 	rmdir(dir);
+}
+
+static void teardown(void)
+{
+	CU_ASSERT_EQUAL(device_del(&vm, "net0"), 0);
+	nb_close();
+	vm_teardown();
 }
 
 /* Runs isle's loop until cond holds or timeout_ms passes. */
@@ -507,10 +538,232 @@ static void test_reconnect(void)
 	teardown();
 }
 
+/* ---- tap fds (struct vif's, from a control socket) ---- */
+
+#define TAPF (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR)
+
+static unsigned int open_fds(void)
+{
+	unsigned int n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+static bool is_tap(int fd)
+{
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	return ioctl(fd, TUNGETIFF, &ifr) == 0;
+}
+
+/* The spec (its other fields as set) with these fds; device_add's result.
+ * A refusal leaves nothing open. */
+static int add_with_fds(const int *fds, unsigned int n, unsigned int queues,
+			const char *vifname, bool socket)
+{
+	unsigned int before = open_fds();
+	int r;
+
+	spec.kind = DEVICE_NIC;
+	spec.nic.queues = queues;
+	spec.nic.nr_tap_fds = n;
+	for (unsigned int i = 0; i < VIF_MAX_QUEUES; i++)
+		spec.nic.tap_fds[i] = i < n ? fds[i] : -1;
+	snprintf(spec.nic.vifname, sizeof(spec.nic.vifname), "%s", vifname ? vifname : "");
+	snprintf(spec.nic.socket, sizeof(spec.nic.socket), "%s", socket ? sock : "");
+	r = device_add(&vm, &spec, NULL);
+	if (r)
+		CU_ASSERT_EQUAL(open_fds(), before);
+	return r;
+}
+
+/* Refusals, before any backend starts; the caller's fds stay open. */
+static void test_tap_fds_refused(void)
+{
+	int p[2], fd, taps[2], mq[2], mq2;
+
+	vm_setup();
+	CU_ASSERT_EQUAL_FATAL(pipe2(p, O_CLOEXEC), 0);
+	CU_ASSERT_EQUAL(add_with_fds(p, 1, 2, NULL, false), -EINVAL);      /* queues=2, 1 fd */
+	CU_ASSERT_EQUAL(add_with_fds(p, 2, 1, NULL, false), -EINVAL);      /* queues=1, 2 fds */
+	CU_ASSERT_EQUAL(add_with_fds(p, 1, 1, NULL, true), -EINVAL);       /* socket= */
+	CU_ASSERT_EQUAL(add_with_fds(p, 1, 1, NULL, false), -EINVAL);      /* not a tap */
+	CU_ASSERT_EQUAL(add_with_fds((int[]){ -1 }, 1, 1, NULL, false), -EBADF);
+	fd = dup(p[0]);
+	close(fd);
+	CU_ASSERT_EQUAL(add_with_fds(&fd, 1, 1, NULL, false), -EBADF);     /* closed */
+	CU_ASSERT(fcntl(p[0], F_GETFD) >= 0 && fcntl(p[1], F_GETFD) >= 0);
+	close(p[0]);
+	close(p[1]);
+	if (tap_fixture_open("vt0", TAPF, 1, &taps[0]) ||
+	    tap_fixture_open("vt1", TAPF | IFF_MULTI_QUEUE, 1, &taps[1]) ||
+	    tap_fixture_open("vt2", TAPF | IFF_MULTI_QUEUE, 1, &mq2) ||
+	    tap_fixture_open("vsq0", TAPF, 1, &fd) ||
+	    tap_fixture_open("vmq0", TAPF | IFF_MULTI_QUEUE, 2, mq)) {
+		printf("\n  skipped the tap cases: no tap in a namespace of our own\n");
+		vm_teardown();
+		return;
+	}
+	/* vifname= of another tap; fds of two taps; a tap that is not
+	 * multi-queue with two pairs. */
+	CU_ASSERT_EQUAL(add_with_fds(taps, 1, 1, "other0", false), -EINVAL);
+	CU_ASSERT_EQUAL(add_with_fds((int[]){ taps[1], mq2 }, 2, 2, NULL, false), -EINVAL);
+	CU_ASSERT_EQUAL(add_with_fds((int[]){ fd, mq[0] }, 2, 2, NULL, false), -EINVAL);
+	CU_ASSERT(is_tap(taps[0]) && is_tap(taps[1]) && is_tap(fd) && is_tap(mq[0]));
+	close(mq2);
+	close(taps[0]);
+	close(taps[1]);
+	close(fd);
+	close(mq[0]);
+	close(mq[1]);
+	CU_ASSERT_EQUAL(vm.devices.count, 0);
+	vm_teardown();
+}
+
+/* The isle-netback of this build, or "" (the test binary is
+ * tests/unit/test_vhost_user_net in the build tree). */
+static void netback_path(char *buf, size_t len)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
+
+	buf[0] = '\0';
+	if (n <= 0)
+		return;
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	if (slash)
+		*slash = '\0';
+	if ((size_t)snprintf(buf, len, "%s/../../netback/isle-netback", self) >= len ||
+	    access(buf, X_OK))
+		buf[0] = '\0';
+}
+
+/* The wrapper's log: "start PID ARGS" and "fd N TARGET" lines per start. */
+static int read_log(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (!f)
+		return 0;
+	n = fread(buf, 1, len - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return (int)n;
+}
+
+static unsigned int count_of(const char *hay, const char *needle)
+{
+	unsigned int n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+/* The real isle-netback on two queues of a multi-queue tap in another
+ * namespace (as Kata hands them over), through a wrapper that logs what
+ * each start got: --tap-fd with the device's own copies (not the spec's
+ * fds), open in the child and taps; after SIGKILL the restarted one gets
+ * the same; device_del closes the copies, the caller's stay. */
+static void test_tap_fds_passed(void)
+{
+	char nb_exe[PATH_MAX], wrapper[160], logp[160], log[8192], want[64], *p;
+	unsigned int before;
+	int taps[2], dups[2] = { -1, -1 };
+	pid_t pid;
+	FILE *f;
+
+	netback_path(nb_exe, sizeof(nb_exe));
+	if (!nb_exe[0] || tap_fixture_open("kata0", TAPF | IFF_MULTI_QUEUE, 2, taps)) {
+		printf("\n  skipped: needs isle-netback built and taps in a namespace of our "
+		       "own\n");
+		return;
+	}
+	vm_setup();
+	snprintf(wrapper, sizeof(wrapper), "%s/nb-wrapper", dir);
+	snprintf(logp, sizeof(logp), "%s/nb-starts", dir);
+	f = fopen(wrapper, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fprintf(f, "#!/bin/sh\n"
+		   "echo \"start $$ $*\" >>'%s'\n"
+		   "prev=\n"
+		   "for a in \"$@\"; do\n"
+		   "  [ \"$prev\" = --tap-fd ] && echo \"fd $a $(readlink /proc/$$/fd/$a)\" >>'%s'\n"
+		   "  prev=$a\n"
+		   "done\n"
+		   "exec '%s' \"$@\"\n", logp, logp, nb_exe);
+	fclose(f);
+	CU_ASSERT_EQUAL_FATAL(chmod(wrapper, 0700), 0);
+	setenv("ISLE_NETBACK", wrapper, 1);
+	if (!getenv("ISLE_LOG"))
+		setenv("ISLE_LOG", "warn", 1);   /* isle-netback's */
+
+	before = open_fds();
+	memcpy(spec.nic.mac, spec_mac, 6);
+	spec.nic.mac_set = true;
+	spec.nic.mtu = 1400;
+	CU_ASSERT_EQUAL_FATAL(add_with_fds(taps, 2, 2, NULL, false), 0);
+	find_nic();
+	CU_ASSERT_EQUAL(rd(DEVCFG(status), 2), VIRTIO_NET_S_LINK_UP);
+	CU_ASSERT_EQUAL(rd(DEVCFG(max_virtqueue_pairs), 2), 2);
+	/* A tap in another namespace: isle-netback advertises mtu= as given. */
+	CU_ASSERT_EQUAL(rd(DEVCFG(mtu), 2), 1400);
+
+	read_log(logp, log, sizeof(log));
+	p = strstr(log, "--tap-fd ");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_EQUAL(sscanf(p, "--tap-fd %d --tap-fd %d", &dups[0], &dups[1]), 2);
+	CU_ASSERT(dups[0] >= 3 && dups[1] >= 3 && dups[0] != dups[1]);
+	CU_ASSERT(dups[0] != taps[0] && dups[0] != taps[1] && dups[1] != taps[0] &&
+		  dups[1] != taps[1]);
+	CU_ASSERT(is_tap(dups[0]) && is_tap(dups[1]));
+	CU_ASSERT(fcntl(dups[0], F_GETFD) & FD_CLOEXEC);   /* ours stay close-on-exec */
+	CU_ASSERT_PTR_NULL(strstr(log, "--tap "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(log, "--queues 2"));
+	snprintf(want, sizeof(want), "fd %d /dev/net/tun\n", dups[0]);
+	CU_ASSERT_EQUAL(count_of(log, want), 1);
+	snprintf(want, sizeof(want), "fd %d /dev/net/tun\n", dups[1]);
+	CU_ASSERT_EQUAL(count_of(log, want), 1);
+
+	/* Killed: the restart gets the same fds, and the link comes back. */
+	CU_ASSERT_EQUAL_FATAL(sscanf(log, "start %d", &pid), 1);
+	CU_ASSERT_EQUAL(kill(pid, SIGKILL), 0);
+	CU_ASSERT(WAIT_FOR(rd(DEVCFG(status), 2) == 0, 3000));
+	CU_ASSERT(WAIT_FOR(rd(DEVCFG(status), 2) == VIRTIO_NET_S_LINK_UP, 5000));
+	read_log(logp, log, sizeof(log));
+	CU_ASSERT_EQUAL(count_of(log, "start "), 2);
+	snprintf(want, sizeof(want), "--tap-fd %d --tap-fd %d ", dups[0], dups[1]);
+	CU_ASSERT_EQUAL(count_of(log, want), 2);
+	snprintf(want, sizeof(want), "fd %d /dev/net/tun\n", dups[1]);
+	CU_ASSERT_EQUAL(count_of(log, want), 2);
+
+	CU_ASSERT_EQUAL(device_del(&vm, "net0"), 0);
+	CU_ASSERT_EQUAL(open_fds(), before);
+	CU_ASSERT(is_tap(taps[0]) && is_tap(taps[1]));   /* the caller's */
+	close(taps[0]);
+	close(taps[1]);
+	unlink(wrapper);
+	unlink(logp);
+	unsetenv("ISLE_NETBACK");
+	vm_teardown();
+}
+
 void unit_register(void)
 {
 	log_set_level(getenv("ISLE_LOG") ? LOG_DEBUG : LOG_ERROR);
 	UNIT_SUITE("vhost_user_net", UNIT_TEST(test_identity_and_config),
 		   UNIT_TEST(test_backend_without_config), UNIT_TEST(test_ctrl_queue_mq), UNIT_TEST(test_ctrl_ring_moves),
-		   UNIT_TEST(test_reconnect));
+		   UNIT_TEST(test_reconnect), UNIT_TEST(test_tap_fds_refused),
+		   UNIT_TEST(test_tap_fds_passed));
 }

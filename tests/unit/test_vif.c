@@ -1,7 +1,8 @@
 /* Unit tests for vmm/control/vif.c: a golden table of vif specs, good and bad, with
  * the parsed result written back in canonical form (vif_format) or the
  * error code and a piece of the message; the MAC helpers; that canonical
- * forms parse back to the same struct; and the isle-netback command line. */
+ * forms parse back to the same struct; and the isle-netback command line,
+ * with --tap-fd for tap fds (which a parsed spec never has). */
 #include <errno.h>
 #include <string.h>
 
@@ -234,7 +235,8 @@ static void test_netback_argv(void)
 
 	CU_ASSERT_EQUAL_FATAL(vif_parse("bridge=xenbr0,script=vif-bridge,mtu=9000,queues=2",
 					&v, err, sizeof(err)), 0);
-	n = vif_netback_argv(&v, "/x/isle-netback", "%s", "vif1.0", mac, "/s/vif-bridge", &a);
+	n = vif_netback_argv(&v, "/x/isle-netback", "%s", "vif1.0", NULL, 0, mac, "/s/vif-bridge",
+			     &a);
 	CU_ASSERT_EQUAL(n, 15);
 	CU_ASSERT_PTR_NULL(a.argv[n]);
 	for (int i = 0; i < n; i++)
@@ -245,10 +247,66 @@ static void test_netback_argv(void)
 				     "--script /s/vif-bridge --mtu 9000 --queues 2");
 	/* Only what is set. */
 	CU_ASSERT_EQUAL_FATAL(vif_parse("", &v, err, sizeof(err)), 0);
-	n = vif_netback_argv(&v, "nb", "S", "t0", mac, NULL, &a);
+	n = vif_netback_argv(&v, "nb", "S", "t0", NULL, 0, mac, NULL, &a);
 	CU_ASSERT_EQUAL(n, 7);
 	CU_ASSERT_STRING_EQUAL(a.argv[6], "00:16:3e:01:02:03");
 	CU_ASSERT_PTR_NULL(a.argv[7]);
+}
+
+/* A text spec never carries tap fds. */
+static void test_no_tap_fds(void)
+{
+	char err[200];
+	struct vif v;
+
+	memset(&v, 0x5a, sizeof(v));
+	CU_ASSERT_EQUAL_FATAL(vif_parse("bridge=xenbr0,queues=4", &v, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(v.nr_tap_fds, 0);
+	for (unsigned int i = 0; i < VIF_MAX_QUEUES; i++)
+		CU_ASSERT_EQUAL(v.tap_fds[i], -1);
+	/* Even when the spec is refused. */
+	memset(&v, 0x5a, sizeof(v));
+	CU_ASSERT_EQUAL(vif_parse("colour=blue", &v, err, sizeof(err)), -EINVAL);
+	CU_ASSERT_EQUAL(v.nr_tap_fds, 0);
+	CU_ASSERT_EQUAL(v.tap_fds[VIF_MAX_QUEUES - 1], -1);
+}
+
+/* With tap fds: --tap-fd N per queue instead of --tap, in order. */
+static void test_netback_argv_fds(void)
+{
+	static const uint8_t mac[6] = { 0x00, 0x16, 0x3e, 0x01, 0x02, 0x03 };
+	int fds[VIF_MAX_QUEUES + 1];
+	char err[200], line[512] = "";
+	struct vif_argv a;
+	struct vif v;
+	int n;
+
+	for (unsigned int i = 0; i <= VIF_MAX_QUEUES; i++)
+		fds[i] = 100 + (int)i;
+	CU_ASSERT_EQUAL_FATAL(vif_parse("mtu=1450,queues=2", &v, err, sizeof(err)), 0);
+	n = vif_netback_argv(&v, "nb", "%s", "ignored", (int[]){ 7, 2147483647 }, 2, mac, NULL,
+			     &a);
+	CU_ASSERT_EQUAL(n, 13);
+	CU_ASSERT_PTR_NULL(a.argv[n]);
+	for (int i = 0; i < n; i++)
+		snprintf(line + strlen(line), sizeof(line) - strlen(line), "%s%s", i ? " " : "",
+			 a.argv[i]);
+	CU_ASSERT_STRING_EQUAL(line, "nb --socket %s --tap-fd 7 --tap-fd 2147483647 "
+				     "--mac 00:16:3e:01:02:03 --mtu 1450 --queues 2");
+	/* The longest line fits; the tap name may be NULL. */
+	CU_ASSERT_EQUAL_FATAL(vif_parse("bridge=b,script=/s,mtu=9000,queues=16", &v, err,
+					sizeof(err)), 0);
+	n = vif_netback_argv(&v, "nb", "S", NULL, fds, VIF_MAX_QUEUES, mac, "/s", &a);
+	CU_ASSERT_EQUAL(n, VIF_NETBACK_ARGS);
+	CU_ASSERT_PTR_NULL(a.argv[n]);
+	CU_ASSERT_STRING_EQUAL(a.argv[3], "--tap-fd");
+	CU_ASSERT_STRING_EQUAL(a.argv[4], "100");
+	CU_ASSERT_STRING_EQUAL(a.argv[2 * VIF_MAX_QUEUES + 2], "115");
+	/* Bounds: too many fds, a negative one. */
+	CU_ASSERT_EQUAL(vif_netback_argv(&v, "nb", "S", NULL, fds, VIF_MAX_QUEUES + 1, mac, NULL,
+					 &a), -EINVAL);
+	CU_ASSERT_EQUAL(vif_netback_argv(&v, "nb", "S", NULL, (int[]){ 5, -1 }, 2, mac, NULL, &a),
+			-EINVAL);
 }
 
 void unit_register(void)
@@ -256,5 +314,6 @@ void unit_register(void)
 	UNIT_SUITE("vif", UNIT_TEST(test_golden), UNIT_TEST(test_fields),
 		   UNIT_TEST(test_long_spec), UNIT_TEST(test_mac), UNIT_TEST(test_ifname),
 		   UNIT_TEST(test_roundtrip), UNIT_TEST(test_format_truncates),
-		   UNIT_TEST(test_netback_argv));
+		   UNIT_TEST(test_netback_argv), UNIT_TEST(test_no_tap_fds),
+		   UNIT_TEST(test_netback_argv_fds));
 }

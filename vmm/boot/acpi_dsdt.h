@@ -26,6 +26,13 @@
 #define DSDT_MAGIC_ECAM_BASE    0x15EEACD1D5D70008  /* ECAM reservation */
 #define DSDT_MAGIC_ECAM_SIZE    0x15EEACD1D5D70009
 
+/* ACPI PCI hotplug and the power button (vmm/devices/hotplug.c): four
+ * dword registers at this port, and the Generic Event Device's interrupt
+ * (an edge on this IOAPIC input). */
+#define DSDT_HOTPLUG_PORT       0x0AE0
+#define DSDT_HOTPLUG_LEN        0x10
+#define DSDT_GED_IRQ            9
+
 /* \_S5 SLP_TYP; acpi.c checks it equals ACPI_S5_SLP_TYP (vmm/boot/acpi.h). */
 #define DSDT_S5_SLP_TYP         5
 

@@ -5,7 +5,9 @@
  * death signal and process group before exec; between fork and exec it only
  * makes async-signal-safe calls, as a multi-threaded parent requires (a
  * restart happens while vCPU threads run). Everything it needs (argv, the
- * path) is prepared before the fork. */
+ * path, the fds to pass) is prepared before the fork; a passed fd is made
+ * inheritable with fcntl in the child, so the parent's copy keeps its
+ * close-on-exec and no other child (a vif script, another backend) gets it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -151,6 +153,9 @@ static int backend_spawn(struct backend *b)
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (getppid() != parent)
 			_exit(127);
+		for (unsigned int i = 0; i < b->nr_fds; i++)
+			if (fcntl(b->fds[i], F_SETFD, 0) < 0)
+				_exit(127);
 		execv(b->argv[0], b->argv);
 		_exit(127);
 	}
@@ -212,13 +217,32 @@ static int backend_mkdir(struct backend *b)
 int backend_start(struct backend *b, struct vm *vm, const char *name,
 		  const char *const argv[], const char *sockname, int timeout_ms)
 {
+	return backend_start_fds(b, vm, name, argv, sockname, timeout_ms, NULL, 0);
+}
+
+int backend_start_fds(struct backend *b, struct vm *vm, const char *name,
+		      const char *const argv[], const char *sockname, int timeout_ms,
+		      const int *fds, unsigned int nr_fds)
+{
 	unsigned int n = 0;
-	int r;
+	int r = 0;
 
 	memset(b, 0, sizeof(*b));
 	b->vm = vm;
 	b->pidfd = b->timer_fd = -1;
 	snprintf(b->name, sizeof(b->name), "%s", name);
+	if (nr_fds > BACKEND_MAX_FDS)
+		r = -EINVAL;
+	for (unsigned int i = 0; !r && i < nr_fds; i++) {
+		if (fds[i] < 0 || fcntl(fds[i], F_GETFD) < 0)
+			r = -EBADF;
+		b->fds[i] = fds[i];
+	}
+	if (r) {
+		log_error("%s: cannot start: %s", b->name, strerror(-r));
+		return r;
+	}
+	b->nr_fds = nr_fds;
 	r = backend_mkdir(b);
 	if (!r && (size_t)snprintf(b->sock, sizeof(b->sock), "%s/%s", b->dir, sockname) >=
 		  sizeof(b->sock))
@@ -358,5 +382,6 @@ void backend_stop(struct backend *b)
 		free(b->argv[i]);
 		b->argv[i] = NULL;
 	}
+	b->nr_fds = 0;   /* the caller's: it closes them */
 	b->sock[0] = b->dir[0] = '\0';
 }

@@ -10,7 +10,12 @@
  * 100 ms, doubling with each death (at most BACKEND_MAX_RESTARTS a
  * minute); the device using it notices the socket close and reconnects on
  * its own. A never-started struct backend must have pidfd = timer_fd = -1
- * for backend_stop. */
+ * for backend_stop.
+ *
+ * Passed fds (backend_start_fds): every start, the first and each restart,
+ * the child inherits them under the same numbers (close-on-exec cleared
+ * in the child only), so argv can name them. They stay the caller's: open
+ * until after backend_stop, closed by the caller. */
 #ifndef ISLE_VMM_BACKEND_H
 #define ISLE_VMM_BACKEND_H
 
@@ -19,7 +24,8 @@
 #include <sys/un.h>
 #include <time.h>
 
-#define BACKEND_MAX_ARGS      16
+#define BACKEND_MAX_ARGS      48    /* isle-netback: 13 + --tap-fd N per queue */
+#define BACKEND_MAX_FDS       16
 #define BACKEND_MAX_RESTARTS  5
 #define BACKEND_SOCK_MAX      sizeof(((struct sockaddr_un *)0)->sun_path)
 
@@ -29,6 +35,8 @@ struct backend {
 	struct vm *vm;
 	char name[48];                        /* for log lines */
 	char *argv[BACKEND_MAX_ARGS + 1];     /* owned copies */
+	int fds[BACKEND_MAX_FDS];             /* inherited by it; the caller's */
+	unsigned int nr_fds;
 	char dir[BACKEND_SOCK_MAX];           /* private runtime dir, "" if none */
 	char sock[BACKEND_SOCK_MAX];          /* where it listens */
 	pid_t pid;                            /* 0: not running */
@@ -63,6 +71,11 @@ int backend_script_path(const char *script, char *buf, size_t len);
  * cleaned up (process, socket, dir). */
 int backend_start(struct backend *b, struct vm *vm, const char *name,
 		  const char *const argv[], const char *sockname, int timeout_ms);
+/* The same, the child inheriting fds[0, nr_fds) (at most BACKEND_MAX_FDS,
+ * each open; -EINVAL otherwise) at every start. */
+int backend_start_fds(struct backend *b, struct vm *vm, const char *name,
+		      const char *const argv[], const char *sockname, int timeout_ms,
+		      const int *fds, unsigned int nr_fds);
 /* Starts watching for the backend's death (after vm->loop exists). */
 int backend_watch(struct backend *b);
 /* SIGTERM, then SIGKILL after a second; reaps it, removes the socket and

@@ -9,6 +9,7 @@
 
 #include "isle/util.h"
 #include "control/cli.h"
+#include "control/config.h"
 #include "core/device.h"
 #include "boot/layout.h"
 
@@ -16,10 +17,14 @@ const char cli_usage[] =
 	"usage: isle run --kernel FILE [options]\n"
 	"       isle pci-assignable-add BDF | pci-assignable-remove [-r] BDF |\n"
 	"            pci-assignable-list\n"
+	"       isle run --api-socket PATH   (waits for vm.create and vm.boot)\n"
 	"       isle --help | --version\n"
 	"\n"
 	"run options:\n"
 	"  --kernel FILE        bzImage or PVH ELF (vmlinux, test guest)\n"
+	"  --api-socket PATH    serve the JSON control API (cloud-hypervisor's /api/v1/)\n"
+	"                       on a unix socket\n"
+	"  --name NAME          the VM's name (isle list, /run/isle/NAME.*)\n"
 	"  --initrd FILE        initial ramdisk\n"
 	"  --cmdline STR        kernel command line\n"
 	"  --memory SIZE        guest RAM, e.g. 512M or 2G; a bare number is MiB (default 256M)\n"
@@ -66,215 +71,18 @@ static int cli_fail(char *err, size_t errlen, const char *fmt, ...)
 	return -EINVAL;
 }
 
-int cli_parse_size(const char *s, uint64_t *out)
+/* The options that are not configuration keys (config.h owns those). */
+static int cli_own(struct cli *cli, const char *name, const char *val, int *used, char *err,
+		   size_t errlen)
 {
-	uint64_t v = 0, mult = MiB;
-	const char *p = s;
-
-	if (!*p)
-		return -EINVAL;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (v > (UINT64_MAX - 9) / 10)
-			return -ERANGE;
-		v = v * 10 + (uint64_t)(*p - '0');
+	*used = 1;
+	if (!strcmp(name, "api-socket")) {
+		if (!*val || strlen(val) >= 108)
+			return cli_fail(err, errlen, "--api-socket: a socket path of 1-107 bytes");
+		snprintf(cli->api_socket, sizeof(cli->api_socket), "%s", val);
+		return 0;
 	}
-	if (p == s)
-		return -EINVAL;
-	switch (*p) {
-	case '\0':
-		break;
-	case 'k': case 'K':
-		mult = KiB;
-		p++;
-		break;
-	case 'm': case 'M':
-		mult = MiB;
-		p++;
-		break;
-	case 'g': case 'G':
-		mult = GiB;
-		p++;
-		break;
-	case 't': case 'T':
-		mult = 1024 * GiB;
-		p++;
-		break;
-	default:
-		return -EINVAL;
-	}
-	if (*p == 'i' && p[1] == 'B')
-		p += 2;
-	else if (*p == 'B')
-		p++;
-	if (*p)
-		return -EINVAL;
-	if (v > UINT64_MAX / mult)
-		return -ERANGE;
-	*out = v * mult;
-	return 0;
-}
-
-static int cli_parse_uint(const char *s, unsigned int max, unsigned int *out)
-{
-	unsigned long v = 0;
-
-	if (!*s)
-		return -EINVAL;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -EINVAL;
-		v = v * 10 + (unsigned long)(*s - '0');
-		if (v > max)
-			return -ERANGE;
-	}
-	*out = (unsigned int)v;
-	return 0;
-}
-
-enum cli_opt { OPT_KERNEL, OPT_INITRD, OPT_CMDLINE, OPT_MEMORY, OPT_VCPUS, OPT_SERIAL,
-	       OPT_DISK, OPT_NET, OPT_TESTDEV, OPT_EDU, OPT_IOMMU, OPT_PCI };
-
-/* What an option takes: a value (--name VAL or --name=VAL), none, or an
- * optional one (only as --name=VAL). */
-enum cli_arg { ARG_VALUE, ARG_NONE, ARG_OPTIONAL };
-
-static const struct { const char *name; enum cli_opt opt; enum cli_arg arg; } cli_opts[] = {
-	{ "kernel", OPT_KERNEL, ARG_VALUE }, { "initrd", OPT_INITRD, ARG_VALUE },
-	{ "cmdline", OPT_CMDLINE, ARG_VALUE }, { "memory", OPT_MEMORY, ARG_VALUE },
-	{ "vcpus", OPT_VCPUS, ARG_VALUE }, { "serial", OPT_SERIAL, ARG_VALUE },
-	{ "disk", OPT_DISK, ARG_VALUE }, { "net", OPT_NET, ARG_VALUE },
-	{ "testdev", OPT_TESTDEV, ARG_NONE }, { "edu", OPT_EDU, ARG_NONE },
-	{ "iommu", OPT_IOMMU, ARG_OPTIONAL }, { "pci", OPT_PCI, ARG_VALUE },
-};
-
-static int cli_onoff(const char *v, bool *out)
-{
-	if (!strcmp(v, "on") || !strcmp(v, "1") || !strcmp(v, "yes"))
-		*out = true;
-	else if (!strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "no"))
-		*out = false;
-	else
-		return -EINVAL;
-	return 0;
-}
-
-/* --iommu's KEY=VALUE list. */
-static int cli_iommu(struct vm_iommu *io, const char *val, char *err, size_t errlen)
-{
-	char buf[128], *save = NULL, *kv;
-
-	io->enabled = true;
-	if (strlen(val) >= sizeof(buf))
-		return cli_fail(err, errlen, "--iommu: options too long");
-	strcpy(buf, val);
-	for (kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(kv, '=');
-		const char *v = eq ? eq + 1 : "";
-
-		if (eq)
-			*eq = '\0';
-		if (!strcmp(kv, "aw")) {
-			if (strcmp(v, "39") && strcmp(v, "48"))
-				return cli_fail(err, errlen, "--iommu: aw must be 39 or 48, not '%.16s'",
-						v);
-			io->aw_bits = (unsigned int)atoi(v);
-		} else if (!strcmp(kv, "caching_mode")) {
-			if (cli_onoff(v, &io->caching_mode))
-				return cli_fail(err, errlen,
-						"--iommu: caching_mode must be on or off, not '%.16s'", v);
-			io->caching_mode_off = !io->caching_mode;
-		} else {
-			return cli_fail(err, errlen, "--iommu: unknown option '%.32s' (aw, caching_mode)",
-					kv);
-		}
-	}
-	return 0;
-}
-
-/* --disk / --net: the one spec validator (vmm/core/device.c) checks the
- * text, vm_config_add what must differ between devices of one VM and the
- * limits; messages get the option as prefix. */
-static int cli_device(struct vm_config *c, enum device_kind kind, const char *name,
-		      const char *val, char *err, size_t errlen)
-{
-	struct device_spec *spec = malloc(sizeof(*spec));   /* ~6 KiB */
-	char msg[200];
-	int r;
-
-	if (!spec)
-		return cli_fail(err, errlen, "--%s: out of memory", name);
-	r = device_spec_parse(kind, val, spec, msg, sizeof(msg));
-	if (!r)
-		r = vm_config_add(c, spec, msg, sizeof(msg));
-	free(spec);
-	if (r)
-		return cli_fail(err, errlen, "--%s: %s", name, msg);
-	return 0;
-}
-
-/* Keeps a copy of a command-line string: the config owns what it holds. */
-static int cli_str(char **field, const char *name, const char *val, char *err, size_t errlen)
-{
-	if (vm_config_set_str(field, val))
-		return cli_fail(err, errlen, "--%s: out of memory", name);
-	return 0;
-}
-
-static int cli_apply(struct cli *cli, enum cli_opt opt, const char *name, const char *val,
-		     char *err, size_t errlen)
-{
-	struct vm_config *c = &cli->vm;
-	int r;
-
-	switch (opt) {
-	case OPT_KERNEL:
-	case OPT_INITRD:
-		if (!*val)
-			return cli_fail(err, errlen, "--%s: empty file name", name);
-		return cli_str(opt == OPT_KERNEL ? &c->kernel : &c->initrd, name, val, err, errlen);
-	case OPT_CMDLINE:
-		if (strlen(val) >= LAYOUT_CMDLINE_MAX)
-			return cli_fail(err, errlen, "--cmdline: longer than %llu bytes",
-					LAYOUT_CMDLINE_MAX - 1);
-		return cli_str(&c->cmdline, name, val, err, errlen);
-	case OPT_MEMORY:
-		r = cli_parse_size(val, &c->memory);
-		if (r)
-			return cli_fail(err, errlen, "--memory: '%.64s' is not a size (e.g. 512M, 2G)",
-					val);
-		if (c->memory < LAYOUT_MIN_RAM || c->memory > CLI_MAX_MEMORY)
-			return cli_fail(err, errlen, "--memory: must be between %lluM and %lluG",
-					LAYOUT_MIN_RAM >> 20, CLI_MAX_MEMORY >> 30);
-		if (c->memory % (4 * KiB))
-			return cli_fail(err, errlen, "--memory: must be a multiple of 4K");
-		break;
-	case OPT_VCPUS:
-		r = cli_parse_uint(val, CLI_MAX_VCPUS, &c->vcpus);
-		if (r || c->vcpus == 0)
-			return cli_fail(err, errlen, "--vcpus: '%.64s' is not a number from 1 to %d",
-					val, CLI_MAX_VCPUS);
-		break;
-	case OPT_DISK:
-		return cli_device(c, DEVICE_DISK, name, val, err, errlen);
-	case OPT_NET:
-		return cli_device(c, DEVICE_NIC, name, val, err, errlen);
-	case OPT_SERIAL:
-		if (!strcmp(val, "stdio"))
-			return cli_str(&c->serial_file, name, NULL, err, errlen);
-		if (!strncmp(val, "file:", 5) && val[5])
-			return cli_str(&c->serial_file, name, val + 5, err, errlen);
-		return cli_fail(err, errlen, "--serial: '%.64s' is neither 'stdio' nor 'file:PATH'",
-				val);
-	case OPT_TESTDEV:
-		c->testdev = true;
-		break;
-	case OPT_EDU:
-		return cli_device(c, DEVICE_EDU, name, "", err, errlen);
-	case OPT_IOMMU:
-		return cli_iommu(&c->iommu, val, err, errlen);
-	case OPT_PCI:
-		return cli_device(c, DEVICE_PCI, name, val, err, errlen);
-	}
+	*used = 0;
 	return 0;
 }
 
@@ -283,8 +91,9 @@ static int cli_parse_run(int argc, char *const argv[], struct cli *cli, char *er
 {
 	for (int i = 0; i < argc; i++) {
 		const char *arg = argv[i], *val, *eq;
+		char name[32];
 		size_t nlen;
-		size_t k;
+		int used;
 
 		if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
 			cli->action = CLI_HELP;
@@ -295,42 +104,43 @@ static int cli_parse_run(int argc, char *const argv[], struct cli *cli, char *er
 		arg += 2;
 		eq = strchr(arg, '=');
 		nlen = eq ? (size_t)(eq - arg) : strlen(arg);
-		for (k = 0; k < ARRAY_SIZE(cli_opts); k++)
-			if (strlen(cli_opts[k].name) == nlen && !strncmp(cli_opts[k].name, arg, nlen))
-				break;
-		if (k == ARRAY_SIZE(cli_opts))
-			return cli_fail(err, errlen, "unknown option '--%.*s'", (int)MIN(nlen, 64),
-					arg);
-		if (cli_opts[k].arg == ARG_NONE) {
-			if (eq)
-				return cli_fail(err, errlen, "--%s takes no value", cli_opts[k].name);
-			val = "";
-		} else if (cli_opts[k].arg == ARG_OPTIONAL) {
+		if (nlen >= sizeof(name))
+			return cli_fail(err, errlen, "unknown option '--%.*s'", 64, arg);
+		memcpy(name, arg, nlen);
+		name[nlen] = '\0';
+		/* --iommu alone means its defaults; --edu and --testdev take no value. */
+		if (!strcmp(name, "iommu") || vm_config_key_flag(name)) {
+			if (eq && vm_config_key_flag(name))
+				return cli_fail(err, errlen, "--%s takes no value", name);
 			val = eq ? eq + 1 : "";
+		} else if (strcmp(name, "api-socket") && !vm_config_key_known(name)) {
+			return cli_fail(err, errlen, "unknown option '--%s'", name);
 		} else if (eq) {
 			val = eq + 1;
 		} else {
 			if (i + 1 >= argc)
-				return cli_fail(err, errlen, "--%s needs a value", cli_opts[k].name);
+				return cli_fail(err, errlen, "--%s needs a value", name);
 			val = argv[++i];
 		}
-		if (cli_apply(cli, cli_opts[k].opt, cli_opts[k].name, val, err, errlen))
+		if (cli_own(cli, name, val, &used, err, errlen))
+			return -EINVAL;
+		if (!used && vm_config_set(&cli->vm, "--", name, val, err, errlen))
 			return -EINVAL;
 	}
+	/* With only --api-socket, isle waits for vm.create and vm.boot. */
+	if (!cli->vm.kernel && cli->api_socket[0] && cli->vm.nr_devices == 0)
+		return 0;
 	if (!cli->vm.kernel)
 		return cli_fail(err, errlen, "run: --kernel FILE is required");
-	if (cli->vm.iommu.caching_mode_off && vm_config_count(&cli->vm, DEVICE_PCI))
-		return cli_fail(err, errlen, "--iommu: caching_mode=off cannot be used with --pci "
-				"(the host IOMMU learns the guest's mappings from its invalidations)");
-	vm_config_name_disks(&cli->vm);
+	if (vm_config_finish(&cli->vm, err, errlen))
+		return -EINVAL;
 	return 0;
 }
 
 int cli_parse(int argc, char *const argv[], struct cli *cli, char *err, size_t errlen)
 {
 	memset(cli, 0, sizeof(*cli));
-	cli->vm.memory = CLI_DEFAULT_MEMORY;
-	cli->vm.vcpus = 1;
+	vm_config_init(&cli->vm);
 	if (errlen)
 		err[0] = '\0';
 

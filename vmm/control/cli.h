@@ -18,19 +18,15 @@ enum cli_action {
 struct cli {
 	enum cli_action action;
 	struct vm_config vm;
+	char api_socket[108];   /* --api-socket PATH, or "" */
 };
 
-#define CLI_DEFAULT_MEMORY (256ULL << 20)
-#define CLI_MAX_MEMORY     (1ULL << 40)
-#define CLI_MAX_VCPUS      255   /* xAPIC ids, one MADT byte */
 
 /* Returns 0 and fills *cli, or -EINVAL with a message in err (and nothing
  * left allocated). cli->vm owns copies of what it keeps: release it with
  * vm_config_free() after a successful parse. */
 int cli_parse(int argc, char *const argv[], struct cli *cli, char *err, size_t errlen);
 
-/* "512M", "2G", "1048576K", bare numbers are MiB (as xl's memory=). */
-int cli_parse_size(const char *s, uint64_t *out);
 
 extern const char cli_usage[];
 

@@ -273,6 +273,8 @@ int vif_parse(const char *spec, struct vif *v, char *err, size_t errlen)
 
 	memset(v, 0, sizeof(*v));
 	v->queues = 1;
+	for (unsigned int i = 0; i < VIF_MAX_QUEUES; i++)
+		v->tap_fds[i] = -1;
 	if (errlen)
 		err[0] = '\0';
 	if (strlen(spec) >= VIF_SPEC_MAX)
@@ -302,16 +304,29 @@ int vif_parse(const char *spec, struct vif *v, char *err, size_t errlen)
 }
 
 int vif_netback_argv(const struct vif *v, const char *exe, const char *sock, const char *tap,
-		     const uint8_t mac[6], const char *script, struct vif_argv *a)
+		     const int *fds, unsigned int nr_fds, const uint8_t mac[6],
+		     const char *script, struct vif_argv *a)
 {
 	unsigned int n = 0;
 
+	if (nr_fds > VIF_MAX_QUEUES)
+		return -EINVAL;
+	for (unsigned int i = 0; i < nr_fds; i++)
+		if (fds[i] < 0)
+			return -EINVAL;
 	vif_format_mac(mac, a->mac);
 	a->argv[n++] = exe;
 	a->argv[n++] = "--socket";
 	a->argv[n++] = sock;
-	a->argv[n++] = "--tap";
-	a->argv[n++] = tap;
+	for (unsigned int i = 0; i < nr_fds; i++) {
+		snprintf(a->fds[i], sizeof(a->fds[i]), "%d", fds[i]);
+		a->argv[n++] = "--tap-fd";
+		a->argv[n++] = a->fds[i];
+	}
+	if (!nr_fds) {
+		a->argv[n++] = "--tap";
+		a->argv[n++] = tap;
+	}
 	a->argv[n++] = "--mac";
 	a->argv[n++] = a->mac;
 	if (v->bridge[0]) {

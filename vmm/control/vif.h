@@ -16,7 +16,20 @@
  * vhost-user-net backend that is already running, which excludes the keys
  * that configure a backend isle starts (bridge, vifname, script, mtu).
  * Without bridge= the tap is left unattached (xl would use xenbr0) unless
- * the script attaches it. Values cannot contain commas. */
+ * the script attaches it. Values cannot contain commas.
+ *
+ * Tap fds: a NIC can also be given taps someone else opened (Kata
+ * Containers and cloud-hypervisor's `vm.add-net` pass them as SCM_RIGHTS,
+ * one per queue pair, IFF_MULTI_QUEUE taps when more than one, often in a
+ * network namespace isle is not in). A text spec cannot carry fds:
+ * vif_parse leaves nr_tap_fds 0 (none) and every tap_fds[] -1; the control
+ * socket that received them fills both after parsing. The spec's fds stay
+ * the caller's: the device (vmm/virtio/vhost_user_net.c) duplicates them
+ * at realize, so the caller closes its own once device_add returns,
+ * whatever it returned. With fds, queues= must equal nr_tap_fds, socket= is
+ * refused, vifname= may be absent (the name comes from the fd; if given it
+ * must be the fd's), and the isle-netback isle starts gets --tap-fd N per
+ * queue instead of --tap. vif_format does not show them. */
 #ifndef ISLE_VMM_VIF_H
 #define ISLE_VMM_VIF_H
 
@@ -42,9 +55,14 @@ struct vif {
 	char socket[VIF_SOCKET_MAX];    /* "": isle starts an isle-netback */
 	unsigned int mtu;               /* 0: the backend's default */
 	unsigned int queues;            /* queue pairs, 1..VIF_MAX_QUEUES */
+	/* Open taps for the NIC (see above): [0, nr_tap_fds) are the
+	 * caller's fds, nr_tap_fds 0 means none. Never set by vif_parse. */
+	int tap_fds[VIF_MAX_QUEUES];
+	unsigned int nr_tap_fds;
 };
 
-/* Parses spec into *v (zeroed first; queues defaults to 1). Returns 0, or
+/* Parses spec into *v (zeroed first; queues defaults to 1, no tap fds:
+ * tap_fds[] -1, nr_tap_fds 0). Returns 0, or
  * -EINVAL for a malformed spec and -ENOTSUP for a key or value isle does
  * not support, with a one-line message in err (no prefix). */
 int vif_parse(const char *spec, struct vif *v, char *err, size_t errlen);
@@ -64,18 +82,24 @@ void vif_format_mac(const uint8_t mac[6], char buf[VIF_MAC_STRLEN]);
 void vif_default_mac(uint8_t mac[6], const uint8_t rnd[3]);
 
 /* The isle-netback command line for a NIC whose backend isle starts:
- *   EXE --socket SOCK --tap TAP --mac MAC [--bridge BR] [--script SCRIPT]
- *       [--mtu N] [--queues N]
+ *   EXE --socket SOCK (--tap TAP | --tap-fd FD...) --mac MAC [--bridge BR]
+ *       [--script SCRIPT] [--mtu N] [--queues N]
  * TAP and MAC are the caller's (defaults filled in), SCRIPT the resolved
- * path of v->script (NULL: none). Strings are referenced, numbers are
- * written into *a. Returns argc; a->argv is NULL-terminated. */
-#define VIF_NETBACK_ARGS 15
+ * path of v->script (NULL: none). With nr_fds (1..VIF_MAX_QUEUES) the tap
+ * is fds[], the numbers the child will have them under (the device's
+ * copies, inherited), and TAP is not used (may be NULL). Strings are
+ * referenced, numbers are written into *a. Returns argc (a->argv is
+ * NULL-terminated), or -EINVAL for nr_fds > VIF_MAX_QUEUES or a negative
+ * fd. */
+#define VIF_NETBACK_ARGS (13 + 2 * VIF_MAX_QUEUES)
 struct vif_argv {
 	const char *argv[VIF_NETBACK_ARGS + 1];
 	char mac[VIF_MAC_STRLEN], mtu[8], queues[8];
+	char fds[VIF_MAX_QUEUES][12];
 };
 int vif_netback_argv(const struct vif *v, const char *exe, const char *sock, const char *tap,
-		     const uint8_t mac[6], const char *script, struct vif_argv *a);
+		     const int *fds, unsigned int nr_fds, const uint8_t mac[6],
+		     const char *script, struct vif_argv *a);
 
 /* Writes the canonical spec of v (set fields only, in a fixed order);
  * vif_parse of the result gives v back. Returns the length, as snprintf. */

@@ -27,6 +27,7 @@ static const struct device_type *const device_types[DEVICE_NR_KINDS] = {
 	[DEVICE_EDU] = &edu_type,
 	[DEVICE_VTD] = &vtd_type,
 	[DEVICE_PCI] = &vfio_pci_type,
+	[DEVICE_HOTPLUG] = &hotplug_type,
 };
 
 static const char *const device_kind_names[DEVICE_NR_KINDS] = {
@@ -38,6 +39,7 @@ static const char *const device_kind_names[DEVICE_NR_KINDS] = {
 	[DEVICE_EDU] = "edu",
 	[DEVICE_VTD] = "iommu",
 	[DEVICE_PCI] = "pci",
+	[DEVICE_HOTPLUG] = "hotplug",
 };
 
 /* A socket path must fit a sockaddr_un (108 bytes with the NUL). */
@@ -270,6 +272,7 @@ int device_spec_parse(enum device_kind kind, const char *text, struct device_spe
 	}
 	case DEVICE_SERIAL:
 	case DEVICE_POWER:
+	case DEVICE_HOTPLUG:
 	case DEVICE_TESTDEV:
 	case DEVICE_EDU:
 	case DEVICE_VTD:
@@ -377,12 +380,13 @@ int vm_config_set_str(char **field, const char *s)
 
 void vm_config_free(struct vm_config *c)
 {
+	free(c->name);
 	free(c->kernel);
 	free(c->initrd);
 	free(c->cmdline);
 	free(c->serial_file);
 	free(c->devices);
-	c->kernel = c->initrd = c->cmdline = c->serial_file = NULL;
+	c->name = c->kernel = c->initrd = c->cmdline = c->serial_file = NULL;
 	c->devices = NULL;
 	c->nr_devices = 0;
 }

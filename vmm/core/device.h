@@ -47,6 +47,7 @@ enum device_kind {
 	DEVICE_EDU,       /* QEMU's edu PCI device (vmm/devices/edu.c) */
 	DEVICE_VTD,       /* the emulated Intel VT-d (vmm/devices/vtd_dev.c) */
 	DEVICE_PCI,       /* an assigned host PCI function (vmm/devices/vfio_pci.c) */
+	DEVICE_HOTPLUG,   /* ACPI PCI hotplug and power button (vmm/devices/hotplug.c) */
 	DEVICE_NR_KINDS,
 };
 
@@ -86,6 +87,7 @@ int device_spec_conflict(const struct device_spec *a, const struct device_spec *
 struct vm;
 struct device;
 struct snapshot;   /* save/load: a later issue */
+struct pci_dev;
 
 struct device_type {
 	const char *name;           /* for messages, e.g. "vhost-user-blk" */
@@ -113,6 +115,7 @@ struct device {
 	struct vm *vm;
 	struct device_spec spec;    /* what it was made from (a copy) */
 	void *priv;                 /* the type's state */
+	struct pci_dev *pci;        /* its PCI function (set by realize), or NULL */
 	struct device *prev, *next;
 };
 
@@ -131,6 +134,7 @@ extern const struct device_type vhost_user_net_type;
 extern const struct device_type edu_type;
 extern const struct device_type vtd_type;
 extern const struct device_type vfio_pci_type;
+extern const struct device_type hotplug_type;
 
 /* The registered type for a kind, or NULL. */
 const struct device_type *device_type_of(enum device_kind kind);

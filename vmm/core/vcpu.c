@@ -151,12 +151,12 @@ static void vcpu_handle_exit(struct vcpu *vcpu)
 		ioapic_eoi(&vm->ioapic, run->eoi.vector);
 		break;
 	case KVM_EXIT_SHUTDOWN:
-		vm_stop(vm, ISLE_EXIT_TRIPLE_FAULT, "vCPU %u: guest triple fault (shutdown)",
-			vcpu->id);
+		vm_stop_why(vm, VM_STOP_CRASH, ISLE_EXIT_TRIPLE_FAULT,
+			    "vCPU %u: guest triple fault (shutdown)", vcpu->id);
 		break;
 	case KVM_EXIT_SYSTEM_EVENT:
 		if (run->system_event.type == KVM_SYSTEM_EVENT_RESET)
-			vm_stop(vm, ISLE_EXIT_OK, "guest requested a reset; isle does not reboot");
+			vm_stop_why(vm, VM_STOP_RESET, ISLE_EXIT_OK, "guest requested a reset");
 		else
 			vm_stop(vm, ISLE_EXIT_OK, "guest powered off");
 		break;
@@ -185,7 +185,20 @@ static void *vcpu_thread(void *arg)
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->running_vcpus++;
+	pthread_mutex_unlock(&vm->pause_lock);
 	while (!atomic_load(&vm->stopping)) {
+		if (__atomic_load_n(&vm->paused, __ATOMIC_ACQUIRE)) {
+			pthread_mutex_lock(&vm->pause_lock);
+			vm->parked++;
+			pthread_cond_broadcast(&vm->pause_cond);
+			while (vm->paused && !atomic_load(&vm->stopping))
+				pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+			vm->parked--;
+			pthread_mutex_unlock(&vm->pause_lock);
+			continue;
+		}
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				vcpu->run->immediate_exit = 0;
@@ -197,6 +210,10 @@ static void *vcpu_thread(void *arg)
 		}
 		vcpu_handle_exit(vcpu);
 	}
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->running_vcpus--;
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
 	return NULL;
 }
 

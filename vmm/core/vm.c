@@ -34,9 +34,9 @@
 #define VM_TSS_ADDR      0xfffbd000ULL
 #define VM_IDENT_MAP     0xfffbc000ULL
 
-void vm_stop(struct vm *vm, int status, const char *fmt, ...)
+static void vm_stop_va(struct vm *vm, enum vm_stop_why why, int status, const char *fmt,
+		       va_list ap)
 {
-	va_list ap;
 	uint64_t one = 1;
 
 	pthread_mutex_lock(&vm->stop_lock);
@@ -45,13 +45,61 @@ void vm_stop(struct vm *vm, int status, const char *fmt, ...)
 		return;
 	}
 	vm->exit_status = status;
-	va_start(ap, fmt);
+	vm->stop_why = why;
 	vsnprintf(vm->exit_msg, sizeof(vm->exit_msg), fmt, ap);
-	va_end(ap);
 	atomic_store(&vm->stopping, true);
 	pthread_mutex_unlock(&vm->stop_lock);
+	vm_resume(vm);   /* parked vCPUs must see the stop */
 	if (write(vm->stop_efd, &one, sizeof(one)) < 0)
 		log_warn("stop eventfd: %s", strerror(errno));
+}
+
+void vm_stop(struct vm *vm, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vm_stop_va(vm, status == ISLE_EXIT_OK ? VM_STOP_POWEROFF : VM_STOP_ERROR, status, fmt, ap);
+	va_end(ap);
+}
+
+void vm_stop_why(struct vm *vm, enum vm_stop_why why, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vm_stop_va(vm, why, status, fmt, ap);
+	va_end(ap);
+}
+
+/* Pausing: vCPU threads park between KVM_RUNs (vcpu.c) while vm->paused;
+ * vm_pause returns once all started ones are parked, so nothing the guest
+ * does runs after it. */
+int vm_pause(struct vm *vm)
+{
+	struct timespec until;
+	int r = 0;
+
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->paused = true;
+	pthread_mutex_unlock(&vm->pause_lock);
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += 5;
+	pthread_mutex_lock(&vm->pause_lock);
+	while (vm->parked < vm->running_vcpus && !r && !atomic_load(&vm->stopping))
+		r = pthread_cond_timedwait(&vm->pause_cond, &vm->pause_lock, &until);
+	pthread_mutex_unlock(&vm->pause_lock);
+	return r ? -ETIMEDOUT : 0;
+}
+
+void vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->paused = false;
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
 }
 
 int vm_coalesce_pio(struct vm *vm, uint16_t port, uint32_t len, bool on)
@@ -426,7 +474,8 @@ static int vm_add_devices(struct vm *vm)
 {
 	/* The VT-d comes before any PCI device: they take their DMA address
 	 * spaces from it, and teardown (newest first) removes it last. */
-	static const enum device_kind platform[] = { DEVICE_SERIAL, DEVICE_POWER, DEVICE_TESTDEV,
+	static const enum device_kind platform[] = { DEVICE_SERIAL, DEVICE_POWER, DEVICE_HOTPLUG,
+						     DEVICE_TESTDEV,
 						     DEVICE_VTD };
 	int r;
 
@@ -459,6 +508,10 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	pthread_mutex_init(&vm->coalesced_lock, NULL);
 	pthread_mutex_init(&vm->memslot_lock, NULL);
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_condattr_init(&vm->pause_attr);
+	pthread_condattr_setclock(&vm->pause_attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&vm->pause_cond, &vm->pause_attr);
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
 	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -495,7 +548,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	return 0;
 }
 
-static int vm_signalfd(void)
+int vm_signalfd(void)
 {
 	sigset_t set;
 
@@ -506,7 +559,7 @@ static int vm_signalfd(void)
 	sigaddset(&set, SIGUSR1);   /* vCPU threads unblock it for kicks */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	sigdelset(&set, SIGUSR1);
-	return signalfd(-1, &set, SFD_CLOEXEC);
+	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
 static void vm_stop_event(struct evloop *loop, int fd, uint32_t events, void *opaque)
@@ -601,4 +654,7 @@ void vm_destroy(struct vm *vm)
 	pthread_mutex_destroy(&vm->stop_lock);
 	pthread_mutex_destroy(&vm->coalesced_lock);
 	pthread_mutex_destroy(&vm->memslot_lock);
+	pthread_cond_destroy(&vm->pause_cond);
+	pthread_condattr_destroy(&vm->pause_attr);
+	pthread_mutex_destroy(&vm->pause_lock);
 }

@@ -42,15 +42,25 @@ struct vm_iommu {
 	bool caching_mode_off;       /* caching_mode=off given (refused with --pci) */
 };
 
+/* What to do when the guest powers off, resets or crashes (xl's on_*). */
+enum vm_action {
+	VM_ACTION_DESTROY = 0,       /* the VM ends (isle run's behaviour) */
+	VM_ACTION_RESTART,           /* a new VM from the same config, same process */
+	VM_ACTION_PRESERVE,          /* kept (paused) for inspection until destroyed */
+};
+
 /* What a VM is made of. Everything here is owned (copies of the command
  * line's strings, a list of validated device specs); vm_config_free()
  * releases it. Platform devices (serial, power, the test device when
  * asked for) are not in the list: vm_create adds them itself. */
 struct vm_config {
+	char *name;                  /* xl's name=; NULL for isle run */
 	char *kernel;
 	char *initrd;
 	char *cmdline;
 	uint64_t memory;             /* bytes */
+	uint64_t maxmem;             /* bytes; 0: memory (no room to balloon up) */
+	enum vm_action on_poweroff, on_reboot, on_crash;
 	unsigned int vcpus;
 	char *serial_file;           /* NULL: stdio */
 	bool testdev;                /* --testdev: ports 0xf4/0xf8 and the PCI test device */
@@ -71,8 +81,19 @@ void vm_config_name_disks(struct vm_config *c);
 int vm_config_set_str(char **field, const char *s);
 void vm_config_free(struct vm_config *c);
 
+/* Why a VM stopped: what the process does next depends on it (xl's on_*). */
+enum vm_stop_why {
+	VM_STOP_POWEROFF = 0,        /* the guest powered off, or exited through the test port */
+	VM_STOP_RESET,               /* the guest reset (or vm.reboot) */
+	VM_STOP_CRASH,               /* triple fault, internal error */
+	VM_STOP_ERROR,               /* the VMM failed */
+	VM_STOP_SIGNAL,              /* SIGTERM and friends */
+	VM_STOP_REQUEST,             /* the control socket (destroy, vm.shutdown) */
+};
+
 struct vm;
 struct vtd_dev;
+struct hotplug;
 struct vfio_vm;
 
 #define VM_MAX_MEMSLOTS 512
@@ -140,8 +161,19 @@ struct vm {
 	pthread_mutex_t stop_lock;
 	atomic_bool stopping;
 	int exit_status;
+	enum vm_stop_why stop_why;
 	char exit_msg[256];
 	int stop_efd;
+
+	/* Pausing (vm_pause/vm_resume): vCPU threads park while paused. */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	pthread_condattr_t pause_attr;
+	bool paused;
+	unsigned int parked, running_vcpus;
+
+	/* ACPI PCI hotplug and the power button (vmm/devices/hotplug.c). */
+	struct hotplug *hotplug;
 };
 
 /* Builds the VM; every device (the platform's, then cfg's disks and NICs)
@@ -149,6 +181,10 @@ struct vm {
  * when the kernel or initrd cannot be used (the user's input: reported,
  * exit status 2), or another -errno; call vm_destroy() either way. */
 int vm_create(struct vm *vm, const struct vm_config *cfg);
+/* Blocks SIGTERM, SIGINT, SIGHUP (and SIGUSR1, which vCPU threads unblock
+ * for kicks) in the calling thread and returns a signalfd for the first
+ * three, or -1. */
+int vm_signalfd(void);
 /* Runs until the VM stops; returns its exit status. */
 int vm_run(struct vm *vm);
 /* Unrealizes every device instance, newest first, then frees the rest. */
@@ -156,6 +192,13 @@ void vm_destroy(struct vm *vm);
 
 void vm_stop(struct vm *vm, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* vm_stop with the reason said (vm_stop: poweroff for status 0, else error). */
+void vm_stop_why(struct vm *vm, enum vm_stop_why why, int status, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Parks every vCPU between runs (0, or -ETIMEDOUT if one did not park in
+ * 5 s); vm_resume lets them go. Main thread. */
+int vm_pause(struct vm *vm);
+void vm_resume(struct vm *vm);
 /* Turns coalescing of guest writes to [port, port+len) on or off: such
  * writes then wait in KVM's ring instead of exiting, and isle replays them
  * (in order, before any other exit is handled) from vm_coalesced_drain(). */

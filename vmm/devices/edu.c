@@ -286,6 +286,7 @@ static int edu_realize(struct device *dev)
 	e->pci.cfg[PCI_INTERRUPT_LINE] = (uint8_t)e->irq;
 	pthread_mutex_unlock(&vm->pci.lock);
 	log_debug("edu %02x.0: INTx A on IOAPIC input %u", e->pci.slot, e->irq);
+	dev->pci = &e->pci;
 	return 0;
 }
 

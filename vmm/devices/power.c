@@ -5,7 +5,8 @@
  * - the i8042 keyboard controller's pulse-reset command (0xfe to 0x64).
  * - the real-mode reset vector F000:FFF0, where a guest that resets "through
  *   the BIOS" jumps: isle has no BIOS, so a stub there writes 0xcf9.
- * isle does not reboot: a reset ends the VM with status 0 and says so. */
+ * A reset ends this VM with status 0 (VM_STOP_RESET); whether a new one
+ * starts is the config's on_reboot (vmm/control/instance.c). */
 #include <errno.h>
 #include <string.h>
 
@@ -25,7 +26,7 @@
 void power_reset_control(struct vm *vm, uint8_t val)
 {
 	if (val & CF9_RESET_CPU)
-		vm_stop(vm, ISLE_EXIT_OK, "guest requested a reset (port 0xcf9); isle does not reboot");
+		vm_stop_why(vm, VM_STOP_RESET, ISLE_EXIT_OK, "guest requested a reset (port 0xcf9)");
 }
 
 static void power_sleep_access(void *opaque, uint64_t offset, void *data, unsigned int len,
@@ -55,7 +56,7 @@ static void power_i8042_access(void *opaque, uint64_t offset, void *data, unsign
 		return;
 	}
 	if (offset == I8042_CMD_PORT - I8042_DATA_PORT && *(uint8_t *)data == I8042_CMD_RESET)
-		vm_stop(vm, ISLE_EXIT_OK, "guest requested a reset (i8042); isle does not reboot");
+		vm_stop_why(vm, VM_STOP_RESET, ISLE_EXIT_OK, "guest requested a reset (i8042)");
 }
 
 /* Linux's reboot falls back to the BIOS (machine_real_restart: real mode,

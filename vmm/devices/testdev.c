@@ -182,6 +182,8 @@ static int testdev_realize(struct device *dev)
 			   TESTDEV_MSIX_TABLE, TESTDEV_MSIX_PBA)) ||
 	    (r = pci_register(&vm->pci, &td->pci)))
 		testdev_unrealize(dev);
+	else
+		dev->pci = &td->pci;
 	return r;
 }
 

@@ -405,6 +405,7 @@ static int vfio_pci_realize(struct device *dev)
 		 v->intx_pin >= 0 ? " INTx" : (v->has_msix || v->msi_cap ? "" : " none"));
 	if (v->intx_pin >= 0)
 		log_info("%s: INTx on IOAPIC input %d (resample irqfd)", v->id, v->intx_pin);
+	dev->pci = &v->pci;
 	return 0;
 fail:
 	log_error("%s: %s", v->id, err);

@@ -315,6 +315,8 @@ static int vublk_realize(struct device *dev)
 	r = vublk_init_one(dev->vm, b, &dev->spec.disk);
 	if (r)
 		vublk_unrealize(dev);
+	else
+		dev->pci = &b->vp.pci;
 	return r;
 }
 

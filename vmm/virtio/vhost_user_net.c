@@ -13,6 +13,14 @@
  * ring, so those that leave it to the frontend work. Offered: backend ∩
  * transport ∩ VUNET_PASS/CTRL; MTU and pairs from the backend's GET_CONFIG.
  *
+ * Tap fds (struct vif's tap_fds, from the control socket: taps someone
+ * else opened, maybe in a network namespace isle is not in): realize
+ * checks them (open, taps with IFF_VNET_HDR, one device, multi-queue when
+ * more than one, as many as queues=; isle-netback checks the rest) and
+ * duplicates them close-on-exec into the device; every isle-netback it
+ * starts, first and restarted, inherits the copies and gets them as
+ * --tap-fd; unrealize closes them. The spec's own fds stay the caller's.
+ *
  * The connection, the rings and reconnecting are vmm/virtio/vhost_user_dev.c's,
  * as for blk: the guest runs on (link down) while a timerfd retries every
  * 100 ms; a new backend gets the memory table and the rings based at the
@@ -27,15 +35,19 @@
  * wasted wake-up (an RX ring: kicked only when buffers come after a stall). */
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <unistd.h>
+#include <linux/if_tun.h>
 #include <linux/virtio_ids.h>
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
@@ -51,6 +63,8 @@
 #include "core/vm.h"
 
 _Static_assert(VIF_NETBACK_ARGS <= BACKEND_MAX_ARGS, "isle-netback's command line fits");
+_Static_assert(VIF_MAX_QUEUES <= BACKEND_MAX_FDS, "a tap fd per queue can be passed");
+_Static_assert(VIF_IFNAME_MAX == IFNAMSIZ, "a tap's name fits vifname");
 #define VUNET_CONFIG_SIZE  ((uint32_t)sizeof(struct virtio_net_config))
 #define VUNET_CONFIG_MIN   12        /* mac, status, max_virtqueue_pairs, mtu */
 _Static_assert(VUNET_CONFIG_SIZE <= VUD_CONFIG_MAX, "the config fits the cache");
@@ -75,6 +89,8 @@ struct vunet {
 	const struct vif *spec;
 	unsigned int idx;
 	char vifname[VIF_IFNAME_MAX];    /* the tap of a backend we start */
+	int tap_fds[VIF_MAX_QUEUES];     /* our copies of the spec's, -1: none */
+	unsigned int nr_tap_fds;
 	struct virtio_pci vp;
 	uint8_t mac[6];
 	bool mac_own;                    /* mac is the spec's or ours, not the backend's */
@@ -346,6 +362,81 @@ static const struct virtio_dev_ops vunet_ops = {
 	.call_changed = vud_call_changed,
 };
 
+/* One tap fd of the spec: its name (TUNGETIFF); -EINVAL with a message
+ * when it is no tap isle-netback can serve. IFF_NO_PI is isle-netback's
+ * check: TUNGETIFF reports the same bit as IFF_NOFILTER while the tap has
+ * no socket filter, so asking means attaching one (netback/tap.c). */
+static int vunet_check_tap_fd(struct vunet *b, int fd, unsigned int i, char name[IFNAMSIZ])
+{
+	const unsigned int need = IFF_TAP | IFF_VNET_HDR;
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	if (ioctl(fd, TUNGETIFF, &ifr) < 0) {
+		log_error("net%u: tap fd %u (%d) is not a tap device fd", b->idx, i, fd);
+		return -EINVAL;
+	}
+	memcpy(name, ifr.ifr_name, IFNAMSIZ - 1);
+	name[IFNAMSIZ - 1] = '\0';
+	if (((unsigned short)ifr.ifr_flags & (need | IFF_TUN)) != need) {
+		log_error("net%u: tap fd %u is %s, which is not a tap opened with IFF_TAP | "
+			  "IFF_NO_PI | IFF_VNET_HDR", b->idx, i, name);
+		return -EINVAL;
+	}
+	if (b->spec->nr_tap_fds > 1 && !(ifr.ifr_flags & IFF_MULTI_QUEUE)) {
+		log_error("net%u: %u tap fds of %s, which is not multi-queue (IFF_MULTI_QUEUE)",
+			  b->idx, b->spec->nr_tap_fds, name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The spec's tap fds, checked and duplicated into b (closed by
+ * vunet_exit_one); the tap's name becomes b->vifname. */
+static int vunet_take_tap_fds(struct vunet *b)
+{
+	const struct vif *v = b->spec;
+	char name[IFNAMSIZ], first[IFNAMSIZ] = "";
+	int fd, r;
+
+	if (!v->nr_tap_fds)
+		return 0;
+	if (v->nr_tap_fds > VIF_MAX_QUEUES || v->queues != v->nr_tap_fds) {
+		log_error("net%u: %u tap fds for queues=%u: one fd per queue pair", b->idx,
+			  v->nr_tap_fds, v->queues);
+		return -EINVAL;
+	}
+	if (v->socket[0]) {
+		log_error("net%u: tap fds go to the isle-netback isle starts, not to a socket= "
+			  "backend", b->idx);
+		return -EINVAL;
+	}
+	for (unsigned int i = 0; i < v->nr_tap_fds; i++) {
+		fd = v->tap_fds[i] < 0 ? -1 : fcntl(v->tap_fds[i], F_DUPFD_CLOEXEC, 3);
+		if (fd < 0) {
+			r = v->tap_fds[i] < 0 ? -EBADF : -errno;
+			log_error("net%u: tap fd %u (%d): %s", b->idx, i, v->tap_fds[i],
+				  strerror(-r));
+			return r;
+		}
+		b->tap_fds[b->nr_tap_fds++] = fd;
+		if ((r = vunet_check_tap_fd(b, fd, i, name)))
+			return r;
+		if (i && strcmp(name, first)) {
+			log_error("net%u: tap fds of two taps (%s and %s): they must be queues of "
+				  "one", b->idx, first, name);
+			return -EINVAL;
+		}
+		memcpy(first, name, sizeof(first));
+	}
+	if (v->vifname[0] && strcmp(v->vifname, first)) {
+		log_error("net%u: vifname=%s, but the tap fds are %s's", b->idx, v->vifname, first);
+		return -EINVAL;
+	}
+	snprintf(b->vifname, sizeof(b->vifname), "%s", first);
+	return 0;
+}
+
 /* Starts the isle-netback (or finds the socket= backend) and connects.
  * Returns the socket, -ENOEXEC for the user's mistakes (exit status 2). */
 static int vunet_backend(struct vunet *b)
@@ -366,9 +457,16 @@ static int vunet_backend(struct vunet *b)
 			  "$ISLE_SCRIPT_DIR, libexec/isle, bridge-scripts/)", b->d.name, v->script);
 		return -ENOEXEC;
 	}
-	vif_netback_argv(v, exe, "%s", b->vifname, b->mac, v->script[0] ? script : NULL, &a);
+	if ((r = vif_netback_argv(v, exe, "%s", b->vifname, b->tap_fds, b->nr_tap_fds, b->mac,
+				  v->script[0] ? script : NULL, &a)) < 0)
+		return r;
 	snprintf(sock, sizeof(sock), "net%u.sock", b->idx % 100);
-	return vud_start_backend(&b->d, a.argv, sock);
+	/* vud_start_backend's, with the tap fds passed at every start. */
+	r = backend_start_fds(&b->d.proc, b->d.vm, b->d.name, a.argv, sock, VUD_START_MS,
+			      b->tap_fds, b->nr_tap_fds);
+	if (r >= 0)
+		snprintf(b->d.path, sizeof(b->d.path), "%s", b->d.proc.sock);
+	return r;
 }
 
 static int vunet_init_one(struct vm *vm, struct vunet *b, const struct vif *v, unsigned int idx)
@@ -383,9 +481,12 @@ static int vunet_init_one(struct vm *vm, struct vunet *b, const struct vif *v, u
 	b->idx = idx;
 	b->ctrl = -1;
 	b->ctrl_fds[0] = b->ctrl_fds[1] = -1;
-	if (v->vifname[0])
+	/* With tap fds, the tap's own name; else the spec's or isle's default. */
+	if ((r = vunet_take_tap_fds(b)))
+		return r;
+	if (!b->nr_tap_fds && v->vifname[0])
 		snprintf(b->vifname, sizeof(b->vifname), "%s", v->vifname);
-	else
+	else if (!b->nr_tap_fds)
 		snprintf(b->vifname, sizeof(b->vifname), "isle%d.%u", getpid() % 10000000, idx);
 	snprintf(b->d.name, sizeof(b->d.name), "net%u (%s)", idx,
 		 v->socket[0] ? "socket" : b->vifname);
@@ -435,7 +536,9 @@ static void vunet_exit_one(struct vunet *b)
 	for (unsigned int i = 0; i < 2; i++)
 		if (b->ctrl_fds[i] >= 0)
 			evloop_del(&b->d.vm->loop, b->ctrl_fds[i]);
-	vud_close(&b->d);
+	vud_close(&b->d);   /* the backend is gone: the tap fds are ours alone */
+	for (unsigned int i = 0; i < b->nr_tap_fds; i++)
+		close(b->tap_fds[i]);
 	virtio_pci_destroy(&b->vp);
 	vud_destroy(&b->d);
 	free(b);
@@ -473,10 +576,14 @@ static int vunet_realize(struct device *dev)
 
 	if (!b)
 		return -ENOMEM;
+	for (unsigned int i = 0; i < VIF_MAX_QUEUES; i++)
+		b->tap_fds[i] = -1;
 	dev->priv = b;
 	r = vunet_init_one(dev->vm, b, &dev->spec.nic, idx);
 	if (r)
 		vunet_unrealize(dev);
+	else
+		dev->pci = &b->vp.pci;
 	return r;
 }
 

@@ -1,0 +1,130 @@
+/* Scenario "hotplug": isle's ACPI PCI hotplug registers (vmm/devices/
+ * hotplug.h) as a guest without AML sees them, driven by the host through
+ * the control socket (tests/integration/isle-hotplug):
+ *   1. it says "hotplug: ready" and waits (hp_ms, default 60 s) for GEVT
+ *      bit 0 with a slot in PCIU, where a virtio-blk disk must now be;
+ *   2. writes and reads back 64 KiB on it (frontends/blkfront.c), says
+ *      "hotplug: attached";
+ *   3. waits for the same slot in PCID (the host asked the disk back),
+ *      resets the device, writes the slot's bit to B0EJ and checks the slot
+ *      reads empty afterwards;
+ *   4. says "hotplug: detached" and waits for the power button (GEVT bit 1).
+ * With hp_power_only=1 it only waits for the power button (isle shutdown,
+ * isle-domains stop): "hotplug: waiting for the power button". 
+ * Polled every 10 ms, halted in between (LAPIC timer): the GED's edge on
+ * IOAPIC input 9 is for ACPI guests. */
+#include "blkfront.h"
+
+#include "virtio_glue.h"
+
+#define HP_PORT    0x0ae0
+#define HP_PCIU    (HP_PORT + 0x0)
+#define HP_PCID    (HP_PORT + 0x4)
+#define HP_B0EJ    (HP_PORT + 0x8)
+#define HP_GEVT    (HP_PORT + 0xc)
+#define HP_BYTES   (64 * 1024)
+
+static struct blkfront bf;
+static struct virtio_glue glue;
+static uint8_t hp_dma[BLKFRONT_DMA_BYTES] __attribute__((aligned(4096)));
+static uint8_t hp_priv[BLKFRONT_PRIV_BYTES] __attribute__((aligned(16)));
+static uint8_t wbuf[HP_BYTES] __attribute__((section(".noinit"), aligned(4096)));
+static uint8_t rbuf[HP_BYTES] __attribute__((section(".noinit"), aligned(4096)));
+
+/* Waits for an event bit; the registers it reads clear on read, so what
+ * came with the event is returned in *pciu / *pcid. */
+static bool hp_wait(uint32_t evt, uint64_t ms, uint32_t *pciu, uint32_t *pcid)
+{
+	uint64_t deadline = timer_deadline_us(ms * 1000);
+	uint32_t seen = 0;
+
+	*pciu = *pcid = 0;
+	while (!timer_expired(deadline)) {
+		seen |= inl(HP_GEVT);
+		if (seen & 1) {
+			*pciu |= inl(HP_PCIU);
+			*pcid |= inl(HP_PCID);
+		}
+		if (seen & evt && (evt != 1 || *pciu || *pcid))
+			return true;
+		irq_idle_us(10000);   /* halted: a waiting guest costs its host little */
+	}
+	return false;
+}
+
+static int hp_slot(uint32_t bits)
+{
+	for (int s = 1; s < 32; s++)
+		if (bits == (1u << s))
+			return s;
+	return -1;
+}
+
+static void hp_io(void)
+{
+	int st;
+
+	for (unsigned int i = 0; i < HP_BYTES; i++)
+		wbuf[i] = (uint8_t)(i * 7 + 3);
+	memset(rbuf, 0, HP_BYTES);
+	st = blkfront_rw(&bf, 8, wbuf, HP_BYTES, true);
+	report(st == 0, "write 64 KiB to the hot-added disk (status %d)", st);
+	st = blkfront_rw(&bf, 8, rbuf, HP_BYTES, false);
+	report(st == 0 && !memcmp(wbuf, rbuf, HP_BYTES), "read it back (status %d)", st);
+}
+
+void test_hotplug_run(void)
+{
+	uint64_t ms = cmdline_get_u64("hp_ms", 60000);
+	uint32_t pciu, pcid;
+	int slot, r;
+	uint16_t bdf;
+
+	report_prefix_push("hotplug");
+	pci_init();
+	if (cmdline_get_u64("hp_power_only", 0)) {
+		printf("hotplug: waiting for the power button\n");
+		report(hp_wait(2, ms, &pciu, &pcid), "the power button pressed");
+		goto out;
+	}
+	report(blk_find() < 0, "no virtio-blk disk before the attach");
+	printf("hotplug: ready\n");
+	if (!hp_wait(1, ms, &pciu, &pcid)) {
+		report(false, "a hotplug event within %lu ms", (unsigned long)ms);
+		goto out;
+	}
+	slot = hp_slot(pciu);
+	report(slot > 0 && !pcid, "one slot announced in PCIU (0x%x), none in PCID", pciu);
+	if (slot < 0)
+		goto out;
+	bdf = (uint16_t)(slot << 3);
+	report(pci_read16(bdf, 0) == VPCI_VENDOR && pci_read16(bdf, 2) == BLKFRONT_DEVICE_ID,
+	       "slot %d holds a virtio-blk disk (%04x:%04x)", slot, pci_read16(bdf, 0),
+	       pci_read16(bdf, 2));
+	virtio_glue_init(&glue, bdf);
+	r = blkfront_init(&bf, &glue.env, NULL, hp_dma, sizeof(hp_dma), hp_priv, sizeof(hp_priv));
+	report(r == 0, "blkfront drives it (%d)", r);
+	if (r)
+		goto out;
+	hp_io();
+	printf("hotplug: attached\n");
+	if (!hp_wait(1, ms, &pciu, &pcid)) {
+		report(false, "an eject request within %lu ms", (unsigned long)ms);
+		goto out;
+	}
+	report(pcid == (1u << slot) && !pciu, "eject requested for slot %d (PCID 0x%x)", slot,
+	       pcid);
+	blkfront_reset(&bf);
+	outl(HP_B0EJ, 1u << slot);
+	{
+		uint64_t deadline = timer_deadline_us(5000000);
+
+		while (pci_read16(bdf, 0) != 0xffff && !timer_expired(deadline))
+			timer_delay_us(1000);
+	}
+	report(pci_read16(bdf, 0) == 0xffff, "slot %d is empty after the eject", slot);
+	printf("hotplug: detached\n");
+	report(hp_wait(2, ms, &pciu, &pcid), "the power button pressed");
+out:
+	report_prefix_pop();
+}

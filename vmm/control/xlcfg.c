@@ -1,0 +1,745 @@
+/* xl.cfg(5) files and `isle create` overrides (owner: xlcfg.c; contract in
+ * control/xlcfg.h). A lexer over [p, end), a statement loop that collects
+ * the settings into a table of xl keys (no recursion: lists are flat), and
+ * the step that applies the table through vm_config_set() in a fixed order.
+ * Every message is one line: "FILE:LINE: why" or "KEY=VALUE: why". */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "isle/log.h"
+#include "isle/util.h"
+#include "control/config.h"
+#include "control/xlcfg.h"
+#include "core/device.h"
+
+/* --- the keys --- */
+
+enum xl_type { XT_STR, XT_NUM, XT_LIST };
+
+/* In the order they are applied: the scalars, then the lists. */
+enum xl_key { XK_TYPE, XK_BUILDER, XK_NAME, XK_MEMORY, XK_MAXMEM, XK_VCPUS, XK_MAXVCPUS,
+	      XK_KERNEL, XK_RAMDISK, XK_CMDLINE, XK_ROOT, XK_EXTRA, XK_ON_POWEROFF,
+	      XK_ON_REBOOT, XK_ON_CRASH, XK_SERIAL, XK_IOMMU, XK_TESTDEV, XK_EDU, XK_DISK,
+	      XK_VIF, XK_PCI, XK_NR };
+
+static const struct { const char *name; enum xl_type type; const char *isle; }
+xl_keys[XK_NR] = {
+	[XK_TYPE] = { "type", XT_STR, NULL }, [XK_BUILDER] = { "builder", XT_STR, NULL },
+	[XK_NAME] = { "name", XT_STR, "name" }, [XK_MEMORY] = { "memory", XT_NUM, "memory" },
+	[XK_MAXMEM] = { "maxmem", XT_NUM, "maxmem" }, [XK_VCPUS] = { "vcpus", XT_NUM, "vcpus" },
+	[XK_MAXVCPUS] = { "maxvcpus", XT_NUM, NULL },
+	[XK_KERNEL] = { "kernel", XT_STR, "kernel" },
+	[XK_RAMDISK] = { "ramdisk", XT_STR, "initrd" },
+	[XK_CMDLINE] = { "cmdline", XT_STR, "cmdline" },
+	[XK_ROOT] = { "root", XT_STR, "cmdline" }, [XK_EXTRA] = { "extra", XT_STR, "cmdline" },
+	[XK_ON_POWEROFF] = { "on_poweroff", XT_STR, "on_poweroff" },
+	[XK_ON_REBOOT] = { "on_reboot", XT_STR, "on_reboot" },
+	[XK_ON_CRASH] = { "on_crash", XT_STR, "on_crash" },
+	[XK_SERIAL] = { "serial", XT_STR, "serial" }, [XK_IOMMU] = { "iommu", XT_STR, "iommu" },
+	[XK_TESTDEV] = { "testdev", XT_NUM, "testdev" }, [XK_EDU] = { "edu", XT_NUM, "edu" },
+	[XK_DISK] = { "disk", XT_LIST, "disk" }, [XK_VIF] = { "vif", XT_LIST, "net" },
+	[XK_PCI] = { "pci", XT_LIST, "pci" },
+};
+
+/* xl.cfg(5) keys that isle knows of and does not implement. */
+static const char *const xl_unsupported[] = {
+	"acpi", "acpi_firmware", "acpi_laptop_slate", "acpi_s3", "acpi_s4", "altp2m",
+	"altp2mhvm", "apic", "bios", "bios_path_override", "boot", "bootloader",
+	"bootloader_args", "channel", "claim_mode", "cpu_weight", "cpuid", "cpus", "cpus_soft",
+	"cap", "device_model_args", "device_model_args_hvm", "device_model_args_pv",
+	"device_model_override", "device_model_stubdomain_override",
+	"device_model_stubdomain_seclabel", "device_model_user", "device_model_version",
+	"device_tree", "dm_restrict", "driver_domain", "dtdev", "e820_host", "event_channels",
+	"firmware", "firmware_override", "gfx_passthru", "gic_version", "hap", "hdtype", "hpet",
+	"init_seclabel", "iomem", "ioports", "irqs", "keymap", "localtime",
+	"max_event_channels", "max_grant_frames", "max_grant_version", "max_maptrack_frames",
+	"mca_caps", "mmio_hole", "ms_vm_genid", "nestedhvm", "nomigrate", "on_soft_reset",
+	"on_watchdog", "opengl", "p9", "pae", "passthrough", "pci_msitranslate",
+	"pci_permissive", "pci_power_mgmt", "pci_seize", "pool", "pvcalls", "pvh", "pvshim",
+	"pvshim_cmdline", "pvshim_extra", "pvshim_path", "rdm", "rdm_mem_boundary",
+	"rtc_timeoffset", "sdl", "seclabel", "shadow_memory", "smbios_firmware", "soundhw",
+	"spice", "spice_clipboard_sharing", "spiceagent_mouse", "spicedisable_ticketing",
+	"spicehost", "spicepasswd", "spiceport", "spicetls_port", "spiceusbredirection",
+	"spicevdagent", "stdvga", "stubdomain_kernel", "stubdomain_memory", "stubdomain_ramdisk",
+	"tee", "timer_mode", "trap_unmapped_accesses", "tsc_mode", "usb", "usbctrl", "usbdev",
+	"usbdevice", "usbversion", "uuid", "vdispl", "vfb", "vga", "videoram", "vif2",
+	"viridian", "virtio", "vkb", "vnc", "vncconsole", "vncdisplay", "vnclisten",
+	"vncpasswd", "vncunused", "vnuma", "vpmu", "vpt_align", "vscsi", "vsnd", "vtpm",
+	"vuart", "xen_platform_pci",
+};
+
+/* --- collected settings --- */
+
+struct xl_value {
+	bool list;
+	int line;
+	char *str;                           /* !list */
+	size_t len;                          /* strlen(str): += stays linear */
+	unsigned int n;                      /* list */
+	char *item[XLCFG_LIST_MAX];
+	int item_line[XLCFG_LIST_MAX];
+};
+
+struct xl_slot {
+	struct xl_value v;
+	bool set;
+	bool add;                            /* a += that found no earlier value */
+};
+
+struct xl {
+	const char *file;                    /* messages: "FILE:LINE: " */
+	const char *kv;                      /* an override: "KEY=VALUE: " */
+	struct vm_config *c;
+	char *err;
+	size_t errlen;
+	const char *p, *end;                 /* the lexer */
+	int line;
+	struct xl_slot slot[XK_NR];
+};
+
+static __attribute__((format(printf, 4, 5)))
+int xl_fail(struct xl *x, int line, int r, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (x->kv)
+		return err_msg(x->err, x->errlen, r, "%.128s: %s", x->kv, msg);
+	return err_msg(x->err, x->errlen, r, "%.200s:%d: %s", x->file, line, msg);
+}
+
+static void xl_value_free(struct xl_value *v)
+{
+	free(v->str);
+	for (unsigned int i = 0; i < v->n; i++)
+		free(v->item[i]);
+	memset(v, 0, sizeof(*v));
+}
+
+/* --- the lexer --- */
+
+enum xl_tok { T_EOF, T_NL, T_SEMI, T_IDENT, T_NUM, T_STR, T_LBR, T_RBR, T_COMMA, T_EQ, T_ADD };
+
+struct xl_token {
+	enum xl_tok t;
+	int line;
+	const char *s;                       /* T_IDENT, T_NUM: the text */
+	size_t n;
+	char *str;                           /* T_STR: decoded, owned */
+};
+
+static int xl_hex(char ch)
+{
+	return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 :
+	       ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+}
+
+static bool xl_word(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       ch == '_' || ch == '.';
+}
+
+/* The C escape after a backslash at *s (s < e): the byte in *out. */
+static int xl_escape(struct xl *x, const char **s, const char *e, char *out)
+{
+	static const char from[] = "\"'\\abfnrtv", to[] = "\"'\\\a\b\f\n\r\t\v";
+	const char *p = *s, *simple;
+	char ch = *p++;
+	int v = 0, n;
+
+	if ((simple = strchr(from, ch)) && ch) {
+		v = to[simple - from];
+	} else if (ch == 'x') {
+		if (e - p < 2 || xl_hex(p[0]) < 0 || xl_hex(p[1]) < 0)
+			return xl_fail(x, x->line, -EINVAL,
+				       "syntax error: \\x needs two hex digits in a string");
+		v = xl_hex(p[0]) << 4 | xl_hex(p[1]);
+		p += 2;
+	} else {
+		if ((ch < '0' || ch > '7') && ch > 0x20 && ch < 0x7f)
+			return xl_fail(x, x->line, -EINVAL,
+				       "syntax error: unknown escape '\\%c' in a string", ch);
+		if (ch < '0' || ch > '7')
+			return xl_fail(x, x->line, -EINVAL, "syntax error: byte 0x%02x after "
+				       "a backslash in a string", (unsigned char)ch);
+		v = ch - '0';
+		for (n = 1; n < 3 && p < e && *p >= '0' && *p <= '7'; n++)
+			v = v * 8 + (*p++ - '0');
+		if (v > 255)
+			return xl_fail(x, x->line, -EINVAL,
+				       "syntax error: octal escape above \\377 in a string");
+	}
+	if (!v)
+		return xl_fail(x, x->line, -EINVAL, "syntax error: a string cannot hold a NUL");
+	*out = (char)v;
+	*s = p;
+	return 0;
+}
+
+/* A quoted string at x->p: to the same quote on the same line. */
+static int xl_string(struct xl *x, struct xl_token *t)
+{
+	const char *s = x->p + 1, *e = s;
+	char q = *x->p, *o;
+	int r;
+
+	while (e < x->end && *e != q && *e != '\n') {
+		if (*e != '\\')
+			e++;
+		else if (e + 1 < x->end && e[1] != '\n')
+			e += 2;
+		else
+			break;
+	}
+	if (e >= x->end || *e != q)
+		return xl_fail(x, x->line, -EINVAL, "syntax error: unterminated string");
+	if ((size_t)(e - s) > XLCFG_STRING_MAX)
+		return xl_fail(x, x->line, -EINVAL, "a string longer than %u bytes",
+			       XLCFG_STRING_MAX);
+	t->t = T_STR;
+	t->str = o = malloc((size_t)(e - s) + 1);
+	if (!o)
+		return xl_fail(x, x->line, -ENOMEM, "out of memory");
+	while (s < e) {
+		if (*s && *s != '\\') {
+			*o++ = *s++;
+			continue;
+		}
+		r = *s++ ? xl_escape(x, &s, e, o++) :
+		    xl_fail(x, x->line, -EINVAL, "syntax error: a string cannot hold a NUL");
+		if (r) {
+			free(t->str);
+			t->str = NULL;
+			return r;
+		}
+	}
+	*o = '\0';
+	x->p = e + 1;
+	return 0;
+}
+
+static int xl_lex(struct xl *x, struct xl_token *t)
+{
+	const char *p = x->p;
+
+	while (p < x->end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\f' || *p == '\v'))
+		p++;
+	memset(t, 0, sizeof(*t));
+	t->line = x->line;
+	t->s = x->p = p;
+	if (p == x->end)
+		return 0;   /* T_EOF */
+	switch (*p) {
+	case '#':
+		while (p < x->end && *p != '\n')
+			p++;
+		/* fall through */
+	case '\n':
+		if (p < x->end) {
+			p++;
+			x->line++;
+		}
+		t->t = T_NL;
+		break;
+	case ';': t->t = T_SEMI; p++; break;
+	case '[': t->t = T_LBR; p++; break;
+	case ']': t->t = T_RBR; p++; break;
+	case ',': t->t = T_COMMA; p++; break;
+	case '=': t->t = T_EQ; p++; break;
+	case '+':
+		if (p + 1 == x->end || p[1] != '=')
+			return xl_fail(x, x->line, -EINVAL, "syntax error: '+' without '='");
+		t->t = T_ADD;
+		p += 2;
+		break;
+	case '"':
+	case '\'':
+		return xl_string(x, t);
+	default:
+		if (*p >= '0' && *p <= '9') {
+			t->t = T_NUM;
+			if (*p == '0' && p + 2 < x->end && (p[1] == 'x' || p[1] == 'X') &&
+			    xl_hex(p[2]) >= 0)
+				for (p += 2; p < x->end && xl_hex(*p) >= 0; p++)
+					;
+			else
+				while (p < x->end && *p >= '0' && *p <= '9')
+					p++;
+			if (p < x->end && xl_word(*p)) {
+				while (p < x->end && xl_word(*p))
+					p++;
+				return xl_fail(x, x->line, -EINVAL,
+					       "syntax error: '%.*s' is not a number (quote it)",
+					       (int)MIN(p - t->s, 32), t->s);
+			}
+		} else if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_') {
+			t->t = T_IDENT;
+			while (p < x->end && xl_word(*p))
+				p++;
+		} else if (*p > 0x20 && *p < 0x7f) {
+			return xl_fail(x, x->line, -EINVAL, "syntax error: unexpected '%c'", *p);
+		} else {
+			return xl_fail(x, x->line, -EINVAL, "syntax error: unexpected byte 0x%02x",
+				       (unsigned char)*p);
+		}
+	}
+	t->n = (size_t)(p - t->s);
+	x->p = p;
+	return 0;
+}
+
+/* The next token that is not a newline or comment (inside a list). */
+static int xl_lex_nl(struct xl *x, struct xl_token *t)
+{
+	int r;
+
+	while (!(r = xl_lex(x, t)) && t->t == T_NL)
+		;
+	return r;
+}
+
+static int xl_unexpected(struct xl *x, const struct xl_token *t, const char *want)
+{
+	if (t->t == T_EOF)
+		return xl_fail(x, t->line, -EINVAL, "syntax error: %s, not the end", want);
+	if (t->t == T_NL)
+		return xl_fail(x, t->line, -EINVAL, "syntax error: %s, not the end of the line",
+			       want);
+	if (t->t == T_STR)
+		return xl_fail(x, t->line, -EINVAL, "syntax error: %s, not a string", want);
+	return xl_fail(x, t->line, -EINVAL, "syntax error: %s, not '%.*s'", want,
+		       (int)MIN(t->n, 32), t->s);
+}
+
+/* An atom's text, owned: a string's decoded bytes or a number's digits. */
+static char *xl_take(struct xl_token *t)
+{
+	char *s = t->str;
+
+	t->str = NULL;
+	if (t->t == T_NUM && (s = malloc(t->n + 1))) {
+		memcpy(s, t->s, t->n);
+		s[t->n] = '\0';
+	}
+	return s;
+}
+
+/* --- statements --- */
+
+/* The value after = or += starting at t: an atom or a flat list. */
+static int xl_value(struct xl *x, struct xl_token *t, struct xl_value *v)
+{
+	int open = t->line, r;
+
+	v->line = t->line;
+	if (t->t == T_NUM || t->t == T_STR) {
+		if (!(v->str = xl_take(t)))
+			return xl_fail(x, t->line, -ENOMEM, "out of memory");
+		v->len = strlen(v->str);
+		return 0;
+	}
+	if (t->t != T_LBR)
+		return xl_unexpected(x, t, "expected a value (a number, a \"string\" or a [list])");
+	v->list = true;
+	for (;;) {
+		if ((r = xl_lex_nl(x, t)))
+			return r;
+		if (t->t == T_RBR)
+			return 0;
+		if (t->t == T_EOF)
+			return xl_fail(x, open, -EINVAL, "syntax error: '[' without ']'");
+		if (t->t == T_LBR)
+			return xl_fail(x, t->line, -EINVAL, "syntax error: lists cannot nest");
+		if (t->t != T_NUM && t->t != T_STR)
+			return xl_unexpected(x, t, "expected a list element or ']'");
+		if (v->n == XLCFG_LIST_MAX) {
+			free(t->str);
+			t->str = NULL;
+			return xl_fail(x, t->line, -EINVAL, "a list longer than %d elements",
+				       XLCFG_LIST_MAX);
+		}
+		v->item_line[v->n] = t->line;
+		if (!(v->item[v->n] = xl_take(t)))
+			return xl_fail(x, t->line, -ENOMEM, "out of memory");
+		v->n++;
+		if ((r = xl_lex_nl(x, t)))
+			return r;
+		if (t->t == T_RBR)
+			return 0;
+		if (t->t == T_EOF)
+			return xl_fail(x, open, -EINVAL, "syntax error: '[' without ']'");
+		if (t->t != T_COMMA)
+			return xl_unexpected(x, t, "expected ',' or ']' in a list");
+	}
+}
+
+static int xl_find(const char *key)
+{
+	for (unsigned int i = 0; i < XK_NR; i++)
+		if (!strcmp(xl_keys[i].name, key))
+			return (int)i;
+	return -1;
+}
+
+static bool xl_known_unsupported(const char *key)
+{
+	for (unsigned int i = 0; i < ARRAY_SIZE(xl_unsupported); i++)
+		if (!strcmp(xl_unsupported[i], key))
+			return true;
+	return false;
+}
+
+/* Records KEY = v or KEY += v (as xl: += appends lists, concatenates
+ * strings, and with no earlier value assigns). Takes v's strings. */
+static int xl_store(struct xl *x, const char *key, int line, bool add, struct xl_value *v)
+{
+	int k = xl_find(key);
+	struct xl_slot *s;
+
+	if (k < 0)
+		return xl_known_unsupported(key) ?
+		       xl_fail(x, line, -ENOTSUP, "%s: not supported by isle", key) :
+		       xl_fail(x, line, -EINVAL, "%.40s: unknown key", key);
+	if (xl_keys[k].type == XT_LIST && !v->list)
+		return xl_fail(x, line, -EINVAL, "%s: expected a [list], not a single value", key);
+	if (xl_keys[k].type != XT_LIST && v->list)
+		return xl_fail(x, line, -EINVAL, "%s: expected a single value, not a list", key);
+	if (add && xl_keys[k].type == XT_NUM)
+		return xl_fail(x, line, -EINVAL, "%s: += cannot be used with numbers", key);
+	if (x->kv && (k == XK_ROOT || k == XK_EXTRA))
+		return xl_fail(x, line, -EINVAL,
+			       "%s: cannot be changed after the file (give cmdline= instead)", key);
+	if (x->kv && add && xl_keys[k].type == XT_STR && k != XK_NAME && k != XK_KERNEL &&
+	    k != XK_RAMDISK && k != XK_CMDLINE)
+		return xl_fail(x, line, -EINVAL, "%s: += cannot be used after the file", key);
+	s = &x->slot[k];
+	if (x->kv && add && !s->set && !v->list) {   /* after what the file gave */
+		const char *cur = k == XK_NAME ? x->c->name : k == XK_KERNEL ? x->c->kernel :
+				  k == XK_RAMDISK ? x->c->initrd : x->c->cmdline;
+
+		if (!(s->v.str = strdup(cur ? cur : "")))
+			return xl_fail(x, line, -ENOMEM, "out of memory");
+		s->v.len = strlen(s->v.str);
+		s->set = true;
+	}
+	if (!add || !s->set) {
+		xl_value_free(&s->v);
+		s->v = *v;
+		memset(v, 0, sizeof(*v));
+		s->set = true;
+		s->add = add;
+		return 0;
+	}
+	s->v.line = line;
+	if (v->list) {
+		if (s->v.n + v->n > XLCFG_LIST_MAX)
+			return xl_fail(x, line, -EINVAL, "%s: a list longer than %d elements", key,
+				       XLCFG_LIST_MAX);
+		memcpy(s->v.item + s->v.n, v->item, v->n * sizeof(v->item[0]));
+		memcpy(s->v.item_line + s->v.n, v->item_line, v->n * sizeof(v->item_line[0]));
+		s->v.n += v->n;
+		v->n = 0;
+	} else {
+		size_t a = s->v.len, b = v->len;
+		char *cat;
+
+		if (a + b > XLCFG_STRING_MAX)
+			return xl_fail(x, line, -EINVAL, "%s: a string longer than %u bytes", key,
+				       XLCFG_STRING_MAX);
+		if (!(cat = realloc(s->v.str, a + b + 1)))
+			return xl_fail(x, line, -ENOMEM, "out of memory");
+		memcpy(cat + a, v->str, b + 1);
+		s->v.str = cat;
+		s->v.len = a + b;
+	}
+	return 0;
+}
+
+/* Statements until the end of [p, end): KEY (=|+=) VALUE (\n|;|#|end). */
+static int xl_statements(struct xl *x)
+{
+	struct xl_value *v = calloc(1, sizeof(*v));
+	struct xl_token t = { 0 };
+	char key[64];
+	int line, r = 0;
+	bool add;
+
+	if (!v)
+		return xl_fail(x, x->line, -ENOMEM, "out of memory");
+	for (;;) {
+		if ((r = xl_lex(x, &t)) || t.t == T_EOF)
+			break;
+		if (t.t == T_NL || t.t == T_SEMI)
+			continue;
+		if (t.t != T_IDENT) {
+			r = xl_unexpected(x, &t, "expected KEY = VALUE");
+			break;
+		}
+		line = t.line;
+		snprintf(key, sizeof(key), "%.*s", (int)MIN(t.n, sizeof(key) - 1), t.s);
+		if ((r = xl_lex(x, &t)))
+			break;
+		if (t.t != T_EQ && t.t != T_ADD) {
+			r = xl_unexpected(x, &t, "expected '=' or '+=' after the key");
+			break;
+		}
+		add = t.t == T_ADD;
+		if ((r = xl_lex(x, &t)) || (r = xl_value(x, &t, v)))
+			break;
+		if ((r = xl_lex(x, &t)))
+			break;
+		if (t.t != T_NL && t.t != T_SEMI && t.t != T_EOF) {
+			r = xl_unexpected(x, &t, "expected a new line or ';' after the value");
+			break;
+		}
+		if ((r = xl_store(x, key, line, add, v)) || t.t == T_EOF)
+			break;
+		xl_value_free(v);
+	}
+	free(t.str);
+	xl_value_free(v);
+	free(v);
+	return r;
+}
+
+/* --- applying the table --- */
+
+/* vm_config_set, its message naming the xl key instead of isle's. */
+static int xl_set(struct xl *x, struct vm_config *c, const char *xkey, const char *ikey,
+		  const char *val, int line)
+{
+	size_t n = strlen(ikey);
+	char msg[300];
+	int r = vm_config_set(c, "", ikey, val, msg, sizeof(msg));
+
+	if (!r)
+		return 0;
+	return xl_fail(x, line, r, "%s: %s", xkey,
+		       !strncmp(msg, ikey, n) && msg[n] == ':' && msg[n + 1] == ' ' ?
+		       msg + n + 2 : msg);
+}
+
+/* xl's strtol(s, NULL, 0), unsigned: 0x hex, a leading 0 octal. */
+static int xl_strtou(const char *s, uint64_t *out)
+{
+	unsigned int base = 10;
+	uint64_t v = 0;
+
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		base = 16;
+		s += 2;
+	} else if (s[0] == '0' && s[1]) {
+		base = 8;
+		s++;
+	}
+	if (!*s)
+		return -EINVAL;
+	for (; *s; s++) {
+		int d = xl_hex(*s);
+
+		if (d < 0 || (unsigned int)d >= base)
+			return -EINVAL;
+		if (v > (UINT64_MAX - (unsigned int)d) / base)
+			return -ERANGE;
+		v = v * base + (unsigned int)d;
+	}
+	*out = v;
+	return 0;
+}
+
+/* A numeric key's value in decimal for vm_config_set; text that is no xl
+ * number goes on as it is ("512M": vm_config_set decides). */
+static int xl_number(struct xl *x, int k, char buf[24], const char **val)
+{
+	const struct xl_value *v = &x->slot[k].v;
+	uint64_t n;
+	int r = xl_strtou(v->str, &n);
+
+	*val = v->str;
+	if (r == -ERANGE || (r && v->str[0] == '0' && v->str[strspn(v->str, "0123456789")] == '\0'))
+		return xl_fail(x, v->line, -EINVAL, "%s: '%.32s' is not a number%s",
+			       xl_keys[k].name, v->str, r == -ERANGE ? " in range" :
+			       " (a leading 0 means octal, as in xl)");
+	if (!r) {
+		snprintf(buf, 24, "%llu", (unsigned long long)n);
+		*val = buf;
+	}
+	return 0;
+}
+
+/* Removes c's devices of one kind (a list given again replaces). */
+static void xl_drop(struct vm_config *c, enum device_kind kind)
+{
+	unsigned int j = 0;
+
+	for (unsigned int i = 0; i < c->nr_devices; i++)
+		if (c->devices[i].kind != kind) {
+			if (i != j)
+				c->devices[j] = c->devices[i];
+			j++;
+		}
+	c->nr_devices = j;
+}
+
+static const char *const xl_actions_unsupported[] = {
+	"rename-restart", "coredump-destroy", "coredump-restart", "soft-reset",
+};
+
+/* The kernel command line as xl makes it: cmdline, else root= and extra. */
+static int xl_cmdline(struct xl *x, struct vm_config *c)
+{
+	const struct xl_slot *root = &x->slot[XK_ROOT], *extra = &x->slot[XK_EXTRA];
+	const struct xl_slot *by = extra->set ? extra : root;
+	char *buf;
+	int r;
+
+	if (x->slot[XK_CMDLINE].set)
+		return xl_set(x, c, "cmdline", "cmdline", x->slot[XK_CMDLINE].v.str,
+			      x->slot[XK_CMDLINE].v.line);
+	if (!root->set && !extra->set)
+		return 0;
+	buf = malloc((root->set ? strlen(root->v.str) + 6 : 0) +
+		     (extra->set ? strlen(extra->v.str) : 0) + 1);
+	if (!buf)
+		return xl_fail(x, by->v.line, -ENOMEM, "out of memory");
+	sprintf(buf, "%s%s%s%s", root->set ? "root=" : "", root->set ? root->v.str : "",
+		root->set && extra->set ? " " : "", extra->set ? extra->v.str : "");
+	r = xl_set(x, c, by == extra ? "extra" : "root", "cmdline", buf, by->v.line);
+	free(buf);
+	return r;
+}
+
+static int xl_apply(struct xl *x, struct vm_config *c, enum xl_key k)
+{
+	const char *name = xl_keys[k].name, *val = x->slot[k].v.str;
+	int line = x->slot[k].v.line, r;
+	struct xl_value *v = &x->slot[k].v;
+	char num[24];
+	uint64_t n;
+
+	switch (k) {
+	case XK_TYPE:
+	case XK_BUILDER:
+		if (!strcmp(val, "hvm") || (k == XK_TYPE && !strcmp(val, "pvh")))
+			return 0;
+		if (!strcmp(val, k == XK_TYPE ? "pv" : "generic"))
+			return xl_fail(x, line, -ENOTSUP,
+				       "%s: '%s' (a PV guest) is not supported by isle (use "
+				       "type = \"pvh\" or \"hvm\")", name, val);
+		return xl_fail(x, line, -EINVAL, "%s: '%.32s' is not %s", name, val,
+			       k == XK_TYPE ? "pvh, hvm or pv" : "hvm or generic");
+	case XK_MEMORY:
+	case XK_MAXMEM:
+	case XK_VCPUS:
+	case XK_TESTDEV:
+		if ((r = xl_number(x, k, num, &val)))
+			return r;
+		return xl_set(x, c, name, xl_keys[k].isle, val, line);
+	case XK_MAXVCPUS:
+	case XK_EDU:
+		if ((r = xl_number(x, k, num, &val)))
+			return r;
+		if (xl_strtou(val, &n))
+			return xl_fail(x, line, -EINVAL, "%s: '%.32s' is not a number", name, val);
+		if (k == XK_MAXVCPUS && n != c->vcpus)
+			return xl_fail(x, line, -ENOTSUP, "maxvcpus: %llu is not vcpus (%u): "
+				       "isle cannot hot-add vCPUs", (unsigned long long)n, c->vcpus);
+		if (k == XK_MAXVCPUS)
+			return 0;
+		if (n > XLCFG_EDU_MAX)
+			return xl_fail(x, line, -EINVAL, "edu: at most %d devices", XLCFG_EDU_MAX);
+		xl_drop(c, DEVICE_EDU);
+		for (r = 0; !r && n--; )
+			r = xl_set(x, c, name, "edu", "1", line);
+		return r;
+	case XK_CMDLINE:
+		return xl_cmdline(x, c);
+	case XK_ROOT:
+	case XK_EXTRA:
+		return 0;   /* with cmdline */
+	case XK_ON_POWEROFF:
+	case XK_ON_REBOOT:
+	case XK_ON_CRASH:
+		for (unsigned int i = 0; i < ARRAY_SIZE(xl_actions_unsupported); i++)
+			if (!strcmp(val, xl_actions_unsupported[i]))
+				return xl_fail(x, line, -ENOTSUP, "%s: %s is not supported by isle "
+					       "(destroy, restart or preserve)", name, val);
+		break;
+	case XK_IOMMU:
+		memset(&c->iommu, 0, sizeof(c->iommu));   /* replaces, even in an override */
+		break;
+	case XK_DISK:
+	case XK_VIF:
+	case XK_PCI:
+		if (!x->slot[k].add)
+			xl_drop(c, k == XK_DISK ? DEVICE_DISK : k == XK_VIF ? DEVICE_NIC : DEVICE_PCI);
+		for (unsigned int i = 0; i < v->n; i++)
+			if ((r = xl_set(x, c, name, xl_keys[k].isle, v->item[i], v->item_line[i])))
+				return r;
+		return 0;
+	default:
+		break;
+	}
+	return xl_set(x, c, name, xl_keys[k].isle, val, line);
+}
+
+/* Parses [text, text+len) (a file, or an override when kv) and applies it. */
+static int xl_run(const char *file, const char *kv, const char *text, size_t len,
+		  struct vm_config *c, char *err, size_t errlen)
+{
+	struct xl *x = calloc(1, sizeof(*x));
+	int r;
+
+	if (!x)
+		return err_msg(err, errlen, -ENOMEM, "%.128s: out of memory", kv ? kv : file);
+	*x = (struct xl){ .file = file, .kv = kv, .c = c, .err = err, .errlen = errlen, .p = text,
+			  .end = text + len, .line = 1 };
+	r = xl_statements(x);
+	for (unsigned int k = 0; !r && k < XK_NR; k++) {
+		/* root= and extra= make the command line when cmdline= does not. */
+		if (!x->slot[k].set && !(k == XK_CMDLINE && (x->slot[XK_ROOT].set ||
+							     x->slot[XK_EXTRA].set)))
+			continue;
+		r = xl_apply(x, c, (enum xl_key)k);
+	}
+	for (unsigned int k = 0; k < XK_NR; k++)
+		xl_value_free(&x->slot[k].v);
+	free(x);
+	return r;
+}
+
+int xlcfg_parse(const char *text, size_t len, const char *file, struct vm_config *c,
+		char *err, size_t errlen)
+{
+	if (errlen)
+		err[0] = '\0';
+	if (!file)
+		file = "config";
+	if (len > XLCFG_FILE_MAX)
+		return err_msg(err, errlen, -EINVAL, "%.200s: larger than %u bytes (1 MiB)", file,
+			       XLCFG_FILE_MAX);
+	return xl_run(file, NULL, text ? text : "", text ? len : 0, c, err, errlen);
+}
+
+int xlcfg_override(struct vm_config *c, const char *kv, char *err, size_t errlen)
+{
+	size_t len = strlen(kv);
+
+	if (errlen)
+		err[0] = '\0';
+	if (!len || !strchr(kv, '='))
+		return err_msg(err, errlen, -EINVAL, "%.128s: expected KEY=VALUE", kv);
+	if (len > XLCFG_FILE_MAX)
+		return err_msg(err, errlen, -EINVAL, "%.32s...: longer than %u bytes", kv,
+			       XLCFG_FILE_MAX);
+	return xl_run(NULL, kv, kv, len, c, err, errlen);
+}
