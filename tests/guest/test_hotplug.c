@@ -9,6 +9,9 @@
  *      resets the device, writes the slot's bit to B0EJ and checks the slot
  *      reads empty afterwards;
  *   4. says "hotplug: detached" and waits for the power button (GEVT bit 1).
+ * With hp_dev=edu the device to come is an edu (an assigned one, isle
+ * pci-attach / vm.add-device): steps 2 checks its identification register
+ * and a factorial instead of disk I/O, and step 3 needs no driver reset.
  * With hp_power_only=1 it only waits for the power button (isle shutdown,
  * isle-domains stop): "hotplug: waiting for the power button". 
  * Polled every 10 ms, halted in between (LAPIC timer): the GED's edge on
@@ -16,6 +19,7 @@
 #include "blkfront.h"
 
 #include "virtio_glue.h"
+#include "edu.h"
 
 #define HP_PORT    0x0ae0
 #define HP_PCIU    (HP_PORT + 0x0)
@@ -73,9 +77,29 @@ static void hp_io(void)
 	report(st == 0 && !memcmp(wbuf, rbuf, HP_BYTES), "read it back (status %d)", st);
 }
 
+/* An edu in the slot: identification register and one factorial. */
+static bool hp_edu(uint16_t bdf)
+{
+	uint64_t base = pci_bar_map(bdf, 0), deadline;
+	volatile uint32_t *r;
+
+	if (!base)
+		return false;
+	pci_write16(bdf, PCI_COMMAND, pci_read16(bdf, PCI_COMMAND) | PCI_CMD_MEM);
+	r = phys_ptr(base);
+	report((r[EDU_IDENT / 4] & 0xff) == 0xed, "edu identification 0x%x", r[EDU_IDENT / 4]);
+	r[EDU_FACT / 4] = 10;
+	deadline = timer_deadline_us(1000000);
+	while ((r[EDU_STATUS / 4] & EDU_STATUS_COMPUTING) && !timer_expired(deadline))
+		;
+	return r[EDU_FACT / 4] == 3628800;
+}
+
 void test_hotplug_run(void)
 {
 	uint64_t ms = cmdline_get_u64("hp_ms", 60000);
+	const char *kind = cmdline_get("hp_dev");
+	bool edu = kind && !strcmp(kind, "edu");
 	uint32_t pciu, pcid;
 	int slot, r;
 	uint16_t bdf;
@@ -87,7 +111,8 @@ void test_hotplug_run(void)
 		report(hp_wait(2, ms, &pciu, &pcid), "the power button pressed");
 		goto out;
 	}
-	report(blk_find() < 0, "no virtio-blk disk before the attach");
+	report(edu ? pci_find(EDU_VENDOR, EDU_DEVICE) < 0 : blk_find() < 0,
+	       "no %s before the attach", edu ? "edu" : "virtio-blk disk");
 	printf("hotplug: ready\n");
 	if (!hp_wait(1, ms, &pciu, &pcid)) {
 		report(false, "a hotplug event within %lu ms", (unsigned long)ms);
@@ -98,6 +123,13 @@ void test_hotplug_run(void)
 	if (slot < 0)
 		goto out;
 	bdf = (uint16_t)(slot << 3);
+	if (edu) {
+		report(pci_read16(bdf, 0) == EDU_VENDOR && pci_read16(bdf, 2) == EDU_DEVICE,
+		       "slot %d holds an edu (%04x:%04x)", slot, pci_read16(bdf, 0),
+		       pci_read16(bdf, 2));
+		report(hp_edu(bdf), "the edu computes 10! = 3628800");
+		goto attached;
+	}
 	report(pci_read16(bdf, 0) == VPCI_VENDOR && pci_read16(bdf, 2) == BLKFRONT_DEVICE_ID,
 	       "slot %d holds a virtio-blk disk (%04x:%04x)", slot, pci_read16(bdf, 0),
 	       pci_read16(bdf, 2));
@@ -107,6 +139,7 @@ void test_hotplug_run(void)
 	if (r)
 		goto out;
 	hp_io();
+attached:
 	printf("hotplug: attached\n");
 	if (!hp_wait(1, ms, &pciu, &pcid)) {
 		report(false, "an eject request within %lu ms", (unsigned long)ms);
@@ -114,7 +147,10 @@ void test_hotplug_run(void)
 	}
 	report(pcid == (1u << slot) && !pciu, "eject requested for slot %d (PCID 0x%x)", slot,
 	       pcid);
-	blkfront_reset(&bf);
+	if (edu)
+		pci_write16(bdf, PCI_COMMAND, 0);   /* decoding off: nothing in flight */
+	else
+		blkfront_reset(&bf);
 	outl(HP_B0EJ, 1u << slot);
 	{
 		uint64_t deadline = timer_deadline_us(5000000);
