@@ -147,7 +147,8 @@ static void test_golden_table(void)
 static void test_values(void)
 {
 	char *argv[] = { "isle", "run", "--kernel=vmlinux", "--memory", "3G", "--vcpus=8",
-			 "--cmdline", "console=ttyS0", "--serial", "file:out.log" };
+			 "--cmdline", "console=ttyS0", "--serial", "file:out.log",
+			 "--console_socket", "/run/isle/x.console" };
 	char err[128];
 	struct cli cli;
 
@@ -158,6 +159,7 @@ static void test_values(void)
 	CU_ASSERT_EQUAL(cli.vm.vcpus, 8);
 	CU_ASSERT_STRING_EQUAL(cli.vm.cmdline, "console=ttyS0");
 	CU_ASSERT_STRING_EQUAL(cli.vm.serial_file, "out.log");
+	CU_ASSERT_STRING_EQUAL(cli.vm.console_socket, "/run/isle/x.console");
 	CU_ASSERT_FALSE(cli.vm.testdev);
 	/* The config owns copies: argv may go away. */
 	CU_ASSERT_PTR_NOT_EQUAL(cli.vm.kernel, argv[2] + 9);
@@ -166,6 +168,7 @@ static void test_values(void)
 	CU_ASSERT_PTR_NULL(cli.vm.kernel);
 	CU_ASSERT_PTR_NULL(cli.vm.cmdline);
 	CU_ASSERT_PTR_NULL(cli.vm.serial_file);
+	CU_ASSERT_PTR_NULL(cli.vm.console_socket);
 }
 
 /* --edu adds one edu device spec per use, in command-line order. */
@@ -178,7 +181,9 @@ static void test_edu(void)
 	CU_ASSERT_EQUAL_FATAL(cli_parse(ARRAY_SIZE(argv), argv, &cli, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL_FATAL(cli.vm.nr_devices, 3);
 	CU_ASSERT_EQUAL(cli.vm.devices[0].kind, DEVICE_EDU);
-	CU_ASSERT_STRING_EQUAL(cli.vm.devices[0].id, "");
+	CU_ASSERT_STRING_EQUAL(cli.vm.devices[0].id, "edu0");   /* named by the config */
+	CU_ASSERT_STRING_EQUAL(cli.vm.devices[1].id, "disk0");
+	CU_ASSERT_STRING_EQUAL(cli.vm.devices[2].id, "edu1");
 	CU_ASSERT_EQUAL(cli.vm.devices[2].kind, DEVICE_EDU);
 	CU_ASSERT_EQUAL(vm_config_count(&cli.vm, DEVICE_EDU), 2);
 	CU_ASSERT_FALSE(cli.vm.testdev);
@@ -224,7 +229,7 @@ static void test_testdev_and_ids(void)
 	CU_ASSERT_STRING_EQUAL(d[0].id, "root");
 	CU_ASSERT_STRING_EQUAL(d[0].disk.spec, "file:a");
 	CU_ASSERT_EQUAL(d[1].kind, DEVICE_NIC);
-	CU_ASSERT_STRING_EQUAL(d[1].id, "");
+	CU_ASSERT_STRING_EQUAL(d[1].id, "net0");
 	CU_ASSERT_STRING_EQUAL(d[1].nic.bridge, "br0");
 	CU_ASSERT_STRING_EQUAL(d[2].id, "d2");
 	CU_ASSERT_TRUE(d[2].disk.socket);

@@ -165,6 +165,7 @@ static void test_init(void)
 	CU_ASSERT_PTR_NULL(c.kernel);
 	CU_ASSERT_PTR_NULL(c.name);
 	CU_ASSERT_PTR_NULL(c.serial_file);
+	CU_ASSERT_PTR_NULL(c.console_socket);
 	CU_ASSERT_FALSE(c.testdev);
 	CU_ASSERT_FALSE(c.iommu.enabled);
 	CU_ASSERT_EQUAL(c.nr_devices, 0);
@@ -175,7 +176,7 @@ static void test_init(void)
 /* --- vm_config_set: one key on a fresh config --- */
 
 enum field {
-	F_MEMORY, F_MAXMEM, F_VCPUS, F_KERNEL, F_INITRD, F_CMDLINE, F_SERIAL, F_NAME,
+	F_MEMORY, F_MAXMEM, F_VCPUS, F_KERNEL, F_INITRD, F_CMDLINE, F_SERIAL, F_NAME, F_CONSOLE,
 	F_TESTDEV, F_POWEROFF, F_REBOOT, F_CRASH,
 	F_IOMMU,     /* enabled | caching_mode << 1 | caching_mode_off << 2 | aw_bits << 8 */
 	F_DEVICES,   /* the kinds in order, one letter each: d disk, n nic, p pci, e edu */
@@ -235,6 +236,17 @@ static const struct set_case set_cases[] = {
 	{ "serial", "file:", -EINVAL, F_SERIAL, 0, "'file:' is neither 'stdio' nor 'file:PATH'" },
 	{ "serial", "pty", -EINVAL, F_SERIAL, 0, "'pty' is neither" },
 	{ "serial", "", -EINVAL, F_SERIAL, 0, "is neither 'stdio'" },
+	/* A unix socket's path: sun_path's 107 bytes at most. */
+	{ "console_socket", "/run/isle/vm1.console", 0, F_CONSOLE, 0, "/run/isle/vm1.console" },
+	{ "console_socket", "c", 0, F_CONSOLE, 0, "c" },
+	{ "console_socket", "", -EINVAL, F_CONSOLE, 0, "a socket path of 1-107 bytes" },
+	{ "console_socket", "/0123456789012345678901234567890123456789012345678901234567890"
+	  "123456789012345678901234567890123456789012345", 0, F_CONSOLE, 0,
+	  "/0123456789012345678901234567890123456789012345678901234567890"
+	  "123456789012345678901234567890123456789012345" },
+	{ "console_socket", "/0123456789012345678901234567890123456789012345678901234567890"
+	  "1234567890123456789012345678901234567890123456", -EINVAL, F_CONSOLE, 0,
+	  "a socket path of 1-107 bytes" },
 	{ "name", "web-1", 0, F_NAME, 0, "web-1" },
 	{ "name", "a.b_c", 0, F_NAME, 0, "a.b_c" },
 	{ "name", "-x", -EINVAL, F_NAME, 0, "'-x' is not a name" },
@@ -312,6 +324,7 @@ static const char *config_str_field(const struct vm_config *c, enum field f)
 	case F_INITRD: return c->initrd;
 	case F_CMDLINE: return c->cmdline;
 	case F_SERIAL: return c->serial_file;
+	case F_CONSOLE: return c->console_socket;
 	case F_NAME: return c->name;
 	default: return NULL;
 	}
@@ -374,7 +387,8 @@ static void check_set_case(const struct set_case *t, const char *pfx)
 		return;
 	}
 	switch (t->f) {
-	case F_KERNEL: case F_INITRD: case F_CMDLINE: case F_SERIAL: case F_NAME: {
+	case F_KERNEL: case F_INITRD: case F_CMDLINE: case F_SERIAL: case F_NAME:
+	case F_CONSOLE: {
 		const char *s = config_str_field(&c, t->f);
 
 		if (!t->str) {
@@ -422,7 +436,7 @@ static void test_keys(void)
 	static const char *const keys[] = {
 		"kernel", "initrd", "cmdline", "memory", "maxmem", "vcpus", "serial", "disk",
 		"net", "pci", "testdev", "edu", "iommu", "name", "on_poweroff", "on_reboot",
-		"on_crash",
+		"on_crash", "console_socket",
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {

@@ -1,5 +1,6 @@
 /* Unit tests for vmm/devices/console.c: the Ctrl-A escape parser, and stdin
- * (a pipe here) into the UART's FIFO with back-pressure and EOF. */
+ * (a pipe here) into the UART's FIFO with back-pressure, EOF, a hangup
+ * while the FIFO is full, and the owner's ended() hook. */
 #include <string.h>
 #include <unistd.h>
 
@@ -103,11 +104,104 @@ static void test_console_pipe_backpressure(void)
 	serial_free(s);
 }
 
+/* The writer closes while the FIFO is full and the guest reads nothing:
+ * the hangup is reported although isle asked for no events. The input
+ * waits out of the loop, then the rest is read in order and EOF ends it. */
+static void test_console_pipe_hangup_while_full(void)
+{
+	struct evloop loop;
+	struct console c;
+	struct serial *s = serial_new(NULL, -1);
+	uint8_t in[200], got[200];
+	size_t n = 0;
+	int p[2];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
+	CU_ASSERT_EQUAL_FATAL(evloop_init(&loop), 0);
+	for (unsigned int i = 0; i < sizeof(in); i++)
+		in[i] = (uint8_t)('a' + i % 26);
+	CU_ASSERT_EQUAL_FATAL(console_open(&c, NULL, &loop, s, p[0]), 0);
+	CU_ASSERT_EQUAL(write(p[1], in, sizeof(in)), (ssize_t)sizeof(in));
+	close(p[1]);
+	for (int round = 0; round < 20; round++)   /* FIFO 64 + pending 64 */
+		evloop_run_once(&loop, 5);
+	CU_ASSERT_TRUE(c.watching);
+	CU_ASSERT_TRUE(c.parked);
+	CU_ASSERT_EQUAL(c.pending_len, 64);
+	for (int round = 0; round < 200 && n < sizeof(in); round++) {
+		evloop_run_once(&loop, 10);
+		while (n < sizeof(in) && (lsr(s) & 1))
+			got[n++] = rbr(s);
+	}
+	CU_ASSERT_EQUAL(n, sizeof(in));
+	CU_ASSERT_EQUAL(memcmp(in, got, sizeof(in)), 0);
+	for (int round = 0; round < 10 && c.watching; round++)
+		evloop_run_once(&loop, 10);
+	CU_ASSERT_FALSE(c.watching);
+	console_close(&c);
+	evloop_fini(&loop);
+	close(p[0]);
+	serial_free(s);
+}
+
+static void ended(struct console *c, void *opaque)
+{
+	(void)c;
+	++*(int *)opaque;
+}
+
+/* The owner's hook: once at EOF; once at a hangup with the FIFO full,
+ * without waiting for the guest. */
+static void test_console_ended_hook(void)
+{
+	struct evloop loop;
+	struct console c;
+	struct serial *s = serial_new(NULL, -1);
+	uint8_t in[200] = { 0 };
+	int p[2], calls = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_EQUAL_FATAL(evloop_init(&loop), 0);
+	CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
+	CU_ASSERT_EQUAL_FATAL(console_open(&c, NULL, &loop, s, p[0]), 0);
+	c.ended = ended;
+	c.ended_opaque = &calls;
+	CU_ASSERT_EQUAL(write(p[1], "ab", 2), 2);
+	close(p[1]);
+	for (int round = 0; round < 10; round++)
+		evloop_run_once(&loop, 5);
+	CU_ASSERT_EQUAL(calls, 1);
+	CU_ASSERT_FALSE(c.watching);
+	console_close(&c);
+	close(p[0]);
+	CU_ASSERT_EQUAL(serial_input(s, in, 62), 62);   /* FIFO: 2 + 62, full */
+
+	CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
+	CU_ASSERT_EQUAL_FATAL(console_open(&c, NULL, &loop, s, p[0]), 0);
+	c.ended = ended;
+	c.ended_opaque = &calls;
+	CU_ASSERT_EQUAL(write(p[1], in, sizeof(in)), (ssize_t)sizeof(in));
+	evloop_run_once(&loop, 5);
+	CU_ASSERT_EQUAL(c.pending_len, 64);
+	close(p[1]);
+	for (int round = 0; round < 10; round++)
+		evloop_run_once(&loop, 5);
+	CU_ASSERT_EQUAL(calls, 2);
+	CU_ASSERT_FALSE(c.watching);
+	console_close(&c);
+	evloop_fini(&loop);
+	close(p[0]);
+	serial_free(s);
+}
+
 void unit_register(void)
 {
 	UNIT_SUITE("console",
 		   UNIT_TEST(test_console_filter_plain),
 		   UNIT_TEST(test_console_filter_escapes),
 		   UNIT_TEST(test_console_filter_split_escape),
-		   UNIT_TEST(test_console_pipe_backpressure));
+		   UNIT_TEST(test_console_pipe_backpressure),
+		   UNIT_TEST(test_console_pipe_hangup_while_full),
+		   UNIT_TEST(test_console_ended_hook));
 }

@@ -28,9 +28,8 @@
 
 #include "isle/log.h"
 #include "isle/util.h"
-#include "control/api.h"
+#include "control/api_priv.h"
 
-#define API_FIRST_BYTES_MS 5000
 #define API_CONN_TIMEOUT_S 10
 #define API_MAX_CONNS      64
 
@@ -53,36 +52,6 @@ static const struct { const char *name; const char *method; enum api_op op; } ap
 	{ "vm.add-device", "PUT", API_VM_ADD_DEVICE },
 	{ "vm.remove-device", "PUT", API_VM_REMOVE_DEVICE },
 };
-
-struct api_waiting {
-	int fd;
-	struct timespec since;
-	struct api_waiting *next;
-};
-
-struct api_fdset {
-	int conn_fd;
-	int fds[API_MAX_FDS];
-	unsigned int nr;
-	struct api_fdset *next;
-};
-
-static long api_ms_since(const struct timespec *t)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
-}
-
-static void api_close_fds(int *fds, unsigned int nr)
-{
-	for (unsigned int i = 0; i < nr; i++)
-		if (fds[i] >= 0) {
-			close(fds[i]);
-			fds[i] = -1;
-		}
-}
 
 void api_reply_json(struct api_req *req, unsigned int status, char *json)
 {
@@ -146,30 +115,6 @@ static enum MHD_Result api_send_error(struct MHD_Connection *conn, unsigned int 
 	free(s);
 	json_decref(o);
 	return r;
-}
-
-/* The fds that came with this connection's first bytes, handed to req. */
-static void api_claim_fds(struct api_server *s, struct MHD_Connection *conn,
-			  struct api_req *req)
-{
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-	struct api_fdset **pp;
-
-	if (!ci)
-		return;
-	for (pp = &s->fdsets; *pp; pp = &(*pp)->next) {
-		struct api_fdset *f = *pp;
-
-		if (f->conn_fd != ci->connect_fd)
-			continue;
-		for (unsigned int i = 0; i < API_MAX_FDS; i++)
-			req->fds[i] = i < f->nr ? f->fds[i] : -1;
-		req->nr_fds = f->nr;
-		*pp = f->next;
-		free(f);
-		return;
-	}
 }
 
 static void api_submit(struct api_server *s, struct api_req *req)
@@ -275,126 +220,6 @@ static void api_completed(void *cls, struct MHD_Connection *conn, void **con_cls
 	*con_cls = NULL;
 }
 
-static void api_conn_notify(void *cls, struct MHD_Connection *conn, void **socket_ctx,
-			    enum MHD_ConnectionNotificationCode code)
-{
-	struct api_server *s = cls;
-	const union MHD_ConnectionInfo *ci;
-	struct api_fdset **pp;
-
-	(void)socket_ctx;
-	if (code != MHD_CONNECTION_NOTIFY_CLOSED)
-		return;
-	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-	if (!ci)
-		return;
-	for (pp = &s->fdsets; *pp; pp = &(*pp)->next)
-		if ((*pp)->conn_fd == ci->connect_fd) {
-			struct api_fdset *f = *pp;
-
-			api_close_fds(f->fds, f->nr);
-			*pp = f->next;
-			free(f);
-			return;
-		}
-}
-
-static void api_unwait(struct api_server *s, int fd, bool close_it)
-{
-	for (struct api_waiting **pp = &s->waiting; *pp; pp = &(*pp)->next)
-		if ((*pp)->fd == fd) {
-			struct api_waiting *w = *pp;
-
-			*pp = w->next;
-			free(w);
-			break;
-		}
-	evloop_del(&s->loop, fd);
-	if (close_it)
-		close(fd);
-}
-
-/* The connection's first bytes are there: take the fds that came with
- * them, then give the connection to libmicrohttpd. */
-static void api_first_bytes(struct evloop *loop, int fd, uint32_t events, void *opaque)
-{
-	struct api_server *s = opaque;
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * API_MAX_FDS)];
-		struct cmsghdr align;
-	} ctl;
-	char peek[1];
-	struct iovec iov = { .iov_base = peek, .iov_len = sizeof(peek) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
-			     .msg_controllen = sizeof(ctl.buf) };
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	struct api_fdset *set = NULL;
-	ssize_t n;
-
-	(void)loop, (void)events;
-	n = recvmsg(fd, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	api_unwait(s, fd, n <= 0);
-	if (n <= 0)
-		return;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-		unsigned int nr;
-
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		nr = (unsigned int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-		if (!set && !(set = calloc(1, sizeof(*set))))
-			break;
-		for (unsigned int i = 0; i < nr; i++) {
-			int rfd;
-
-			memcpy(&rfd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (set->nr < API_MAX_FDS)
-				set->fds[set->nr++] = rfd;
-			else
-				close(rfd);
-		}
-	}
-	if (mh.msg_flags & MSG_CTRUNC)
-		log_warn("api: a client sent more than %d fds; the rest were dropped", API_MAX_FDS);
-	if (set) {
-		set->conn_fd = fd;
-		set->next = s->fdsets;
-		s->fdsets = set;
-	}
-	if (MHD_add_connection(s->mhd, fd, (struct sockaddr *)&sun, sizeof(sun)) !=
-	    MHD_YES) {
-		/* libmicrohttpd closed fd; its fdset must go with it. */
-		if (set) {
-			s->fdsets = set->next;
-			api_close_fds(set->fds, set->nr);
-			free(set);
-		}
-	}
-}
-
-static void api_accept(struct evloop *loop, int fd, uint32_t events, void *opaque)
-{
-	struct api_server *s = opaque;
-	struct api_waiting *w;
-	int c;
-
-	(void)events;
-	while ((c = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
-		if (!(w = calloc(1, sizeof(*w))) ||
-		    evloop_add(loop, c, EPOLLIN | EPOLLRDHUP, api_first_bytes, s)) {
-			free(w);
-			close(c);
-			continue;
-		}
-		w->fd = c;
-		clock_gettime(CLOCK_MONOTONIC, &w->since);
-		w->next = s->waiting;
-		s->waiting = w;
-	}
-}
-
 static void api_mhd_ready(struct evloop *loop, int fd, uint32_t events, void *opaque)
 {
 	(void)loop, (void)fd, (void)events;
@@ -472,6 +297,13 @@ void api_dispatch(struct api_server *s)
 		next = r->next;
 		r->next = NULL;
 		s->handler(s->opaque, r);
+		if (r->deferred) {   /* answered by api_complete() */
+			pthread_mutex_lock(&s->lock);
+			r->next = s->deferred;
+			s->deferred = r;
+			pthread_mutex_unlock(&s->lock);
+			continue;
+		}
 		*tail = r;
 		tail = &r->next;
 	}
@@ -480,6 +312,24 @@ void api_dispatch(struct api_server *s)
 	pthread_mutex_lock(&s->lock);
 	*tail = s->done;
 	s->done = done;
+	pthread_mutex_unlock(&s->lock);
+	if (write(s->done_efd, &one, sizeof(one)) < 0)
+		log_warn("api: waking the API thread: %s", strerror(errno));
+}
+
+void api_complete(struct api_server *s, struct api_req *req)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&s->lock);
+	for (struct api_req **pp = &s->deferred; *pp; pp = &(*pp)->next)
+		if (*pp == req) {
+			*pp = req->next;
+			req->deferred = false;
+			req->next = s->done;
+			s->done = req;
+			break;
+		}
 	pthread_mutex_unlock(&s->lock);
 	if (write(s->done_efd, &one, sizeof(one)) < 0)
 		log_warn("api: waking the API thread: %s", strerror(errno));
@@ -584,8 +434,21 @@ void api_stop(struct api_server *s)
 		pthread_mutex_lock(&s->lock);
 		list = s->pending;
 		s->pending = s->pending_tail = NULL;
+		if (!list) {
+			list = s->deferred;
+		} else {
+			for (last = list; last->next; last = last->next)
+				;
+			last->next = s->deferred;
+		}
+		s->deferred = NULL;
+		last = NULL;
 		for (struct api_req *r = list; r; r = r->next) {
-			api_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "isle is shutting down");
+			/* A deferred request that has its reply keeps it. */
+			if (!r->deferred || !r->status)
+				api_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+						"isle is shutting down");
+			r->deferred = false;
 			last = r;
 		}
 		if (last) {

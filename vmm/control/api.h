@@ -49,6 +49,9 @@ struct api_req {
 	unsigned int status;
 	char *reply;
 
+	/* Set by the handler when it answers later, with api_complete(). */
+	bool deferred;
+
 	/* The server's. */
 	void *conn;
 	bool submitted, done, too_large;
@@ -69,6 +72,7 @@ struct api_server {
 	int done_efd;              /* main -> API thread: replies ready */
 	pthread_mutex_t lock;
 	struct api_req *pending, *pending_tail, *done;
+	struct api_req *deferred;  /* handled, answer not yet given */
 	api_handler handler;
 	void *opaque;
 	/* Accepted connections whose first bytes have not come yet. */
@@ -87,6 +91,8 @@ int api_start(struct api_server *s, const char *path, api_handler handler, void 
 /* The eventfd the main thread polls; then it calls api_dispatch(). */
 int api_req_fd(const struct api_server *s);
 void api_dispatch(struct api_server *s);
+/* A deferred request's reply (api_reply_*) is set: send it. Main thread. */
+void api_complete(struct api_server *s, struct api_req *req);
 /* Lets queued replies go out (up to a second), stops the thread, removes
  * the socket file. */
 void api_stop(struct api_server *s);

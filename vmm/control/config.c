@@ -141,7 +141,7 @@ static int config_onoff(const char *v, bool *out)
 
 enum config_key { K_KERNEL, K_INITRD, K_CMDLINE, K_MEMORY, K_MAXMEM, K_VCPUS, K_SERIAL,
 		  K_DISK, K_NET, K_PCI, K_TESTDEV, K_EDU, K_IOMMU, K_NAME, K_ON_POWEROFF,
-		  K_ON_REBOOT, K_ON_CRASH };
+		  K_ON_REBOOT, K_ON_CRASH, K_CONSOLE_SOCKET };
 
 static const struct { const char *name; enum config_key key; bool flag; } config_keys[] = {
 	{ "kernel", K_KERNEL, false }, { "initrd", K_INITRD, false },
@@ -151,7 +151,7 @@ static const struct { const char *name; enum config_key key; bool flag; } config
 	{ "pci", K_PCI, false }, { "testdev", K_TESTDEV, true }, { "edu", K_EDU, true },
 	{ "iommu", K_IOMMU, false }, { "name", K_NAME, false },
 	{ "on_poweroff", K_ON_POWEROFF, false }, { "on_reboot", K_ON_REBOOT, false },
-	{ "on_crash", K_ON_CRASH, false },
+	{ "on_crash", K_ON_CRASH, false }, { "console_socket", K_CONSOLE_SOCKET, false },
 };
 
 static int config_find(const char *key)
@@ -296,6 +296,11 @@ int vm_config_set(struct vm_config *c, const char *pfx, const char *key, const c
 			return config_str(&c->serial_file, pfx, key, val + 5, err, errlen);
 		return err_msg(err, errlen, -EINVAL,
 			       "%s%s: '%.64s' is neither 'stdio' nor 'file:PATH'", pfx, key, val);
+	case K_CONSOLE_SOCKET:
+		if (!*val || strlen(val) >= CONFIG_SOCKET_PATH_MAX)
+			return err_msg(err, errlen, -EINVAL, "%s%s: a socket path of 1-%d bytes",
+				       pfx, key, CONFIG_SOCKET_PATH_MAX - 1);
+		return config_str(&c->console_socket, pfx, key, val, err, errlen);
 	case K_DISK:
 		return config_device(c, DEVICE_DISK, pfx, key, val, err, errlen);
 	case K_NET:
@@ -357,5 +362,6 @@ int vm_config_finish(struct vm_config *c, char *err, size_t errlen)
 			       "iommu: caching_mode=off cannot be used with pci (the host IOMMU "
 			       "learns the guest's mappings from its invalidations)");
 	vm_config_name_disks(c);
+	vm_config_name_devices(c);
 	return 0;
 }

@@ -11,6 +11,7 @@
  *   memory maxmem             a size: 512M, 2G, a bare number is MiB
  *   vcpus                     1..CONFIG_MAX_VCPUS
  *   serial                    stdio | file:PATH
+ *   console_socket            PATH: COM1 also on a unix socket (isle console)
  *   disk net pci              one device each (device_spec_parse's syntax)
  *   edu testdev               flags ("" or 1/0, on/off)
  *   iommu                     "" | aw=39|48,caching_mode=on|off
@@ -31,6 +32,7 @@
 #define CONFIG_MAX_MEMORY     (1ULL << 40)
 #define CONFIG_MAX_VCPUS      255   /* xAPIC ids, one MADT byte */
 #define CONFIG_NAME_MAX       64    /* NUL included */
+#define CONFIG_SOCKET_PATH_MAX 108  /* sun_path, NUL included */
 
 /* Sets the defaults (256 MiB, 1 vCPU, on_poweroff=destroy, on_reboot=restart
  * for an xl-style VM is the caller's choice: here on_reboot=destroy, which is

@@ -144,6 +144,16 @@ static int inst_run_vm(struct inst *in)
 	if (in->to_created) {
 		in->to_created = false;
 		in->state = INST_CREATED;
+		if (in->delete_after_stop) {
+			inst_config_reset(&in->cfg);
+			in->state = INST_NONE;
+			in->delete_after_stop = false;
+		}
+		if (in->after_stop) {
+			api_reply_json(in->after_stop, 204, NULL);
+			api_complete(&in->api, in->after_stop);
+			in->after_stop = NULL;
+		}
 		return 1;
 	}
 	if (act == VM_ACTION_RESTART) {
@@ -245,6 +255,7 @@ out:
 		rundir_remove(in->cfg.name);
 		close(in->lock_fd);
 	}
+	inst_config_reset(&in->cfg);   /* the tap fds it held */
 	vm_config_free(&in->cfg);
 	return in->exit_status;
 }

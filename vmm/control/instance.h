@@ -29,6 +29,9 @@ struct inst {
 	bool to_created;             /* vm.shutdown: keep the config, wait for vm.boot */
 	bool force_restart;          /* vm.reboot */
 	bool preserved;
+	bool delete_after_stop;      /* vm.delete of a running VM */
+	/* vm.shutdown / vm.delete of a running VM: answered once it is gone. */
+	struct api_req *after_stop;
 	struct api_server api;
 	bool api_on;
 	struct evloop idle;          /* the main loop while no VM runs */
@@ -51,9 +54,16 @@ int inst_boot(struct inst *in);
 void inst_destroy_vm(struct inst *in);
 
 /* Takes the device with this id out of the config (a restart leaves it
- * out); inst_device_gone is the same as hotplug's removal callback. */
+ * out), closing the tap fds the config held for it; inst_device_gone is the
+ * same as hotplug's removal callback. */
 void inst_config_forget(struct vm_config *c, const char *id);
 void inst_device_gone(void *opaque, const char *id);
+/* A NIC spec's tap fds (the config's copies) closed. */
+void inst_spec_close_fds(struct device_spec *s);
+/* vm.delete: an empty config that keeps what the command line gave (name,
+ * test device, serial file, console socket); the tap fds it held are
+ * closed. */
+void inst_config_reset(struct vm_config *c);
 
 /* The main-thread side of every endpoint (api.h's handler). */
 void inst_api(void *opaque, struct api_req *req);

@@ -7,6 +7,7 @@
  * does for pause/resume), one that is malformed with 400, an unknown device
  * with 404; nothing changes on a refusal. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,12 +177,15 @@ static void inst_add(struct inst *in, struct api_req *req, enum device_kind kind
 		goto bad;
 	if ((r = device_spec_parse(kind, text, spec, err, sizeof(err))))
 		goto bad;
+	iommu |= api_json_wants_iommu(obj);
 	if (iommu && !in->cfg.iommu.enabled) {
 		snprintf(err, sizeof(err), "iommu: the VM has no IOMMU (create it with iommu)");
 		r = -EINVAL;
 		goto bad;
 	}
-	if (kind == DEVICE_NIC && nfds != req->nr_fds) {
+	/* Kata sends the tap fds without a "fds" array (cloud-hypervisor
+	 * takes what arrives); a body that has one must match. */
+	if (kind == DEVICE_NIC && nfds && nfds != req->nr_fds) {
 		snprintf(err, sizeof(err), "net: %u tap fd(s) announced, %u received", nfds,
 			 req->nr_fds);
 		r = -EINVAL;
@@ -193,44 +197,51 @@ static void inst_add(struct inst *in, struct api_req *req, enum device_kind kind
 			r = -EINVAL;
 			goto bad;
 		}
-		for (unsigned int i = 0; i < req->nr_fds; i++)
-			spec->nic.tap_fds[i] = req->fds[i];
+		if (spec->nic.queues > 1 && spec->nic.queues != req->nr_fds) {
+			snprintf(err, sizeof(err), "net: %u queue pair(s) but %u tap fd(s)",
+				 spec->nic.queues, req->nr_fds);
+			r = -EINVAL;
+			goto bad;
+		}
+		/* The config owns copies for the VM's life (a restart needs
+		 * them again); the request closes its own. */
+		for (unsigned int i = 0; i < req->nr_fds; i++) {
+			spec->nic.tap_fds[i] = fcntl(req->fds[i], F_DUPFD_CLOEXEC, 3);
+			if (spec->nic.tap_fds[i] < 0) {
+				r = -errno;
+				spec->nic.nr_tap_fds = i;
+				inst_spec_close_fds(spec);
+				snprintf(err, sizeof(err), "net: tap fd %u: %s", i, strerror(-r));
+				goto bad;
+			}
+		}
 		spec->nic.nr_tap_fds = req->nr_fds;
-		if (!spec->nic.queues || spec->nic.queues == 1)
-			spec->nic.queues = req->nr_fds;
+		spec->nic.queues = req->nr_fds;
 	}
 	/* The config keeps what it has, hot-added devices included, so a
 	 * restart brings them back; the fds stay with the running device. */
 	if ((r = vm_config_add(&in->cfg, spec, msg, sizeof(msg)))) {
+		inst_spec_close_fds(spec);
 		api_reply_error(req, 400, "%s", msg);
 		goto out;
 	}
 	if (kind == DEVICE_DISK)
 		vm_config_name_disks(&in->cfg);
+	vm_config_name_devices(&in->cfg);
 	if (inst_has_vm(in)) {
+		/* The config's copy (named, fds and all): realize dups the fds. */
 		struct device_spec *kept = &in->cfg.devices[in->cfg.nr_devices - 1];
 
-		*spec = *kept;
-		if (kind == DEVICE_NIC)
-			for (unsigned int i = 0; i < spec->nic.nr_tap_fds; i++)
-				spec->nic.tap_fds[i] = req->fds[i];
-		r = device_add(&in->vm, spec, &dev);
+		r = device_add(&in->vm, kept, &dev);
 		if (r) {
+			inst_spec_close_fds(kept);
 			in->cfg.nr_devices--;
 			api_reply_error(req, 500, "the device could not be added: %s", strerror(-r));
 			goto out;
 		}
-		/* The config's copy must name the instance, and hold no fds. */
-		memcpy(kept->id, dev->id, sizeof(kept->id));
-		if (kind == DEVICE_NIC)
-			kept->nic.nr_tap_fds = 0;
 		hotplug_plugged(&in->vm, dev);
 		inst_bdf(dev, bdf, sizeof(bdf));
 		log_info("%s hot-added at %s", dev->id, bdf);
-	} else if (kind == DEVICE_NIC && req->nr_fds) {
-		/* Before boot the fds wait in the config (the VM dups them). */
-		for (unsigned int i = 0; i < req->nr_fds; i++)
-			req->fds[i] = -1;
 	}
 	inst_reply(req, 200, json_pack("{s:s, s:s}", "id",
 				       dev ? dev->id : in->cfg.devices[in->cfg.nr_devices - 1].id,
@@ -243,6 +254,32 @@ out:
 	free(spec);
 }
 
+void inst_spec_close_fds(struct device_spec *s)
+{
+	if (s->kind != DEVICE_NIC)
+		return;
+	for (unsigned int i = 0; i < s->nic.nr_tap_fds; i++)
+		if (s->nic.tap_fds[i] >= 0)
+			close(s->nic.tap_fds[i]);
+	s->nic.nr_tap_fds = 0;
+}
+
+void inst_config_reset(struct vm_config *c)
+{
+	char *name = c->name, *serial = c->serial_file, *console = c->console_socket;
+	bool testdev = c->testdev;
+
+	for (unsigned int i = 0; i < c->nr_devices; i++)
+		inst_spec_close_fds(&c->devices[i]);
+	c->name = c->serial_file = c->console_socket = NULL;
+	vm_config_free(c);
+	vm_config_init(c);
+	c->name = name;
+	c->serial_file = serial;
+	c->console_socket = console;
+	c->testdev = testdev;
+}
+
 void inst_device_gone(void *opaque, const char *id)
 {
 	inst_config_forget(&((struct inst *)opaque)->cfg, id);
@@ -252,6 +289,7 @@ void inst_config_forget(struct vm_config *c, const char *id)
 {
 	for (unsigned int i = 0; i < c->nr_devices; i++)
 		if (!strcmp(c->devices[i].id, id)) {
+			inst_spec_close_fds(&c->devices[i]);
 			memmove(&c->devices[i], &c->devices[i + 1],
 				(c->nr_devices - i - 1) * sizeof(c->devices[0]));
 			c->nr_devices--;
@@ -333,13 +371,18 @@ static void inst_create(struct inst *in, struct api_req *req)
 		return;
 	}
 	/* What the command line gave stays: the name, the test device, where
-	 * the serial port goes (cloud-hypervisor's config has no such keys). */
+	 * the serial port and its console socket go (cloud-hypervisor's config
+	 * has no such keys). */
 	c.name = in->cfg.name;
 	in->cfg.name = NULL;
 	c.testdev |= in->cfg.testdev;
 	if (!c.serial_file) {
 		c.serial_file = in->cfg.serial_file;
 		in->cfg.serial_file = NULL;
+	}
+	if (!c.console_socket) {
+		c.console_socket = in->cfg.console_socket;
+		in->cfg.console_socket = NULL;
 	}
 	vm_config_free(&in->cfg);
 	in->cfg = c;
@@ -418,21 +461,23 @@ void inst_api(void *opaque, struct api_req *req)
 		return;
 	case API_VM_DELETE:
 		if (inst_has_vm(in)) {
-			in->to_created = true;
+			/* Answered once the VM is gone (instance.c), so what
+			 * follows sees no VM. */
+			if (in->after_stop) {
+				api_reply_error(req, 405, "the VM is stopping");
+				return;
+			}
+			in->to_created = in->delete_after_stop = true;
+			in->after_stop = req;
+			req->deferred = true;
 			inst_stop_vm(in, VM_STOP_REQUEST, "vm.delete");
+			return;
 		}
 		if (in->preserved) {
 			inst_destroy_vm(in);
 			in->preserved = false;
 		}
-		{
-			char *name = in->cfg.name;
-
-			in->cfg.name = NULL;
-			vm_config_free(&in->cfg);
-			vm_config_init(&in->cfg);
-			in->cfg.name = name;
-		}
+		inst_config_reset(&in->cfg);
 		in->state = INST_NONE;
 		api_reply_json(req, 204, NULL);
 		return;
@@ -484,8 +529,15 @@ void inst_api(void *opaque, struct api_req *req)
 			return;
 		}
 		if (req->op == API_VM_SHUTDOWN) {
+			if (in->after_stop) {
+				api_reply_error(req, 405, "the VM is stopping");
+				return;
+			}
 			in->to_created = true;
+			in->after_stop = req;
+			req->deferred = true;
 			inst_stop_vm(in, VM_STOP_REQUEST, "vm.shutdown");
+			return;
 		} else {
 			in->force_restart = true;
 			inst_stop_vm(in, VM_STOP_RESET, "vm.reboot");

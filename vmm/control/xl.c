@@ -11,9 +11,14 @@
  * create: the xl.cfg file and KEY=VALUE overrides through xlcfg.c into a
  * vm_config (on_reboot=restart, xl's default), a copy of the file at
  * NAME.cfg, the serial port into NAME.console.log unless the config says
- * where; then inst_run() in a child of its own session (stdout and stderr
- * appended to NAME.log) while the parent waits for vm.info to say Running,
- * or in this process with -F. */
+ * where, and on the console socket NAME.console (console_sock.h); then
+ * inst_run() in a child of its own session (stdout and stderr appended to
+ * NAME.log) while the parent waits for vm.info to say Running, or in this
+ * process with -F.
+ *
+ * console: what NAME.console.log holds (the history), then a client of
+ * NAME.console: its output to stdout, stdin to it; without that socket
+ * (serial= elsewhere, an older VM), following NAME.console.log. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,7 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
@@ -38,6 +45,7 @@
 #include "control/xl.h"
 #include "control/xlcfg.h"
 #include "control/xl_priv.h"
+#include "devices/console_sock.h"
 
 
 #define XL_REPLY_MAX    (4u << 20)
@@ -66,8 +74,8 @@ static const struct xl_verb {
 	{ "reboot", xl_simple, "reboot NAME" },
 	{ "pause", xl_simple, "pause NAME" },
 	{ "unpause", xl_simple, "unpause NAME" },
-	{ "console", xl_console, "console NAME (shows the serial output as it comes; "
-				 "Ctrl-] quits; input is not forwarded yet)" },
+	{ "console", xl_console, "console NAME (attaches to the serial console: its "
+				 "output so far and as it comes, and what is typed; Ctrl-] quits)" },
 	{ "mem-set", xl_mem_set, "mem-set NAME SIZE (a bare number is KiB; b k m g t)" },
 	{ "block-attach", xl_block_attach, "block-attach NAME DISKSPEC..." },
 	{ "block-detach", xl_block_detach, "block-detach [-f] [-t SECONDS] NAME ID" },
@@ -448,7 +456,7 @@ static int xl_wait_running(const char *name, pid_t child, const char *log, off_t
 	return 1;
 }
 
-static int xl_console_follow(const char *verb, const char *name);
+static int xl_console_attach(const char *verb, const char *name);
 
 static int xl_create(int argc, char **argv)
 {
@@ -532,6 +540,11 @@ static int xl_create(int argc, char **argv)
 			goto out;
 		}
 	}
+	/* COM1 on NAME.console too: isle console NAME attaches there. */
+	if (rundir_path(path, sizeof(path), c.name, "console") ||
+	    vm_config_set(&c, "", "console_socket", path, err, sizeof(err)))
+		fprintf(stderr, "isle: create: %s/%s.console: too long for a socket path (isle "
+			"console will only show the output)\n", rundir(), c.name);
 	if (foreground) {
 		free(text);
 		return inst_run(&c, true, sock);
@@ -561,7 +574,7 @@ static int xl_create(int argc, char **argv)
 	}
 	r = xl_wait_running(c.name, pid, log, log_off);
 	if (!r && console)
-		r = xl_console_follow("create", c.name);
+		r = xl_console_attach("create", c.name);
 out:
 	vm_config_free(&c);
 	free(text);
@@ -848,12 +861,69 @@ static int xl_simple(int argc, char **argv)
 
 /* ---- console ---- */
 
+#define XL_CONSOLE_QUIT 0x1d   /* Ctrl-] */
+
 static volatile sig_atomic_t xl_console_stop;
 
 static void xl_console_signal(int sig)
 {
 	(void)sig;
 	xl_console_stop = 1;
+}
+
+/* The terminal and the signals while a console is shown. */
+struct xl_term {
+	bool tty;                    /* stdin is a terminal, now raw */
+	struct termios saved;
+	struct sigaction old_sa[3];
+};
+
+static const int xl_console_sigs[3] = { SIGINT, SIGTERM, SIGHUP };
+
+/* SIGINT and friends end the console (with a raw terminal, Ctrl-C is a
+ * byte for the guest instead); stdin as a terminal goes raw: no echo, no
+ * line editing, bytes as typed (output processing stays). */
+static void xl_term_enter(struct xl_term *t, const char *name, const char *what)
+{
+	struct sigaction sa = { .sa_handler = xl_console_signal };
+	struct termios raw;
+
+	xl_console_stop = 0;
+	for (int i = 0; i < 3; i++)
+		sigaction(xl_console_sigs[i], &sa, &t->old_sa[i]);
+	signal(SIGPIPE, SIG_IGN);
+	t->tty = isatty(0) && !tcgetattr(0, &t->saved);
+	if (!t->tty)
+		return;
+	raw = t->saved;
+	raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO | ISIG | IEXTEN);
+	raw.c_iflag &= ~(tcflag_t)(IXON | ICRNL);
+	raw.c_cc[VMIN] = 1;
+	raw.c_cc[VTIME] = 0;
+	tcsetattr(0, TCSANOW, &raw);
+	fprintf(stderr, "isle: console %s: Ctrl-] quits%s\r\n", name, what);
+}
+
+static void xl_term_leave(struct xl_term *t)
+{
+	if (t->tty)
+		tcsetattr(0, TCSANOW, &t->saved);
+	for (int i = 0; i < 3; i++)
+		sigaction(xl_console_sigs[i], &t->old_sa[i], NULL);
+}
+
+static bool xl_write_all(int fd, const char *buf, size_t n)
+{
+	for (size_t off = 0; off < n;) {
+		ssize_t w = write(fd, buf + off, n - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return false;
+		off += (size_t)w;
+	}
+	return true;
 }
 
 /* Copies what fd has from its offset on to stdout: false on a write error. */
@@ -867,24 +937,16 @@ static bool xl_console_copy(int fd)
 	if (!fstat(fd, &st) && st.st_size < lseek(fd, 0, SEEK_CUR))
 		lseek(fd, 0, SEEK_SET);
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		for (ssize_t off = 0; off < n;) {
-			ssize_t w = write(1, buf + off, (size_t)(n - off));
-
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0)
-				return false;
-			off += w;
-		}
+		if (!xl_write_all(1, buf, (size_t)n))
+			return false;
 	return true;
 }
 
+/* Without a console socket: follows NAME.console.log (output only). */
 static int xl_console_follow(const char *verb, const char *name)
 {
-	struct sigaction sa = { .sa_handler = xl_console_signal }, old_sa[3];
-	static const int sigs[3] = { SIGINT, SIGTERM, SIGHUP };
-	struct termios old, raw;
-	bool tty = isatty(0), in_open = true;
+	struct xl_term t;
+	bool in_open = true;
 	char path[4096];
 	int fd;
 
@@ -894,22 +956,7 @@ static int xl_console_follow(const char *verb, const char *name)
 			verb, name, path, strerror(errno));
 		return 1;
 	}
-	xl_console_stop = 0;
-	for (int i = 0; i < 3; i++)
-		sigaction(sigs[i], &sa, &old_sa[i]);
-	signal(SIGPIPE, SIG_IGN);
-	if (tty && !tcgetattr(0, &old)) {
-		raw = old;
-		raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO | ISIG | IEXTEN);
-		raw.c_iflag &= ~(tcflag_t)(IXON | ICRNL);
-		raw.c_cc[VMIN] = 1;
-		raw.c_cc[VTIME] = 0;
-		tcsetattr(0, TCSANOW, &raw);
-		fprintf(stderr, "isle: console %s: Ctrl-] quits (input is not forwarded yet)\r\n",
-			name);
-	} else {
-		tty = false;
-	}
+	xl_term_enter(&t, name, " (output only: the VM has no console socket)");
 	while (!xl_console_stop && xl_console_copy(fd)) {
 		struct pollfd p = { .fd = 0, .events = POLLIN };
 		char in[64];
@@ -919,20 +966,137 @@ static int xl_console_follow(const char *verb, const char *name)
 			xl_console_copy(fd);
 			break;
 		}
-		if (poll(&p, tty && in_open ? 1 : 0, 200) > 0) {
+		if (poll(&p, t.tty && in_open ? 1 : 0, 200) > 0) {
 			n = read(0, in, sizeof(in));
 			if (n <= 0)
 				in_open = false;
-			else if (memchr(in, 0x1d, (size_t)n))
+			else if (memchr(in, XL_CONSOLE_QUIT, (size_t)n))
 				break;
 		}
 	}
-	if (tty)
-		tcsetattr(0, TCSANOW, &old);
-	for (int i = 0; i < 3; i++)
-		sigaction(sigs[i], &old_sa[i], NULL);
+	xl_term_leave(&t);
 	close(fd);
 	return 0;
+}
+
+/* A connected, non-blocking client of the socket at path, or -errno. */
+static int xl_console_connect(const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd, r;
+
+	if (strlen(path) >= sizeof(a.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(a.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* Relays until the socket closes (the VM ended), Ctrl-] on a terminal, or
+ * a signal: 0, or 1 when another console holds the VM's. Input waits in
+ * `in` while the socket is full (the guest reads slowly), and stdin is not
+ * read meanwhile; stdin's end only stops the input. */
+static int xl_console_relay(const char *verb, const char *name, int sock, bool tty)
+{
+	static const char busy[] = CONSOLE_SOCK_BUSY;
+	char out[4096], in[256];
+	size_t in_off = 0, in_len = 0;
+	bool in_open = true, first = true, quit = false;
+
+	while (!xl_console_stop) {
+		struct pollfd p[2] = {
+			{ .fd = sock, .events = POLLIN | (in_len ? POLLOUT : 0) },
+			{ .fd = in_open && !in_len && !quit ? 0 : -1, .events = POLLIN },
+		};
+		ssize_t n;
+
+		if (quit && !in_len)
+			break;
+		if (poll(p, 2, 200) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			n = read(sock, out, sizeof(out));
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				n = 0;
+			else if (n <= 0)
+				break;   /* the VM ended (or restarts): its console is gone */
+			if (first && n >= (ssize_t)sizeof(busy) - 1 &&
+			    !memcmp(out, busy, sizeof(busy) - 1)) {
+				fprintf(stderr, "isle: %s: %s: another console is attached\n", verb,
+					name);
+				return 1;
+			}
+			first &= n == 0;
+			if (n && !xl_write_all(1, out, (size_t)n))
+				break;
+		}
+		if (p[1].revents) {
+			char *q;
+
+			n = read(0, in, sizeof(in));
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				continue;
+			if (n <= 0) {
+				in_open = false;   /* output goes on until the VM ends */
+				continue;
+			}
+			in_off = 0;
+			in_len = (size_t)n;
+			if (tty && (q = memchr(in, XL_CONSOLE_QUIT, in_len))) {
+				in_len = (size_t)(q - in);   /* what came before it still goes */
+				quit = true;
+			}
+		}
+		if (in_len) {
+			n = send(sock, in + in_off, in_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (n < 0 && errno != EAGAIN && errno != EINTR)
+				break;
+			if (n > 0) {
+				in_off += (size_t)n;
+				in_len -= (size_t)n;
+			}
+		}
+	}
+	return 0;
+}
+
+/* xl's console: the history from NAME.console.log, then NAME.console's
+ * output as it comes, with stdin sent to the guest. */
+static int xl_console_attach(const char *verb, const char *name)
+{
+	struct xl_term t;
+	char path[4096];
+	int sock = -ENAMETOOLONG, log, r;
+
+	if (!rundir_path(path, sizeof(path), name, "console"))
+		sock = xl_console_connect(path);
+	if (sock < 0)
+		return xl_console_follow(verb, name);   /* no socket: serial= elsewhere? */
+	/* Connected first, so nothing the guest says meanwhile is lost (a line
+	 * may show twice). */
+	xl_term_enter(&t, name, "");
+	if (!rundir_path(path, sizeof(path), name, "console.log") &&
+	    (log = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		xl_console_copy(log);
+		close(log);
+	}
+	r = xl_console_relay(verb, name, sock, t.tty);
+	xl_term_leave(&t);
+	if (t.tty)
+		fputs("\r\n", stderr);
+	close(sock);
+	return r;
 }
 
 static int xl_console(int argc, char **argv)
@@ -943,5 +1107,5 @@ static int xl_console(int argc, char **argv)
 		return r;
 	if (xl_find("console", argv[optind]) < 0)
 		return 1;
-	return xl_console_follow("console", argv[optind]);
+	return xl_console_attach("console", argv[optind]);
 }

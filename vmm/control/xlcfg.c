@@ -1,10 +1,13 @@
 /* xl.cfg(5) files and `isle create` overrides (owner: xlcfg.c; contract in
- * control/xlcfg.h). A lexer over [p, end), a statement loop that collects
- * the settings into a table of xl keys (no recursion: lists are flat), and
- * the step that applies the table through vm_config_set() in a fixed order.
- * Every message is one line: "FILE:LINE: why" or "KEY=VALUE: why". */
+ * control/xlcfg.h): what xl's keys mean to isle. The syntax is
+ * xlcfg_parse.c's (control/xlcfg_priv.h); this file is its store callback
+ * and what comes after: the table of xl keys with their types and isle
+ * names, the keys isle refuses as unsupported, collecting each statement
+ * into that table (=, += and what an override may change), then applying
+ * the table through vm_config_set() in a fixed order (the scalars, then
+ * disk, vif, pci). Every message is one line: "FILE:LINE: why" or
+ * "KEY=VALUE: why". Pure: no I/O, no globals. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +18,7 @@
 #include "isle/util.h"
 #include "control/config.h"
 #include "control/xlcfg.h"
+#include "control/xlcfg_priv.h"
 #include "core/device.h"
 
 /* --- the keys --- */
@@ -75,312 +79,17 @@ static const char *const xl_unsupported[] = {
 
 /* --- collected settings --- */
 
-struct xl_value {
-	bool list;
-	int line;
-	char *str;                           /* !list */
-	size_t len;                          /* strlen(str): += stays linear */
-	unsigned int n;                      /* list */
-	char *item[XLCFG_LIST_MAX];
-	int item_line[XLCFG_LIST_MAX];
-};
-
 struct xl_slot {
-	struct xl_value v;
+	struct xlc_value v;
 	bool set;
 	bool add;                            /* a += that found no earlier value */
 };
 
 struct xl {
-	const char *file;                    /* messages: "FILE:LINE: " */
-	const char *kv;                      /* an override: "KEY=VALUE: " */
+	struct xlc_parser ps;                /* the file or override; ps.ctx is x */
 	struct vm_config *c;
-	char *err;
-	size_t errlen;
-	const char *p, *end;                 /* the lexer */
-	int line;
 	struct xl_slot slot[XK_NR];
 };
-
-static __attribute__((format(printf, 4, 5)))
-int xl_fail(struct xl *x, int line, int r, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (x->kv)
-		return err_msg(x->err, x->errlen, r, "%.128s: %s", x->kv, msg);
-	return err_msg(x->err, x->errlen, r, "%.200s:%d: %s", x->file, line, msg);
-}
-
-static void xl_value_free(struct xl_value *v)
-{
-	free(v->str);
-	for (unsigned int i = 0; i < v->n; i++)
-		free(v->item[i]);
-	memset(v, 0, sizeof(*v));
-}
-
-/* --- the lexer --- */
-
-enum xl_tok { T_EOF, T_NL, T_SEMI, T_IDENT, T_NUM, T_STR, T_LBR, T_RBR, T_COMMA, T_EQ, T_ADD };
-
-struct xl_token {
-	enum xl_tok t;
-	int line;
-	const char *s;                       /* T_IDENT, T_NUM: the text */
-	size_t n;
-	char *str;                           /* T_STR: decoded, owned */
-};
-
-static int xl_hex(char ch)
-{
-	return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 :
-	       ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
-}
-
-static bool xl_word(char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-	       ch == '_' || ch == '.';
-}
-
-/* The C escape after a backslash at *s (s < e): the byte in *out. */
-static int xl_escape(struct xl *x, const char **s, const char *e, char *out)
-{
-	static const char from[] = "\"'\\abfnrtv", to[] = "\"'\\\a\b\f\n\r\t\v";
-	const char *p = *s, *simple;
-	char ch = *p++;
-	int v = 0, n;
-
-	if ((simple = strchr(from, ch)) && ch) {
-		v = to[simple - from];
-	} else if (ch == 'x') {
-		if (e - p < 2 || xl_hex(p[0]) < 0 || xl_hex(p[1]) < 0)
-			return xl_fail(x, x->line, -EINVAL,
-				       "syntax error: \\x needs two hex digits in a string");
-		v = xl_hex(p[0]) << 4 | xl_hex(p[1]);
-		p += 2;
-	} else {
-		if ((ch < '0' || ch > '7') && ch > 0x20 && ch < 0x7f)
-			return xl_fail(x, x->line, -EINVAL,
-				       "syntax error: unknown escape '\\%c' in a string", ch);
-		if (ch < '0' || ch > '7')
-			return xl_fail(x, x->line, -EINVAL, "syntax error: byte 0x%02x after "
-				       "a backslash in a string", (unsigned char)ch);
-		v = ch - '0';
-		for (n = 1; n < 3 && p < e && *p >= '0' && *p <= '7'; n++)
-			v = v * 8 + (*p++ - '0');
-		if (v > 255)
-			return xl_fail(x, x->line, -EINVAL,
-				       "syntax error: octal escape above \\377 in a string");
-	}
-	if (!v)
-		return xl_fail(x, x->line, -EINVAL, "syntax error: a string cannot hold a NUL");
-	*out = (char)v;
-	*s = p;
-	return 0;
-}
-
-/* A quoted string at x->p: to the same quote on the same line. */
-static int xl_string(struct xl *x, struct xl_token *t)
-{
-	const char *s = x->p + 1, *e = s;
-	char q = *x->p, *o;
-	int r;
-
-	while (e < x->end && *e != q && *e != '\n') {
-		if (*e != '\\')
-			e++;
-		else if (e + 1 < x->end && e[1] != '\n')
-			e += 2;
-		else
-			break;
-	}
-	if (e >= x->end || *e != q)
-		return xl_fail(x, x->line, -EINVAL, "syntax error: unterminated string");
-	if ((size_t)(e - s) > XLCFG_STRING_MAX)
-		return xl_fail(x, x->line, -EINVAL, "a string longer than %u bytes",
-			       XLCFG_STRING_MAX);
-	t->t = T_STR;
-	t->str = o = malloc((size_t)(e - s) + 1);
-	if (!o)
-		return xl_fail(x, x->line, -ENOMEM, "out of memory");
-	while (s < e) {
-		if (*s && *s != '\\') {
-			*o++ = *s++;
-			continue;
-		}
-		r = *s++ ? xl_escape(x, &s, e, o++) :
-		    xl_fail(x, x->line, -EINVAL, "syntax error: a string cannot hold a NUL");
-		if (r) {
-			free(t->str);
-			t->str = NULL;
-			return r;
-		}
-	}
-	*o = '\0';
-	x->p = e + 1;
-	return 0;
-}
-
-static int xl_lex(struct xl *x, struct xl_token *t)
-{
-	const char *p = x->p;
-
-	while (p < x->end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\f' || *p == '\v'))
-		p++;
-	memset(t, 0, sizeof(*t));
-	t->line = x->line;
-	t->s = x->p = p;
-	if (p == x->end)
-		return 0;   /* T_EOF */
-	switch (*p) {
-	case '#':
-		while (p < x->end && *p != '\n')
-			p++;
-		/* fall through */
-	case '\n':
-		if (p < x->end) {
-			p++;
-			x->line++;
-		}
-		t->t = T_NL;
-		break;
-	case ';': t->t = T_SEMI; p++; break;
-	case '[': t->t = T_LBR; p++; break;
-	case ']': t->t = T_RBR; p++; break;
-	case ',': t->t = T_COMMA; p++; break;
-	case '=': t->t = T_EQ; p++; break;
-	case '+':
-		if (p + 1 == x->end || p[1] != '=')
-			return xl_fail(x, x->line, -EINVAL, "syntax error: '+' without '='");
-		t->t = T_ADD;
-		p += 2;
-		break;
-	case '"':
-	case '\'':
-		return xl_string(x, t);
-	default:
-		if (*p >= '0' && *p <= '9') {
-			t->t = T_NUM;
-			if (*p == '0' && p + 2 < x->end && (p[1] == 'x' || p[1] == 'X') &&
-			    xl_hex(p[2]) >= 0)
-				for (p += 2; p < x->end && xl_hex(*p) >= 0; p++)
-					;
-			else
-				while (p < x->end && *p >= '0' && *p <= '9')
-					p++;
-			if (p < x->end && xl_word(*p)) {
-				while (p < x->end && xl_word(*p))
-					p++;
-				return xl_fail(x, x->line, -EINVAL,
-					       "syntax error: '%.*s' is not a number (quote it)",
-					       (int)MIN(p - t->s, 32), t->s);
-			}
-		} else if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_') {
-			t->t = T_IDENT;
-			while (p < x->end && xl_word(*p))
-				p++;
-		} else if (*p > 0x20 && *p < 0x7f) {
-			return xl_fail(x, x->line, -EINVAL, "syntax error: unexpected '%c'", *p);
-		} else {
-			return xl_fail(x, x->line, -EINVAL, "syntax error: unexpected byte 0x%02x",
-				       (unsigned char)*p);
-		}
-	}
-	t->n = (size_t)(p - t->s);
-	x->p = p;
-	return 0;
-}
-
-/* The next token that is not a newline or comment (inside a list). */
-static int xl_lex_nl(struct xl *x, struct xl_token *t)
-{
-	int r;
-
-	while (!(r = xl_lex(x, t)) && t->t == T_NL)
-		;
-	return r;
-}
-
-static int xl_unexpected(struct xl *x, const struct xl_token *t, const char *want)
-{
-	if (t->t == T_EOF)
-		return xl_fail(x, t->line, -EINVAL, "syntax error: %s, not the end", want);
-	if (t->t == T_NL)
-		return xl_fail(x, t->line, -EINVAL, "syntax error: %s, not the end of the line",
-			       want);
-	if (t->t == T_STR)
-		return xl_fail(x, t->line, -EINVAL, "syntax error: %s, not a string", want);
-	return xl_fail(x, t->line, -EINVAL, "syntax error: %s, not '%.*s'", want,
-		       (int)MIN(t->n, 32), t->s);
-}
-
-/* An atom's text, owned: a string's decoded bytes or a number's digits. */
-static char *xl_take(struct xl_token *t)
-{
-	char *s = t->str;
-
-	t->str = NULL;
-	if (t->t == T_NUM && (s = malloc(t->n + 1))) {
-		memcpy(s, t->s, t->n);
-		s[t->n] = '\0';
-	}
-	return s;
-}
-
-/* --- statements --- */
-
-/* The value after = or += starting at t: an atom or a flat list. */
-static int xl_value(struct xl *x, struct xl_token *t, struct xl_value *v)
-{
-	int open = t->line, r;
-
-	v->line = t->line;
-	if (t->t == T_NUM || t->t == T_STR) {
-		if (!(v->str = xl_take(t)))
-			return xl_fail(x, t->line, -ENOMEM, "out of memory");
-		v->len = strlen(v->str);
-		return 0;
-	}
-	if (t->t != T_LBR)
-		return xl_unexpected(x, t, "expected a value (a number, a \"string\" or a [list])");
-	v->list = true;
-	for (;;) {
-		if ((r = xl_lex_nl(x, t)))
-			return r;
-		if (t->t == T_RBR)
-			return 0;
-		if (t->t == T_EOF)
-			return xl_fail(x, open, -EINVAL, "syntax error: '[' without ']'");
-		if (t->t == T_LBR)
-			return xl_fail(x, t->line, -EINVAL, "syntax error: lists cannot nest");
-		if (t->t != T_NUM && t->t != T_STR)
-			return xl_unexpected(x, t, "expected a list element or ']'");
-		if (v->n == XLCFG_LIST_MAX) {
-			free(t->str);
-			t->str = NULL;
-			return xl_fail(x, t->line, -EINVAL, "a list longer than %d elements",
-				       XLCFG_LIST_MAX);
-		}
-		v->item_line[v->n] = t->line;
-		if (!(v->item[v->n] = xl_take(t)))
-			return xl_fail(x, t->line, -ENOMEM, "out of memory");
-		v->n++;
-		if ((r = xl_lex_nl(x, t)))
-			return r;
-		if (t->t == T_RBR)
-			return 0;
-		if (t->t == T_EOF)
-			return xl_fail(x, open, -EINVAL, "syntax error: '[' without ']'");
-		if (t->t != T_COMMA)
-			return xl_unexpected(x, t, "expected ',' or ']' in a list");
-	}
-}
 
 static int xl_find(const char *key)
 {
@@ -398,41 +107,45 @@ static bool xl_known_unsupported(const char *key)
 	return false;
 }
 
-/* Records KEY = v or KEY += v (as xl: += appends lists, concatenates
- * strings, and with no earlier value assigns). Takes v's strings. */
-static int xl_store(struct xl *x, const char *key, int line, bool add, struct xl_value *v)
+/* The parser's store callback: records KEY = v or KEY += v (as xl: +=
+ * appends lists, concatenates strings, and with no earlier value assigns).
+ * Takes v's strings. */
+static int xl_store(struct xlc_parser *ps, const char *key, int line, bool add,
+		    struct xlc_value *v)
 {
+	struct xl *x = ps->ctx;
 	int k = xl_find(key);
 	struct xl_slot *s;
 
 	if (k < 0)
 		return xl_known_unsupported(key) ?
-		       xl_fail(x, line, -ENOTSUP, "%s: not supported by isle", key) :
-		       xl_fail(x, line, -EINVAL, "%.40s: unknown key", key);
+		       xlc_fail(ps, line, -ENOTSUP, "%s: not supported by isle", key) :
+		       xlc_fail(ps, line, -EINVAL, "%.40s: unknown key", key);
 	if (xl_keys[k].type == XT_LIST && !v->list)
-		return xl_fail(x, line, -EINVAL, "%s: expected a [list], not a single value", key);
+		return xlc_fail(ps, line, -EINVAL, "%s: expected a [list], not a single value",
+				key);
 	if (xl_keys[k].type != XT_LIST && v->list)
-		return xl_fail(x, line, -EINVAL, "%s: expected a single value, not a list", key);
+		return xlc_fail(ps, line, -EINVAL, "%s: expected a single value, not a list", key);
 	if (add && xl_keys[k].type == XT_NUM)
-		return xl_fail(x, line, -EINVAL, "%s: += cannot be used with numbers", key);
-	if (x->kv && (k == XK_ROOT || k == XK_EXTRA))
-		return xl_fail(x, line, -EINVAL,
-			       "%s: cannot be changed after the file (give cmdline= instead)", key);
-	if (x->kv && add && xl_keys[k].type == XT_STR && k != XK_NAME && k != XK_KERNEL &&
+		return xlc_fail(ps, line, -EINVAL, "%s: += cannot be used with numbers", key);
+	if (ps->kv && (k == XK_ROOT || k == XK_EXTRA))
+		return xlc_fail(ps, line, -EINVAL, "%s: cannot be changed after the file "
+				"(give cmdline= instead)", key);
+	if (ps->kv && add && xl_keys[k].type == XT_STR && k != XK_NAME && k != XK_KERNEL &&
 	    k != XK_RAMDISK && k != XK_CMDLINE)
-		return xl_fail(x, line, -EINVAL, "%s: += cannot be used after the file", key);
+		return xlc_fail(ps, line, -EINVAL, "%s: += cannot be used after the file", key);
 	s = &x->slot[k];
-	if (x->kv && add && !s->set && !v->list) {   /* after what the file gave */
+	if (ps->kv && add && !s->set && !v->list) {   /* after what the file gave */
 		const char *cur = k == XK_NAME ? x->c->name : k == XK_KERNEL ? x->c->kernel :
 				  k == XK_RAMDISK ? x->c->initrd : x->c->cmdline;
 
 		if (!(s->v.str = strdup(cur ? cur : "")))
-			return xl_fail(x, line, -ENOMEM, "out of memory");
+			return xlc_fail(ps, line, -ENOMEM, "out of memory");
 		s->v.len = strlen(s->v.str);
 		s->set = true;
 	}
 	if (!add || !s->set) {
-		xl_value_free(&s->v);
+		xlc_value_free(&s->v);
 		s->v = *v;
 		memset(v, 0, sizeof(*v));
 		s->set = true;
@@ -442,8 +155,8 @@ static int xl_store(struct xl *x, const char *key, int line, bool add, struct xl
 	s->v.line = line;
 	if (v->list) {
 		if (s->v.n + v->n > XLCFG_LIST_MAX)
-			return xl_fail(x, line, -EINVAL, "%s: a list longer than %d elements", key,
-				       XLCFG_LIST_MAX);
+			return xlc_fail(ps, line, -EINVAL, "%s: a list longer than %d elements",
+					key, XLCFG_LIST_MAX);
 		memcpy(s->v.item + s->v.n, v->item, v->n * sizeof(v->item[0]));
 		memcpy(s->v.item_line + s->v.n, v->item_line, v->n * sizeof(v->item_line[0]));
 		s->v.n += v->n;
@@ -453,62 +166,15 @@ static int xl_store(struct xl *x, const char *key, int line, bool add, struct xl
 		char *cat;
 
 		if (a + b > XLCFG_STRING_MAX)
-			return xl_fail(x, line, -EINVAL, "%s: a string longer than %u bytes", key,
-				       XLCFG_STRING_MAX);
+			return xlc_fail(ps, line, -EINVAL, "%s: a string longer than %u bytes", key,
+					XLCFG_STRING_MAX);
 		if (!(cat = realloc(s->v.str, a + b + 1)))
-			return xl_fail(x, line, -ENOMEM, "out of memory");
+			return xlc_fail(ps, line, -ENOMEM, "out of memory");
 		memcpy(cat + a, v->str, b + 1);
 		s->v.str = cat;
 		s->v.len = a + b;
 	}
 	return 0;
-}
-
-/* Statements until the end of [p, end): KEY (=|+=) VALUE (\n|;|#|end). */
-static int xl_statements(struct xl *x)
-{
-	struct xl_value *v = calloc(1, sizeof(*v));
-	struct xl_token t = { 0 };
-	char key[64];
-	int line, r = 0;
-	bool add;
-
-	if (!v)
-		return xl_fail(x, x->line, -ENOMEM, "out of memory");
-	for (;;) {
-		if ((r = xl_lex(x, &t)) || t.t == T_EOF)
-			break;
-		if (t.t == T_NL || t.t == T_SEMI)
-			continue;
-		if (t.t != T_IDENT) {
-			r = xl_unexpected(x, &t, "expected KEY = VALUE");
-			break;
-		}
-		line = t.line;
-		snprintf(key, sizeof(key), "%.*s", (int)MIN(t.n, sizeof(key) - 1), t.s);
-		if ((r = xl_lex(x, &t)))
-			break;
-		if (t.t != T_EQ && t.t != T_ADD) {
-			r = xl_unexpected(x, &t, "expected '=' or '+=' after the key");
-			break;
-		}
-		add = t.t == T_ADD;
-		if ((r = xl_lex(x, &t)) || (r = xl_value(x, &t, v)))
-			break;
-		if ((r = xl_lex(x, &t)))
-			break;
-		if (t.t != T_NL && t.t != T_SEMI && t.t != T_EOF) {
-			r = xl_unexpected(x, &t, "expected a new line or ';' after the value");
-			break;
-		}
-		if ((r = xl_store(x, key, line, add, v)) || t.t == T_EOF)
-			break;
-		xl_value_free(v);
-	}
-	free(t.str);
-	xl_value_free(v);
-	free(v);
-	return r;
 }
 
 /* --- applying the table --- */
@@ -523,52 +189,24 @@ static int xl_set(struct xl *x, struct vm_config *c, const char *xkey, const cha
 
 	if (!r)
 		return 0;
-	return xl_fail(x, line, r, "%s: %s", xkey,
-		       !strncmp(msg, ikey, n) && msg[n] == ':' && msg[n + 1] == ' ' ?
-		       msg + n + 2 : msg);
-}
-
-/* xl's strtol(s, NULL, 0), unsigned: 0x hex, a leading 0 octal. */
-static int xl_strtou(const char *s, uint64_t *out)
-{
-	unsigned int base = 10;
-	uint64_t v = 0;
-
-	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-		base = 16;
-		s += 2;
-	} else if (s[0] == '0' && s[1]) {
-		base = 8;
-		s++;
-	}
-	if (!*s)
-		return -EINVAL;
-	for (; *s; s++) {
-		int d = xl_hex(*s);
-
-		if (d < 0 || (unsigned int)d >= base)
-			return -EINVAL;
-		if (v > (UINT64_MAX - (unsigned int)d) / base)
-			return -ERANGE;
-		v = v * base + (unsigned int)d;
-	}
-	*out = v;
-	return 0;
+	return xlc_fail(&x->ps, line, r, "%s: %s", xkey,
+			!strncmp(msg, ikey, n) && msg[n] == ':' && msg[n + 1] == ' ' ?
+			msg + n + 2 : msg);
 }
 
 /* A numeric key's value in decimal for vm_config_set; text that is no xl
  * number goes on as it is ("512M": vm_config_set decides). */
 static int xl_number(struct xl *x, int k, char buf[24], const char **val)
 {
-	const struct xl_value *v = &x->slot[k].v;
+	const struct xlc_value *v = &x->slot[k].v;
 	uint64_t n;
-	int r = xl_strtou(v->str, &n);
+	int r = xlc_strtou(v->str, &n);
 
 	*val = v->str;
 	if (r == -ERANGE || (r && v->str[0] == '0' && v->str[strspn(v->str, "0123456789")] == '\0'))
-		return xl_fail(x, v->line, -EINVAL, "%s: '%.32s' is not a number%s",
-			       xl_keys[k].name, v->str, r == -ERANGE ? " in range" :
-			       " (a leading 0 means octal, as in xl)");
+		return xlc_fail(&x->ps, v->line, -EINVAL, "%s: '%.32s' is not a number%s",
+				xl_keys[k].name, v->str, r == -ERANGE ? " in range" :
+				" (a leading 0 means octal, as in xl)");
 	if (!r) {
 		snprintf(buf, 24, "%llu", (unsigned long long)n);
 		*val = buf;
@@ -610,7 +248,7 @@ static int xl_cmdline(struct xl *x, struct vm_config *c)
 	buf = malloc((root->set ? strlen(root->v.str) + 6 : 0) +
 		     (extra->set ? strlen(extra->v.str) : 0) + 1);
 	if (!buf)
-		return xl_fail(x, by->v.line, -ENOMEM, "out of memory");
+		return xlc_fail(&x->ps, by->v.line, -ENOMEM, "out of memory");
 	sprintf(buf, "%s%s%s%s", root->set ? "root=" : "", root->set ? root->v.str : "",
 		root->set && extra->set ? " " : "", extra->set ? extra->v.str : "");
 	r = xl_set(x, c, by == extra ? "extra" : "root", "cmdline", buf, by->v.line);
@@ -622,7 +260,8 @@ static int xl_apply(struct xl *x, struct vm_config *c, enum xl_key k)
 {
 	const char *name = xl_keys[k].name, *val = x->slot[k].v.str;
 	int line = x->slot[k].v.line, r;
-	struct xl_value *v = &x->slot[k].v;
+	struct xlc_value *v = &x->slot[k].v;
+	struct xlc_parser *ps = &x->ps;
 	char num[24];
 	uint64_t n;
 
@@ -632,11 +271,11 @@ static int xl_apply(struct xl *x, struct vm_config *c, enum xl_key k)
 		if (!strcmp(val, "hvm") || (k == XK_TYPE && !strcmp(val, "pvh")))
 			return 0;
 		if (!strcmp(val, k == XK_TYPE ? "pv" : "generic"))
-			return xl_fail(x, line, -ENOTSUP,
-				       "%s: '%s' (a PV guest) is not supported by isle (use "
-				       "type = \"pvh\" or \"hvm\")", name, val);
-		return xl_fail(x, line, -EINVAL, "%s: '%.32s' is not %s", name, val,
-			       k == XK_TYPE ? "pvh, hvm or pv" : "hvm or generic");
+			return xlc_fail(ps, line, -ENOTSUP,
+					"%s: '%s' (a PV guest) is not supported by isle (use "
+					"type = \"pvh\" or \"hvm\")", name, val);
+		return xlc_fail(ps, line, -EINVAL, "%s: '%.32s' is not %s", name, val,
+				k == XK_TYPE ? "pvh, hvm or pv" : "hvm or generic");
 	case XK_MEMORY:
 	case XK_MAXMEM:
 	case XK_VCPUS:
@@ -648,15 +287,18 @@ static int xl_apply(struct xl *x, struct vm_config *c, enum xl_key k)
 	case XK_EDU:
 		if ((r = xl_number(x, k, num, &val)))
 			return r;
-		if (xl_strtou(val, &n))
-			return xl_fail(x, line, -EINVAL, "%s: '%.32s' is not a number", name, val);
+		if (xlc_strtou(val, &n))
+			return xlc_fail(ps, line, -EINVAL, "%s: '%.32s' is not a number", name,
+					val);
 		if (k == XK_MAXVCPUS && n != c->vcpus)
-			return xl_fail(x, line, -ENOTSUP, "maxvcpus: %llu is not vcpus (%u): "
-				       "isle cannot hot-add vCPUs", (unsigned long long)n, c->vcpus);
+			return xlc_fail(ps, line, -ENOTSUP, "maxvcpus: %llu is not vcpus (%u): "
+					"isle cannot hot-add vCPUs", (unsigned long long)n,
+					c->vcpus);
 		if (k == XK_MAXVCPUS)
 			return 0;
 		if (n > XLCFG_EDU_MAX)
-			return xl_fail(x, line, -EINVAL, "edu: at most %d devices", XLCFG_EDU_MAX);
+			return xlc_fail(ps, line, -EINVAL, "edu: at most %d devices",
+					XLCFG_EDU_MAX);
 		xl_drop(c, DEVICE_EDU);
 		for (r = 0; !r && n--; )
 			r = xl_set(x, c, name, "edu", "1", line);
@@ -671,8 +313,8 @@ static int xl_apply(struct xl *x, struct vm_config *c, enum xl_key k)
 	case XK_ON_CRASH:
 		for (unsigned int i = 0; i < ARRAY_SIZE(xl_actions_unsupported); i++)
 			if (!strcmp(val, xl_actions_unsupported[i]))
-				return xl_fail(x, line, -ENOTSUP, "%s: %s is not supported by isle "
-					       "(destroy, restart or preserve)", name, val);
+				return xlc_fail(ps, line, -ENOTSUP, "%s: %s is not supported by "
+						"isle (destroy, restart or preserve)", name, val);
 		break;
 	case XK_IOMMU:
 		memset(&c->iommu, 0, sizeof(c->iommu));   /* replaces, even in an override */
@@ -701,9 +343,10 @@ static int xl_run(const char *file, const char *kv, const char *text, size_t len
 
 	if (!x)
 		return err_msg(err, errlen, -ENOMEM, "%.128s: out of memory", kv ? kv : file);
-	*x = (struct xl){ .file = file, .kv = kv, .c = c, .err = err, .errlen = errlen, .p = text,
-			  .end = text + len, .line = 1 };
-	r = xl_statements(x);
+	*x = (struct xl){ .ps = { .file = file, .kv = kv, .err = err, .errlen = errlen, .p = text,
+				  .end = text + len, .line = 1, .store = xl_store, .ctx = x },
+			  .c = c };
+	r = xlc_statements(&x->ps);
 	for (unsigned int k = 0; !r && k < XK_NR; k++) {
 		/* root= and extra= make the command line when cmdline= does not. */
 		if (!x->slot[k].set && !(k == XK_CMDLINE && (x->slot[XK_ROOT].set ||
@@ -712,7 +355,7 @@ static int xl_run(const char *file, const char *kv, const char *text, size_t len
 		r = xl_apply(x, c, (enum xl_key)k);
 	}
 	for (unsigned int k = 0; k < XK_NR; k++)
-		xl_value_free(&x->slot[k].v);
+		xlc_value_free(&x->slot[k].v);
 	free(x);
 	return r;
 }

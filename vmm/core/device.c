@@ -367,6 +367,27 @@ void vm_config_name_disks(struct vm_config *c)
 	}
 }
 
+void vm_config_name_devices(struct vm_config *c)
+{
+	for (unsigned int i = 0; i < c->nr_devices; i++) {
+		const struct device_type *t = device_type_of(c->devices[i].kind);
+		char id[DEVICE_ID_MAX];
+		bool used;
+
+		if (c->devices[i].id[0] || !t || !t->id_prefix)
+			continue;
+		for (unsigned int n = 0;; n++) {
+			snprintf(id, sizeof(id), "%s%u", t->id_prefix, n);
+			used = false;
+			for (unsigned int j = 0; j < c->nr_devices && !used; j++)
+				used = !strcmp(c->devices[j].id, id);
+			if (!used)
+				break;
+		}
+		memcpy(c->devices[i].id, id, sizeof(id));
+	}
+}
+
 int vm_config_set_str(char **field, const char *s)
 {
 	char *copy = NULL;
@@ -385,8 +406,9 @@ void vm_config_free(struct vm_config *c)
 	free(c->initrd);
 	free(c->cmdline);
 	free(c->serial_file);
+	free(c->console_socket);
 	free(c->devices);
-	c->name = c->kernel = c->initrd = c->cmdline = c->serial_file = NULL;
+	c->name = c->kernel = c->initrd = c->cmdline = c->serial_file = c->console_socket = NULL;
 	c->devices = NULL;
 	c->nr_devices = 0;
 }

@@ -63,6 +63,7 @@ struct vm_config {
 	enum vm_action on_poweroff, on_reboot, on_crash;
 	unsigned int vcpus;
 	char *serial_file;           /* NULL: stdio */
+	char *console_socket;        /* COM1 also served here (console_sock.h); NULL: not */
 	bool testdev;                /* --testdev: ports 0xf4/0xf8 and the PCI test device */
 	struct vm_iommu iommu;       /* every PCI device behind one VT-d unit */
 	unsigned int nr_devices;     /* disks and NICs, in command-line order */
@@ -77,6 +78,9 @@ int vm_config_add(struct vm_config *c, const struct device_spec *spec, char *err
 unsigned int vm_config_count(const struct vm_config *c, enum device_kind kind);
 /* Disks without a vdev get the first free xvdX, in order. */
 void vm_config_name_disks(struct vm_config *c);
+/* Devices without an id get the first free PREFIXn of their type (disk0,
+ * net1, ...), so the config and the VM call a device the same. */
+void vm_config_name_devices(struct vm_config *c);
 /* Replaces *field with a copy of s (NULL clears it): 0 or -ENOMEM. */
 int vm_config_set_str(char **field, const char *s);
 void vm_config_free(struct vm_config *c);

@@ -85,6 +85,8 @@ static bool console_push(struct console *c)
 	return c->pending_len == 0;
 }
 
+static void console_on_input(struct evloop *loop, int fd, uint32_t events, void *opaque);
+
 static void console_stop_input(struct console *c, const char *why)
 {
 	if (!c->watching)
@@ -94,18 +96,32 @@ static void console_stop_input(struct console *c, const char *why)
 	log_debug("console input closed: %s", why);
 }
 
+/* The input is over: stop, then tell the owner (last: it may free c). */
+static void console_end(struct console *c, const char *why)
+{
+	console_stop_input(c, why);
+	if (c->ended)
+		c->ended(c, c->ended_opaque);
+}
+
 static void console_on_retry(struct evloop *loop, int fd, uint32_t events, void *opaque)
 {
 	struct console *c = opaque;
 	uint64_t ticks;
+	int r;
 
 	if (read(fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		return;
 	if (!console_push(c))
 		return;
 	console_retry_arm(c, false);
-	if (c->watching && evloop_mod(loop, c->in_fd, EPOLLIN))
-		console_stop_input(c, "cannot watch stdin again");
+	if (!c->watching)
+		return;
+	r = c->parked ? evloop_add(loop, c->in_fd, EPOLLIN, console_on_input, c) :
+			evloop_mod(loop, c->in_fd, EPOLLIN);
+	c->parked = false;
+	if (r)
+		console_end(c, "cannot watch the input again");
 }
 
 static void console_help(void)
@@ -124,12 +140,24 @@ static void console_on_input(struct evloop *loop, int fd, uint32_t events, void 
 	struct console *c = opaque;
 	uint8_t buf[sizeof(c->pending)];
 	size_t used, out, off = 0;
-	ssize_t n = read(fd, buf, sizeof(buf));
+	ssize_t n;
 
+	if (c->pending_len) {
+		/* Paused (no events asked for), yet called: epoll reports a
+		 * hangup regardless. pending must drain before more is read. */
+		if (c->ended) {
+			console_end(c, "hangup");
+		} else {
+			evloop_del(loop, fd);
+			c->parked = true;
+		}
+		return;
+	}
+	n = read(fd, buf, sizeof(buf));
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		console_stop_input(c, n ? strerror(errno) : "end of file");
+		console_end(c, n ? strerror(errno) : "end of file");
 		return;
 	}
 	while (off < (size_t)n) {
@@ -156,9 +184,9 @@ static void console_on_input(struct evloop *loop, int fd, uint32_t events, void 
 	if (console_push(c))
 		return;
 	/* The FIFO is full: stop reading until the guest takes the rest. */
-	if (evloop_mod(loop, fd, 0))
-		console_stop_input(c, "cannot pause stdin");
 	console_retry_arm(c, true);
+	if (evloop_mod(loop, fd, 0))
+		console_end(c, "cannot pause the input");
 }
 
 static void console_raw(struct console *c)

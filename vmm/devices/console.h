@@ -1,11 +1,16 @@
 /* The console's input side: a person (or a pipe) typing into the guest's
- * UART through isle's stdin, as QEMU's `-serial stdio`.
+ * UART through isle's stdin, as QEMU's `-serial stdio`, or through the
+ * console socket's client (console_sock.c, `isle console NAME`).
  *
  * Contract:
  *  - console_open() watches in_fd on the VM's event loop and feeds what it
  *    reads into the UART's receive FIFO, never more than fits: the rest
- *    waits (stdin is not read again) until the guest drains the FIFO, so a
- *    paste is not lost. EOF or a read error stops the input, not the VM.
+ *    waits (in_fd is not read again) until the guest drains the FIFO, so a
+ *    paste is not lost. EOF or a read error stops the input, not the VM,
+ *    and then calls the owner's ended() hook if it set one. A hangup while
+ *    the FIFO is full: with a hook, the input ends at once (the peer is
+ *    gone: console_sock.c's client); without, what in_fd still holds is
+ *    read once the guest has drained the FIFO.
  *  - On a terminal, and only when isle is in the terminal's foreground
  *    process group (a background isle must not be stopped by SIGTTOU or
  *    SIGTTIN), the terminal goes to raw input (no echo, no line editing, no
@@ -44,8 +49,14 @@ struct console {
 	int retry_fd;            /* timerfd: retries a full FIFO */
 	bool watching, tty, raw, escaped;
 	struct termios saved;
+	bool parked;             /* hung up while paused: out of the loop until drained */
 	uint8_t pending[64];     /* read but not yet taken by the FIFO */
 	size_t pending_off, pending_len;
+	/* Optional, set after console_open(): called once, from the event
+	 * loop, when the input ends (EOF, a read error, a hangup). It may
+	 * console_close() and free c: console.c does not touch c after. */
+	void (*ended)(struct console *c, void *opaque);
+	void *ended_opaque;
 };
 
 /* Filters n bytes of terminal input in place: escapes are removed, the

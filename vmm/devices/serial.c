@@ -1,11 +1,13 @@
 /* A 16550A UART on COM1 (0x3f8, IRQ 4): the guest console.
  *
  * Output goes to stdout or a file, buffered per line so a PIO exit per byte
- * does not also cost a write(2) per byte. Input (stdin, when the console
- * is stdio) comes through console.c into serial_input(). Interrupts follow
- * the 16550 rules that Linux's 8250 driver relies on: THRE is raised when
- * the holding register empties or ETBEI is enabled, and is cleared by
- * reading IIR or writing THR; the IRQ line is gated by MCR.OUT2 as on a PC.
+ * does not also cost a write(2) per byte, and, with console_socket set, to
+ * the client attached there (console_sock.c). Input (stdin, when the
+ * console is stdio, or that client) comes through console.c into
+ * serial_input(). Interrupts follow the 16550 rules that Linux's 8250
+ * driver relies on: THRE is raised when the holding register empties or
+ * ETBEI is enabled, and is cleared by reading IIR or writing THR; the IRQ
+ * line is gated by MCR.OUT2 as on a PC.
  *
  * While the guest does not ask for THRE interrupts (a polling console, as
  * early printk and the test guest use), writes to the data port are
@@ -15,10 +17,12 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "isle/log.h"
 #include "devices/console.h"
+#include "devices/console_sock.h"
 #include "devices/serial.h"
 #include "core/vm.h"
 
@@ -58,6 +62,14 @@ static void serial_flush_locked(struct serial *s)
 			break;   /* console gone: drop rather than stall the vCPU */
 		done += (size_t)n;
 	}
+	/* The console client: never wait for it (this may be a vCPU thread);
+	 * a slow one loses what does not fit. */
+	if (s->tee_fd >= 0 && s->out_len &&
+	    send(s->tee_fd, s->out, s->out_len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
+	    errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+		shutdown(s->tee_fd, SHUT_RDWR);   /* its owner sees the hangup */
+		s->tee_fd = -1;
+	}
 	s->out_len = 0;
 }
 
@@ -65,6 +77,13 @@ void serial_flush(struct serial *s)
 {
 	pthread_mutex_lock(&s->lock);
 	serial_flush_locked(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
+void serial_set_tee(struct serial *s, int fd)
+{
+	pthread_mutex_lock(&s->lock);
+	s->tee_fd = fd;
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -229,6 +248,7 @@ struct serial *serial_new(struct vm *vm, int out_fd)
 	pthread_mutex_init(&s->lock, NULL);
 	s->vm = vm;
 	s->out_fd = out_fd;
+	s->tee_fd = -1;
 	s->iir = UART_IIR_NONE;
 	s->divisor = 12;   /* 9600 baud, as after a BIOS */
 	return s;
@@ -250,6 +270,10 @@ static void serial_unrealize(struct device *dev)
 
 	if (!s)
 		return;
+	if (s->sock) {
+		console_sock_close(s->sock);
+		free(s->sock);
+	}
 	if (s->console) {
 		console_close(s->console);
 		free(s->console);
@@ -277,8 +301,26 @@ static int serial_console_open(struct serial *s, struct vm *vm)
 	return r;
 }
 
-/* COM1, writing to stdout or the config's serial file. Its port range
- * stays on the bus: the serial port leaves only with the VM. */
+/* cfg->console_socket: one client at a time sees the output and types. */
+static int serial_sock_open(struct serial *s, struct vm *vm)
+{
+	int r;
+
+	s->sock = calloc(1, sizeof(*s->sock));
+	if (!s->sock)
+		return -ENOMEM;
+	r = console_sock_open(s->sock, vm, &vm->loop, s, vm->cfg->console_socket);
+	if (r) {
+		log_error("console socket '%s': %s", vm->cfg->console_socket, strerror(-r));
+		free(s->sock);
+		s->sock = NULL;
+	}
+	return r;
+}
+
+/* COM1, writing to stdout or the config's serial file (and the console
+ * socket's client). Its port range stays on the bus: the serial port
+ * leaves only with the VM. */
 static int serial_realize(struct device *dev)
 {
 	struct vm *vm = dev->vm;
@@ -301,6 +343,8 @@ static int serial_realize(struct device *dev)
 	r = bus_register(&vm->pio, SERIAL_COM1_PORT, 8, serial_access, dev->priv, "com1");
 	if (!r && fd == STDOUT_FILENO)
 		r = serial_console_open(dev->priv, vm);
+	if (!r && vm->cfg->console_socket)
+		r = serial_sock_open(dev->priv, vm);
 	if (r)
 		serial_unrealize(dev);
 	return r;

@@ -1,0 +1,175 @@
+/* The control socket's connections before libmicrohttpd has them (see
+ * api.c's top comment): accepted here, held until their first bytes come,
+ * the SCM_RIGHTS fds with those bytes taken by a MSG_PEEK recvmsg and kept
+ * by connection until the request claims them or the connection closes. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "isle/log.h"
+#include "control/api_priv.h"
+
+long api_ms_since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
+void api_close_fds(int *fds, unsigned int nr)
+{
+	for (unsigned int i = 0; i < nr; i++)
+		if (fds[i] >= 0) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+}
+
+void api_claim_fds(struct api_server *s, struct MHD_Connection *conn,
+			  struct api_req *req)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct api_fdset **pp;
+
+	if (!ci)
+		return;
+	for (pp = &s->fdsets; *pp; pp = &(*pp)->next) {
+		struct api_fdset *f = *pp;
+
+		if (f->conn_fd != ci->connect_fd)
+			continue;
+		for (unsigned int i = 0; i < API_MAX_FDS; i++)
+			req->fds[i] = i < f->nr ? f->fds[i] : -1;
+		req->nr_fds = f->nr;
+		*pp = f->next;
+		free(f);
+		return;
+	}
+}
+
+void api_conn_notify(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+			    enum MHD_ConnectionNotificationCode code)
+{
+	struct api_server *s = cls;
+	const union MHD_ConnectionInfo *ci;
+	struct api_fdset **pp;
+
+	(void)socket_ctx;
+	if (code != MHD_CONNECTION_NOTIFY_CLOSED)
+		return;
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (!ci)
+		return;
+	for (pp = &s->fdsets; *pp; pp = &(*pp)->next)
+		if ((*pp)->conn_fd == ci->connect_fd) {
+			struct api_fdset *f = *pp;
+
+			api_close_fds(f->fds, f->nr);
+			*pp = f->next;
+			free(f);
+			return;
+		}
+}
+
+void api_unwait(struct api_server *s, int fd, bool close_it)
+{
+	for (struct api_waiting **pp = &s->waiting; *pp; pp = &(*pp)->next)
+		if ((*pp)->fd == fd) {
+			struct api_waiting *w = *pp;
+
+			*pp = w->next;
+			free(w);
+			break;
+		}
+	evloop_del(&s->loop, fd);
+	if (close_it)
+		close(fd);
+}
+
+/* The connection's first bytes are there: take the fds that came with
+ * them, then give the connection to libmicrohttpd. */
+static void api_first_bytes(struct evloop *loop, int fd, uint32_t events, void *opaque)
+{
+	struct api_server *s = opaque;
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * API_MAX_FDS)];
+		struct cmsghdr align;
+	} ctl;
+	char peek[1];
+	struct iovec iov = { .iov_base = peek, .iov_len = sizeof(peek) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+			     .msg_controllen = sizeof(ctl.buf) };
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct api_fdset *set = NULL;
+	ssize_t n;
+
+	(void)loop, (void)events;
+	n = recvmsg(fd, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	api_unwait(s, fd, n <= 0);
+	if (n <= 0)
+		return;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		unsigned int nr;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		nr = (unsigned int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		if (!set && !(set = calloc(1, sizeof(*set))))
+			break;
+		for (unsigned int i = 0; i < nr; i++) {
+			int rfd;
+
+			memcpy(&rfd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (set->nr < API_MAX_FDS)
+				set->fds[set->nr++] = rfd;
+			else
+				close(rfd);
+		}
+	}
+	if (mh.msg_flags & MSG_CTRUNC)
+		log_warn("api: a client sent more than %d fds; the rest were dropped", API_MAX_FDS);
+	if (set) {
+		set->conn_fd = fd;
+		set->next = s->fdsets;
+		s->fdsets = set;
+	}
+	if (MHD_add_connection(s->mhd, fd, (struct sockaddr *)&sun, sizeof(sun)) !=
+	    MHD_YES) {
+		/* libmicrohttpd closed fd; its fdset must go with it. */
+		if (set) {
+			s->fdsets = set->next;
+			api_close_fds(set->fds, set->nr);
+			free(set);
+		}
+	}
+}
+
+void api_accept(struct evloop *loop, int fd, uint32_t events, void *opaque)
+{
+	struct api_server *s = opaque;
+	struct api_waiting *w;
+	int c;
+
+	(void)events;
+	while ((c = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+		if (!(w = calloc(1, sizeof(*w))) ||
+		    evloop_add(loop, c, EPOLLIN | EPOLLRDHUP, api_first_bytes, s)) {
+			free(w);
+			close(c);
+			continue;
+		}
+		w->fd = c;
+		clock_gettime(CLOCK_MONOTONIC, &w->since);
+		w->next = s->waiting;
+		s->waiting = w;
+	}
+}
+
