@@ -223,6 +223,7 @@ static void api_completed(void *cls, struct MHD_Connection *conn, void **con_cls
 static void api_mhd_ready(struct evloop *loop, int fd, uint32_t events, void *opaque)
 {
 	(void)loop, (void)fd, (void)events;
+	api_harvest(opaque);
 	MHD_run(((struct api_server *)opaque)->mhd);
 }
 
@@ -248,6 +249,7 @@ static void api_done_ready(struct evloop *loop, int fd, uint32_t events, void *o
 		MHD_resume_connection(list->conn);
 		list = next;
 	}
+	api_harvest(s);
 	MHD_run(s->mhd);
 }
 
@@ -267,6 +269,7 @@ static void *api_thread(void *arg)
 
 		if (r < 0 && r != -EINTR)
 			break;
+		api_harvest(s);
 		MHD_run(s->mhd);
 		for (struct api_waiting *w = s->waiting, *next; w; w = next) {
 			next = w->next;
@@ -477,6 +480,12 @@ void api_stop(struct api_server *s)
 		s->fdsets = f->next;
 		api_close_fds(f->fds, f->nr);
 		free(f);
+	}
+	while (s->live) {   /* libmicrohttpd closed them */
+		struct api_live *l = s->live;
+
+		s->live = l->next;
+		free(l);
 	}
 	if (s->loop.epfd >= 0) {
 		if (s->listen_fd >= 0)

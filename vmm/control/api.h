@@ -10,9 +10,10 @@
  * meanwhile, so other clients go on being served; the reply is queued
  * when the main thread is done. File descriptors that come with a request
  * (SCM_RIGHTS, as Kata sends tap fds with vm.add-net) must arrive with the
- * connection's first bytes, in the same sendmsg() as the whole request (as
+ * request's first bytes, in the same sendmsg() as the whole request (as
  * Kata and ch-remote send them: libmicrohttpd reads a connection edge-
- * triggered, and a read stops where the fds were attached); the handler
+ * triggered, and a read stops where the fds were attached), on a new
+ * connection or a kept-alive one; the handler
  * takes the ones it keeps (sets them to -1), the rest are closed with the
  * request. */
 #ifndef ISLE_VMM_API_H
@@ -79,6 +80,7 @@ struct api_server {
 	struct api_waiting *waiting;
 	/* Received fds by connection fd, until the request claims them. */
 	struct api_fdset *fdsets;
+	struct api_live *live;     /* connections libmicrohttpd has */
 	unsigned long served;      /* requests answered (vm.counters) */
 	bool stopping;             /* api_stop: new requests get 503 */
 };

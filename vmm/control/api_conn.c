@@ -1,7 +1,9 @@
 /* The control socket's connections before libmicrohttpd has them (see
  * api.c's top comment): accepted here, held until their first bytes come,
  * the SCM_RIGHTS fds with those bytes taken by a MSG_PEEK recvmsg and kept
- * by connection until the request claims them or the connection closes. */
+ * by connection until the request claims them or the connection closes;
+ * and, for the connections libmicrohttpd has, the fds that come with a
+ * later request on them (api_harvest, before each libmicrohttpd run). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +55,8 @@ void api_claim_fds(struct api_server *s, struct MHD_Connection *conn,
 	}
 }
 
+static void api_live_drop(struct api_server *s, int fd);
+
 void api_conn_notify(void *cls, struct MHD_Connection *conn, void **socket_ctx,
 			    enum MHD_ConnectionNotificationCode code)
 {
@@ -66,6 +70,7 @@ void api_conn_notify(void *cls, struct MHD_Connection *conn, void **socket_ctx,
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	if (!ci)
 		return;
+	api_live_drop(s, ci->connect_fd);
 	for (pp = &s->fdsets; *pp; pp = &(*pp)->next)
 		if ((*pp)->conn_fd == ci->connect_fd) {
 			struct api_fdset *f = *pp;
@@ -92,11 +97,20 @@ void api_unwait(struct api_server *s, int fd, bool close_it)
 		close(fd);
 }
 
-/* The connection's first bytes are there: take the fds that came with
- * them, then give the connection to libmicrohttpd. */
-static void api_first_bytes(struct evloop *loop, int fd, uint32_t events, void *opaque)
+static struct api_fdset *api_fdset_of(struct api_server *s, int fd)
 {
-	struct api_server *s = opaque;
+	for (struct api_fdset *f = s->fdsets; f; f = f->next)
+		if (f->conn_fd == fd)
+			return f;
+	return NULL;
+}
+
+/* The fds attached to the data at the head of fd's queue, if any, kept for
+ * the request that data starts (a MSG_PEEK: libmicrohttpd still reads the
+ * bytes; its recv() then drops the originals, the duplicates are ours).
+ * Returns the recvmsg result: > 0 data, 0 EOF, < 0 with errno. */
+static ssize_t api_peek_fds(struct api_server *s, int fd)
+{
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * API_MAX_FDS)];
 		struct cmsghdr align;
@@ -105,17 +119,12 @@ static void api_first_bytes(struct evloop *loop, int fd, uint32_t events, void *
 	struct iovec iov = { .iov_base = peek, .iov_len = sizeof(peek) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
 			     .msg_controllen = sizeof(ctl.buf) };
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct api_fdset *set = NULL;
 	ssize_t n;
 
-	(void)loop, (void)events;
 	n = recvmsg(fd, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	api_unwait(s, fd, n <= 0);
 	if (n <= 0)
-		return;
+		return n;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
 		unsigned int nr;
 
@@ -123,7 +132,7 @@ static void api_first_bytes(struct evloop *loop, int fd, uint32_t events, void *
 			continue;
 		nr = (unsigned int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
 		if (!set && !(set = calloc(1, sizeof(*set))))
-			break;
+			nr = 0;
 		for (unsigned int i = 0; i < nr; i++) {
 			int rfd;
 
@@ -141,11 +150,65 @@ static void api_first_bytes(struct evloop *loop, int fd, uint32_t events, void *
 		set->next = s->fdsets;
 		s->fdsets = set;
 	}
+	return n;
+}
+
+void api_harvest(struct api_server *s)
+{
+	/* A keep-alive client (Kata sends one vm.add-net after another on one
+	 * connection) attaches fds to a later request: take them before
+	 * libmicrohttpd reads it. A connection whose fds no request has
+	 * claimed yet is left alone: peeking again would duplicate them. */
+	for (struct api_live *l = s->live; l; l = l->next)
+		if (!api_fdset_of(s, l->fd))
+			api_peek_fds(s, l->fd);
+}
+
+static void api_live_drop(struct api_server *s, int fd)
+{
+	for (struct api_live **pp = &s->live; *pp; pp = &(*pp)->next)
+		if ((*pp)->fd == fd) {
+			struct api_live *l = *pp;
+
+			*pp = l->next;
+			free(l);
+			return;
+		}
+}
+
+/* The connection's first bytes are there: take the fds that came with
+ * them, then give the connection to libmicrohttpd. */
+static void api_first_bytes(struct evloop *loop, int fd, uint32_t events, void *opaque)
+{
+	struct api_server *s = opaque;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct api_live *l;
+	ssize_t n;
+
+	(void)loop, (void)events;
+	n = api_peek_fds(s, fd);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	api_unwait(s, fd, n <= 0);
+	if (n <= 0)
+		return;
+	if ((l = calloc(1, sizeof(*l)))) {
+		l->fd = fd;
+		l->next = s->live;
+		s->live = l;
+	}
 	if (MHD_add_connection(s->mhd, fd, (struct sockaddr *)&sun, sizeof(sun)) !=
 	    MHD_YES) {
-		/* libmicrohttpd closed fd; its fdset must go with it. */
+		/* libmicrohttpd closed fd; what we kept for it goes too. */
+		struct api_fdset *set = api_fdset_of(s, fd);
+
+		api_live_drop(s, fd);
 		if (set) {
-			s->fdsets = set->next;
+			for (struct api_fdset **pp = &s->fdsets; *pp; pp = &(*pp)->next)
+				if (*pp == set) {
+					*pp = set->next;
+					break;
+				}
 			api_close_fds(set->fds, set->nr);
 			free(set);
 		}

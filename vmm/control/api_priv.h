@@ -26,7 +26,16 @@ struct api_fdset {
 	struct api_fdset *next;
 };
 
+/* A connection libmicrohttpd has. */
+struct api_live {
+	int fd;
+	struct api_live *next;
+};
+
 long api_ms_since(const struct timespec *t);
+/* Before each MHD_run: the fds that came with a keep-alive connection's
+ * next request (see api_conn.c). */
+void api_harvest(struct api_server *s);
 void api_close_fds(int *fds, unsigned int nr);
 /* The fds that came with this connection's first bytes, handed to req
  * (the slots after them are -1). */

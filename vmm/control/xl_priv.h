@@ -40,6 +40,10 @@ int xl_pci_config(const char *spec, json_t **out, char *err, size_t errlen);
 int xl_mem_target(const char *arg, uint64_t memory, int64_t *balloon, char *err,
 		  size_t errlen);
 
+/* xl_console.c: the console verb, and attaching after create -c. */
+int xl_console(int argc, char **argv);
+int xl_console_attach(const char *verb, const char *name);
+
 /* xl.c, pure, for tests/unit/test_xl.c. */
 const char *xl_state_flags(const char *state);
 int xl_list_line(char *buf, size_t len, const char *name, long id, uint64_t mem_bytes,
