@@ -869,7 +869,7 @@ static void test_fds_keepalive(void)
 		free(all);
 		free(head);
 		pthread_mutex_lock(&seen_lock);
-		CU_ASSERT_EQUAL(seen.calls, i + 1);
+		CU_ASSERT_EQUAL(seen.calls, (unsigned int)i + 1);
 		CU_ASSERT_EQUAL(seen.nr_fds, 1);
 		CU_ASSERT_TRUE(seen.fd_open[0]);
 		CU_ASSERT_EQUAL(seen.fd_st[0].st_ino, st[i].st_ino);

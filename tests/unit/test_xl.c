@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #include "cunit.h"
+#include "xl_fixture.h"
 #include "isle/util.h"
 #include "control/api.h"
 #include "control/api_json.h"
@@ -261,21 +262,6 @@ static void test_sets_key(void)
 
 /* ---- xl_main on a temporary run directory ---- */
 
-static char dir[64];
-
-static int run(const char *a0, const char *a1, const char *a2, const char *a3)
-{
-	const char *v[] = { a0, a1, a2, a3, NULL };
-	char *argv[5];
-	int argc = 0;
-
-	for (; v[argc]; argc++)
-		argv[argc] = (char *)v[argc];
-	argv[argc] = NULL;
-	fflush(stdout);
-	return xl_main(argc, argv);
-}
-
 static bool exists(const char *name, const char *suffix)
 {
 	char p[4096];
@@ -284,38 +270,6 @@ static bool exists(const char *name, const char *suffix)
 	return access(p, F_OK) == 0;
 }
 
-static void put(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-	fputs(text, f);
-	fclose(f);
-}
-
-static void touch(const char *name, const char *suffix, const char *text)
-{
-	char p[4096];
-
-	rundir_path(p, sizeof(p), name, suffix);
-	put(p, text);
-}
-
-static void setup_dir(void)
-{
-	snprintf(dir, sizeof(dir), "/tmp/isle-xl-test.XXXXXX");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
-	setenv("ISLE_RUN_DIR", dir, 1);
-}
-
-static void remove_dir(void)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	CU_ASSERT_EQUAL(system(cmd), 0);
-	unsetenv("ISLE_RUN_DIR");
-}
 
 static void test_verbs(void)
 {
@@ -325,44 +279,44 @@ static void test_verbs(void)
 	CU_ASSERT_FALSE(xl_is_verb("run"));
 	CU_ASSERT_FALSE(xl_is_verb("pci-assignable-add"));
 	CU_ASSERT_FALSE(xl_is_verb(NULL));
-	setup_dir();
+	xlf_setup_dir();
 	/* Usage errors. */
-	CU_ASSERT_EQUAL(run("destroy", NULL, NULL, NULL), 2);
-	CU_ASSERT_EQUAL(run("destroy", "a", "b", NULL), 2);
-	CU_ASSERT_EQUAL(run("list", "-x", NULL, NULL), 2);
-	CU_ASSERT_EQUAL(run("create", NULL, NULL, NULL), 2);
-	CU_ASSERT_EQUAL(run("shutdown", "-a", "vm", NULL), 2);
-	CU_ASSERT_EQUAL(run("block-detach", "vm", "xvdb", "-t"), 2);
-	CU_ASSERT_EQUAL(run("block-detach", "-t", "0", "vm"), 2);
-	CU_ASSERT_EQUAL(run("mem-set", "vm", "lots", NULL), 2);
-	CU_ASSERT_EQUAL(run("block-attach", "vm", "qcow2:/img", NULL), 2);
-	CU_ASSERT_EQUAL(run("network-attach", "vm", "colour=blue", NULL), 2);
+	CU_ASSERT_EQUAL(xlf_run("destroy", NULL, NULL, NULL), 2);
+	CU_ASSERT_EQUAL(xlf_run("destroy", "a", "b", NULL), 2);
+	CU_ASSERT_EQUAL(xlf_run("list", "-x", NULL, NULL), 2);
+	CU_ASSERT_EQUAL(xlf_run("create", NULL, NULL, NULL), 2);
+	CU_ASSERT_EQUAL(xlf_run("shutdown", "-a", "vm", NULL), 2);
+	CU_ASSERT_EQUAL(xlf_run("block-detach", "vm", "xvdb", "-t"), 2);
+	CU_ASSERT_EQUAL(xlf_run("block-detach", "-t", "0", "vm"), 2);
+	CU_ASSERT_EQUAL(xlf_run("mem-set", "vm", "lots", NULL), 2);
+	CU_ASSERT_EQUAL(xlf_run("block-attach", "vm", "qcow2:/img", NULL), 2);
+	CU_ASSERT_EQUAL(xlf_run("network-attach", "vm", "colour=blue", NULL), 2);
 	/* No such VM. */
-	CU_ASSERT_EQUAL(run("pause", "ghost", NULL, NULL), 1);
-	CU_ASSERT_EQUAL(run("destroy", "ghost", NULL, NULL), 1);
-	CU_ASSERT_EQUAL(run("list", "ghost", NULL, NULL), 1);
-	CU_ASSERT_EQUAL(run("console", "../etc", NULL, NULL), 1);
-	CU_ASSERT_EQUAL(run("block-attach", "ghost", "phy:/dev/x,xvdb,w", NULL), 1);
-	CU_ASSERT_EQUAL(run("shutdown", "-a", "-w", NULL), 0);   /* nothing to do */
-	remove_dir();
+	CU_ASSERT_EQUAL(xlf_run("pause", "ghost", NULL, NULL), 1);
+	CU_ASSERT_EQUAL(xlf_run("destroy", "ghost", NULL, NULL), 1);
+	CU_ASSERT_EQUAL(xlf_run("list", "ghost", NULL, NULL), 1);
+	CU_ASSERT_EQUAL(xlf_run("console", "../etc", NULL, NULL), 1);
+	CU_ASSERT_EQUAL(xlf_run("block-attach", "ghost", "phy:/dev/x,xvdb,w", NULL), 1);
+	CU_ASSERT_EQUAL(xlf_run("shutdown", "-a", "-w", NULL), 0);   /* nothing to do */
+	xlf_remove_dir();
 }
 
 /* A lock nobody holds is a dead VM's: list removes its files. */
 static void test_list_cleans_up(void)
 {
-	setup_dir();
-	touch("old", "lock", "99999\n");
-	touch("old", "sock", "");
-	touch("old", "cfg", "name='old'\n");
-	CU_ASSERT_EQUAL(run("list", NULL, NULL, NULL), 0);
+	xlf_setup_dir();
+	xlf_touch("old", "lock", "99999\n");
+	xlf_touch("old", "sock", "");
+	xlf_touch("old", "cfg", "name='old'\n");
+	CU_ASSERT_EQUAL(xlf_run("list", NULL, NULL, NULL), 0);
 	CU_ASSERT_FALSE(exists("old", "lock"));
 	CU_ASSERT_FALSE(exists("old", "sock"));
 	CU_ASSERT_FALSE(exists("old", "cfg"));
 	/* And so does destroy, which has nothing else to do. */
-	touch("old2", "lock", "99998\n");
-	CU_ASSERT_EQUAL(run("destroy", "old2", NULL, NULL), 0);
+	xlf_touch("old2", "lock", "99998\n");
+	CU_ASSERT_EQUAL(xlf_run("destroy", "old2", NULL, NULL), 0);
 	CU_ASSERT_FALSE(exists("old2", "lock"));
-	remove_dir();
+	xlf_remove_dir();
 }
 
 /* A VM whose lock is held (here by the test) but that does not answer. */
@@ -371,20 +325,20 @@ static void test_live_without_socket(void)
 	pid_t holder = 0;
 	int fd;
 
-	setup_dir();
+	xlf_setup_dir();
 	fd = rundir_lock("busy", &holder);
 	CU_ASSERT_TRUE_FATAL(fd >= 0);
 	CU_ASSERT_EQUAL(rundir_probe("busy"), getpid());
-	CU_ASSERT_EQUAL(run("list", NULL, NULL, NULL), 0);
-	CU_ASSERT_EQUAL(run("list", "-l", "busy", NULL), 0);
+	CU_ASSERT_EQUAL(xlf_run("list", NULL, NULL, NULL), 0);
+	CU_ASSERT_EQUAL(xlf_run("list", "-l", "busy", NULL), 0);
 	CU_ASSERT_TRUE(exists("busy", "lock"));
-	CU_ASSERT_EQUAL(run("pause", "busy", NULL, NULL), 1);
-	CU_ASSERT_EQUAL(run("mem-set", "busy", "512m", NULL), 1);
-	CU_ASSERT_EQUAL(run("block-attach", "busy", "phy:/dev/x,xvdb,w", NULL), 1);
-	CU_ASSERT_EQUAL(run("network-detach", "busy", "00:16:3e:00:00:01", NULL), 1);
-	CU_ASSERT_EQUAL(run("pci-list", "busy", NULL, NULL), 1);
+	CU_ASSERT_EQUAL(xlf_run("pause", "busy", NULL, NULL), 1);
+	CU_ASSERT_EQUAL(xlf_run("mem-set", "busy", "512m", NULL), 1);
+	CU_ASSERT_EQUAL(xlf_run("block-attach", "busy", "phy:/dev/x,xvdb,w", NULL), 1);
+	CU_ASSERT_EQUAL(xlf_run("network-detach", "busy", "00:16:3e:00:00:01", NULL), 1);
+	CU_ASSERT_EQUAL(xlf_run("pci-list", "busy", NULL, NULL), 1);
 	close(fd);
-	remove_dir();
+	xlf_remove_dir();
 }
 
 static void test_create_errors(void)
@@ -393,32 +347,32 @@ static void test_create_errors(void)
 	pid_t holder = 0;
 	int fd;
 
-	setup_dir();
-	snprintf(cfg, sizeof(cfg), "%s/noname.cfg", dir);
-	put(cfg, "kernel = '/boot/vmlinuz'\nmemory = 256\n");
-	snprintf(bad, sizeof(bad), "%s/bad.cfg", dir);
-	put(bad, "name = 'x\nkernel = '/k'\n");
-	snprintf(busy, sizeof(busy), "%s/busy-vm.cfg", dir);
-	put(busy, "name = 'busy'\nkernel = '/boot/vmlinuz'\n");
-	CU_ASSERT_EQUAL(run("create", cfg, NULL, NULL), 2);                 /* no name */
-	CU_ASSERT_EQUAL(run("create", cfg, "name=\"ok\"", "memory=1"), 2);  /* bad override */
-	CU_ASSERT_EQUAL(run("create", bad, NULL, NULL), 2);                 /* syntax */
-	CU_ASSERT_EQUAL(run("create", busy, "kernel=[1]", NULL), 2);
-	CU_ASSERT_EQUAL(run("create", "/nonexistent/vm.cfg", NULL, NULL), 1);
+	xlf_setup_dir();
+	snprintf(cfg, sizeof(cfg), "%s/noname.cfg", xlf_dir);
+	xlf_put(cfg, "kernel = '/boot/vmlinuz'\nmemory = 256\n");
+	snprintf(bad, sizeof(bad), "%s/bad.cfg", xlf_dir);
+	xlf_put(bad, "name = 'x\nkernel = '/k'\n");
+	snprintf(busy, sizeof(busy), "%s/busy-vm.cfg", xlf_dir);
+	xlf_put(busy, "name = 'busy'\nkernel = '/boot/vmlinuz'\n");
+	CU_ASSERT_EQUAL(xlf_run("create", cfg, NULL, NULL), 2);                 /* no name */
+	CU_ASSERT_EQUAL(xlf_run("create", cfg, "name=\"ok\"", "memory=1"), 2);  /* bad override */
+	CU_ASSERT_EQUAL(xlf_run("create", bad, NULL, NULL), 2);                 /* syntax */
+	CU_ASSERT_EQUAL(xlf_run("create", busy, "kernel=[1]", NULL), 2);
+	CU_ASSERT_EQUAL(xlf_run("create", "/nonexistent/vm.cfg", NULL, NULL), 1);
 	fd = rundir_lock("busy", &holder);
 	CU_ASSERT_TRUE_FATAL(fd >= 0);
-	CU_ASSERT_EQUAL(run("create", busy, NULL, NULL), 1);                /* running */
+	CU_ASSERT_EQUAL(xlf_run("create", busy, NULL, NULL), 1);                /* running */
 	CU_ASSERT_FALSE(exists("busy", "cfg"));
 	close(fd);
 	/* The VM's process starts and fails (no kernel, maybe no KVM): create
 	 * says so, with its log, and the process removed its files. */
-	snprintf(cfg, sizeof(cfg), "%s/doomed-vm.cfg", dir);
-	put(cfg, "name = 'doomed'\nkernel = '/nonexistent/vmlinuz'\n");
-	CU_ASSERT_EQUAL(run("create", cfg, NULL, NULL), 1);
+	snprintf(cfg, sizeof(cfg), "%s/doomed-vm.cfg", xlf_dir);
+	xlf_put(cfg, "name = 'doomed'\nkernel = '/nonexistent/vmlinuz'\n");
+	CU_ASSERT_EQUAL(xlf_run("create", cfg, NULL, NULL), 1);
 	CU_ASSERT_TRUE(exists("doomed", "log"));
 	CU_ASSERT_FALSE(exists("doomed", "lock"));
 	CU_ASSERT_FALSE(exists("doomed", "cfg"));
-	remove_dir();
+	xlf_remove_dir();
 }
 
 /* ---- The verbs against api.c's server with a fake VM behind it ---- */
@@ -525,7 +479,7 @@ static int run_out(char *out, size_t len, const char *a0, const char *a1, const 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
 	fflush(stdout);
 	dup2(fileno(f), 1);
-	r = run(a0, a1, a2, NULL);
+	r = xlf_run(a0, a1, a2, NULL);
 	fflush(stdout);
 	dup2(saved, 1);
 	close(saved);
@@ -546,7 +500,7 @@ static void test_fake_vm(void)
 	json_t *l;
 	int fd;
 
-	setup_dir();
+	xlf_setup_dir();
 	fd = rundir_lock("vm", &holder);
 	CU_ASSERT_TRUE_FATAL(fd >= 0);
 	rundir_path(sock, sizeof(sock), "vm", "sock");
@@ -554,48 +508,48 @@ static void test_fake_vm(void)
 	fake.stop = false;
 	CU_ASSERT_EQUAL_FATAL(pthread_create(&main_thread, NULL, fake_main, &srv), 0);
 
-	CU_ASSERT_EQUAL(run("pause", "vm", NULL, NULL), 0);
+	CU_ASSERT_EQUAL(xlf_run("pause", "vm", NULL, NULL), 0);
 	expect("vm.pause", "");
-	CU_ASSERT_EQUAL(run("unpause", "vm", NULL, NULL), 0);
+	CU_ASSERT_EQUAL(xlf_run("unpause", "vm", NULL, NULL), 0);
 	expect("vm.resume", "");
-	CU_ASSERT_EQUAL(run("reboot", "vm", NULL, NULL), 0);
+	CU_ASSERT_EQUAL(xlf_run("reboot", "vm", NULL, NULL), 0);
 	expect("vm.reboot", "");
-	CU_ASSERT_EQUAL(run("shutdown", "vm", NULL, NULL), 0);
+	CU_ASSERT_EQUAL(xlf_run("shutdown", "vm", NULL, NULL), 0);
 	expect("vm.power-button", "");
 	fake.off = false;
-	CU_ASSERT_EQUAL(run("shutdown", "-w", "vm", NULL), 0);   /* until Shutdown */
+	CU_ASSERT_EQUAL(xlf_run("shutdown", "-w", "vm", NULL), 0);   /* until Shutdown */
 	expect("vm.power-button", "");
 	fake.off = false;
-	CU_ASSERT_EQUAL(run("shutdown", "-a", "-w", NULL), 0);
+	CU_ASSERT_EQUAL(xlf_run("shutdown", "-a", "-w", NULL), 0);
 	expect("vm.power-button", "");
 	fake.off = false;
 	/* mem-set: 512 MiB of 1 GiB is a 512 MiB balloon; the refusal is shown. */
-	CU_ASSERT_EQUAL(run("mem-set", "vm", "524288", NULL), 1);
+	CU_ASSERT_EQUAL(xlf_run("mem-set", "vm", "524288", NULL), 1);
 	expect("vm.resize", "{\"desired_balloon\":536870912}");
-	CU_ASSERT_EQUAL(run("mem-set", "vm", "2g", NULL), 1);
+	CU_ASSERT_EQUAL(xlf_run("mem-set", "vm", "2g", NULL), 1);
 	expect("", "");
 	/* Attach: the mapped body, the reply's id and bdf. */
 	CU_ASSERT_EQUAL(run_out(out, sizeof(out), "block-attach", "vm", "phy:/dev/vg/b,xvdb,r"), 0);
 	expect("vm.add-disk", "{\"path\":\"/dev/vg/b\",\"readonly\":true,\"id\":\"xvdb\"}");
 	CU_ASSERT_STRING_EQUAL(out, "xvdb 0000:00:06.0\n");
-	CU_ASSERT_EQUAL(run("network-attach", "vm", "bridge=br0", "mac=00:16:3e:0a:0b:0c"), 0);
+	CU_ASSERT_EQUAL(xlf_run("network-attach", "vm", "bridge=br0", "mac=00:16:3e:0a:0b:0c"), 0);
 	expect("vm.add-net", "{\"mac\":\"00:16:3e:0a:0b:0c\",\"bridge\":\"br0\"}");
-	CU_ASSERT_EQUAL(run("pci-attach", "vm", "03:00.1@7", NULL), 0);
+	CU_ASSERT_EQUAL(xlf_run("pci-attach", "vm", "03:00.1@7", NULL), 0);
 	expect("vm.add-device", "{\"path\":\"/sys/bus/pci/devices/0000:03:00.1/\","
 	       "\"pci_device_id\":7}");
 	/* Detach by id, MAC, devid or host BDF; -f is isle's "force". */
-	CU_ASSERT_EQUAL(run("block-detach", "vm", "xvda", NULL), 0);
+	CU_ASSERT_EQUAL(xlf_run("block-detach", "vm", "xvda", NULL), 0);
 	expect("vm.remove-device", "{\"id\":\"xvda\"}");
-	CU_ASSERT_EQUAL(run("network-detach", "vm", "00:16:3E:00:00:01", "-f"), 0);
+	CU_ASSERT_EQUAL(xlf_run("network-detach", "vm", "00:16:3E:00:00:01", "-f"), 0);
 	expect("vm.remove-device", "{\"id\":\"net0\",\"force\":true}");
-	CU_ASSERT_EQUAL(run("network-detach", "vm", "0", NULL), 0);
+	CU_ASSERT_EQUAL(xlf_run("network-detach", "vm", "0", NULL), 0);
 	expect("vm.remove-device", "{\"id\":\"net0\"}");
-	CU_ASSERT_EQUAL(run("pci-detach", "vm", "03:00.0", NULL), 0);
+	CU_ASSERT_EQUAL(xlf_run("pci-detach", "vm", "03:00.0", NULL), 0);
 	expect("vm.remove-device", "{\"id\":\"gpu\"}");
-	CU_ASSERT_EQUAL(run("block-detach", "vm", "net0", NULL), 1);   /* not a disk */
+	CU_ASSERT_EQUAL(xlf_run("block-detach", "vm", "net0", NULL), 1);   /* not a disk */
 	expect("", "");
 	fake.stubborn = true;
-	CU_ASSERT_EQUAL(run("block-detach", "-t1", "vm", "xvda"), 1);
+	CU_ASSERT_EQUAL(xlf_run("block-detach", "-t1", "vm", "xvda"), 1);
 	expect("vm.remove-device", "{\"id\":\"xvda\"}");
 	fake.stubborn = false;
 	/* Lists. */
@@ -622,7 +576,7 @@ static void test_fake_vm(void)
 	pthread_join(main_thread, NULL);
 	api_stop(&srv);
 	close(fd);
-	remove_dir();
+	xlf_remove_dir();
 }
 
 void unit_register(void)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cunit.h"
+#include "xl_fixture.h"
 #include "isle/util.h"
 #include "control/rundir.h"
 #include "control/xl.h"
@@ -21,53 +22,6 @@
 #include "devices/serial.h"
 #include "isle/evloop.h"
 
-static char dir[64];
-
-static int run(const char *a0, const char *a1, const char *a2, const char *a3)
-{
-	const char *v[] = { a0, a1, a2, a3, NULL };
-	char *argv[5];
-	int argc = 0;
-
-	for (; v[argc]; argc++)
-		argv[argc] = (char *)v[argc];
-	argv[argc] = NULL;
-	fflush(stdout);
-	return xl_main(argc, argv);
-}
-
-static void put(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-	fputs(text, f);
-	fclose(f);
-}
-
-static void touch(const char *name, const char *suffix, const char *text)
-{
-	char p[4096];
-
-	rundir_path(p, sizeof(p), name, suffix);
-	put(p, text);
-}
-
-static void setup_dir(void)
-{
-	snprintf(dir, sizeof(dir), "/tmp/isle-xl-test.XXXXXX");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
-	setenv("ISLE_RUN_DIR", dir, 1);
-}
-
-static void remove_dir(void)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	CU_ASSERT_EQUAL(system(cmd), 0);
-	unsetenv("ISLE_RUN_DIR");
-}
 
 /* console: what the serial file has, then what comes, until the VM's
  * process ends (its lock is released). */
@@ -78,11 +32,11 @@ static void test_console_follows(void)
 	pid_t holder = 0, child;
 	int fd, status = -1;
 
-	setup_dir();
+	xlf_setup_dir();
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
 	fd = rundir_lock("con", &holder);
 	CU_ASSERT_TRUE_FATAL(fd >= 0);
-	touch("con", "console.log", "hello\n");
+	xlf_touch("con", "console.log", "hello\n");
 	fflush(NULL);
 	child = fork();
 	if (child == 0) {
@@ -91,7 +45,7 @@ static void test_console_follows(void)
 		close(fd);   /* the lock stays with the parent's copy */
 		dup2(nul, 0);
 		dup2(fileno(f), 1);
-		_exit(run("console", "con", NULL, NULL));
+		_exit(xlf_run("console", "con", NULL, NULL));
 	}
 	CU_ASSERT_TRUE_FATAL(child > 0);
 	usleep(300 * 1000);
@@ -108,7 +62,7 @@ static void test_console_follows(void)
 	CU_ASSERT_TRUE(fread(out, 1, sizeof(out) - 1, f) > 0);
 	CU_ASSERT_STRING_EQUAL(out, "hello\nworld\n");
 	fclose(f);
-	remove_dir();
+	xlf_remove_dir();
 }
 
 static pid_t console_child(FILE *out, FILE *err, int in_fd, int lock_fd)
@@ -122,7 +76,7 @@ static pid_t console_child(FILE *out, FILE *err, int in_fd, int lock_fd)
 		dup2(in_fd, 0);
 		dup2(fileno(out), 1);
 		dup2(fileno(err), 2);
-		_exit(run("console", "con", NULL, NULL));
+		_exit(xlf_run("console", "con", NULL, NULL));
 	}
 	return child;
 }
@@ -151,11 +105,11 @@ static void test_console_socket(void)
 	int fd, p[2], nul, status = -1;
 	size_t n = 0;
 
-	setup_dir();
+	xlf_setup_dir();
 	CU_ASSERT_TRUE_FATAL(out && err && out2);
 	fd = rundir_lock("con", &holder);
 	CU_ASSERT_TRUE_FATAL(fd >= 0);
-	touch("con", "console.log", "history\n");
+	xlf_touch("con", "console.log", "history\n");
 	CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
 	CU_ASSERT_EQUAL_FATAL(evloop_init(&loop), 0);
 	s = serial_new(NULL, -1);
@@ -210,7 +164,7 @@ static void test_console_socket(void)
 	fclose(out);
 	fclose(err);
 	fclose(out2);
-	remove_dir();
+	xlf_remove_dir();
 }
 
 void unit_register(void)
