@@ -9,6 +9,8 @@
  *      resets the device, writes the slot's bit to B0EJ and checks the slot
  *      reads empty afterwards;
  *   4. says "hotplug: detached" and waits for the power button (GEVT bit 1).
+ * With hp_dev=net it is a virtio-net NIC: step 2 brings frontends/netfront.c
+ * up on it and checks the MAC the host gave (hp_mac=, when given).
  * With hp_dev=edu the device to come is an edu (an assigned one, isle
  * pci-attach / vm.add-device): steps 2 checks its identification register
  * and a factorial instead of disk I/O, and step 3 needs no driver reset.
@@ -17,6 +19,7 @@
  * Polled every 10 ms, halted in between (LAPIC timer): the GED's edge on
  * IOAPIC input 9 is for ACPI guests. */
 #include "blkfront.h"
+#include "netfront.h"
 
 #include "virtio_glue.h"
 #include "edu.h"
@@ -29,6 +32,9 @@
 #define HP_BYTES   (64 * 1024)
 
 static struct blkfront bf;
+static struct netfront nf;
+static uint8_t hp_net_dma[NETFRONT_DMA_BYTES] __attribute__((section(".noinit"), aligned(4096)));
+static uint8_t hp_net_priv[NETFRONT_PRIV_BYTES] __attribute__((aligned(16)));
 static struct virtio_glue glue;
 static uint8_t hp_dma[BLKFRONT_DMA_BYTES] __attribute__((aligned(4096)));
 static uint8_t hp_priv[BLKFRONT_PRIV_BYTES] __attribute__((aligned(16)));
@@ -99,7 +105,7 @@ void test_hotplug_run(void)
 {
 	uint64_t ms = cmdline_get_u64("hp_ms", 60000);
 	const char *kind = cmdline_get("hp_dev");
-	bool edu = kind && !strcmp(kind, "edu");
+	bool edu = kind && !strcmp(kind, "edu"), net = kind && !strcmp(kind, "net");
 	uint32_t pciu, pcid;
 	int slot, r;
 	uint16_t bdf;
@@ -111,8 +117,9 @@ void test_hotplug_run(void)
 		report(hp_wait(2, ms, &pciu, &pcid), "the power button pressed");
 		goto out;
 	}
-	report(edu ? pci_find(EDU_VENDOR, EDU_DEVICE) < 0 : blk_find() < 0,
-	       "no %s before the attach", edu ? "edu" : "virtio-blk disk");
+	report(edu ? pci_find(EDU_VENDOR, EDU_DEVICE) < 0 :
+	       net ? pci_find(VPCI_VENDOR, NETFRONT_DEVICE_ID) < 0 : blk_find() < 0,
+	       "no %s before the attach", edu ? "edu" : net ? "virtio-net NIC" : "virtio-blk disk");
 	printf("hotplug: ready\n");
 	if (!hp_wait(1, ms, &pciu, &pcid)) {
 		report(false, "a hotplug event within %lu ms", (unsigned long)ms);
@@ -128,6 +135,24 @@ void test_hotplug_run(void)
 		       "slot %d holds an edu (%04x:%04x)", slot, pci_read16(bdf, 0),
 		       pci_read16(bdf, 2));
 		report(hp_edu(bdf), "the edu computes 10! = 3628800");
+		goto attached;
+	}
+	if (net) {
+		const char *want = cmdline_get("hp_mac");
+		char mac[18];
+
+		report(pci_read16(bdf, 0) == VPCI_VENDOR && pci_read16(bdf, 2) == NETFRONT_DEVICE_ID,
+		       "slot %d holds a virtio-net NIC (%04x:%04x)", slot, pci_read16(bdf, 0),
+		       pci_read16(bdf, 2));
+		virtio_glue_init(&glue, bdf);
+		r = netfront_init(&nf, &glue.env, NULL, hp_net_dma, sizeof(hp_net_dma), hp_net_priv,
+				  sizeof(hp_net_priv));
+		report(r == 0, "netfront drives it (%d%s%s)", r, nf.error ? ", " : "",
+		       nf.error ? nf.error : "");
+		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", nf.mac[0], nf.mac[1],
+			 nf.mac[2], nf.mac[3], nf.mac[4], nf.mac[5]);
+		if (want)
+			report(!strcmp(mac, want), "its MAC is the host's (%s)", mac);
 		goto attached;
 	}
 	report(pci_read16(bdf, 0) == VPCI_VENDOR && pci_read16(bdf, 2) == BLKFRONT_DEVICE_ID,
@@ -149,6 +174,8 @@ attached:
 	       pcid);
 	if (edu)
 		pci_write16(bdf, PCI_COMMAND, 0);   /* decoding off: nothing in flight */
+	else if (net)
+		netfront_reset(&nf);
 	else
 		blkfront_reset(&bf);
 	outl(HP_B0EJ, 1u << slot);
