@@ -133,8 +133,9 @@ static unsigned int tap_mtu(const char *ifname)
 
 /* The tap of --tap-fd: checked and taken (see nb_opts.h). A tap in another
  * network namespace, or one we may not configure, is served as it is: its
- * owner set it up, --bridge and --script cannot reach it, and --mtu is only
- * what the guest is told. Returns 0, 2 (unusable input) or 1. */
+ * owner set it up, --bridge and --script cannot reach it (nb_opts_take_fds
+ * refuses them before it touches the tap), and --mtu is only what the guest
+ * is told. Returns 0, 2 (unusable input) or 1. */
 static int take_tap_fds(struct nb_main *m)
 {
 	char err[256];
@@ -145,13 +146,6 @@ static int take_tap_fds(struct nb_main *m)
 		return r == -EINVAL ? 2 : 1;
 	}
 	memcpy(m->tap_fds, m->o.tap_fds, sizeof(m->tap_fds));
-	if (!m->tap_local && (m->o.bridge || m->o.script)) {
-		fprintf(stderr, "isle-netback: --tap-fd %d: tap %s is in another network "
-			"namespace (or one we have no CAP_NET_ADMIN over): --%s cannot "
-			"configure it\n", m->o.tap_fds[0], m->ifname,
-			m->o.bridge ? "bridge" : "script");
-		return 2;
-	}
 	if (!m->tap_local)
 		log_info("%s: not ours to configure (another network namespace, or no "
 			 "CAP_NET_ADMIN there): left as it is%s", m->ifname,

@@ -171,17 +171,19 @@ int nb_opts_take_fds(const struct nb_opts *o, char ifname[IFNAMSIZ], bool *local
 		     size_t errlen)
 {
 	struct tap_fd_info first, ti;
-	bool detached[TAP_MAX_QUEUES];
-	unsigned int n = o->nr_tap_fds, at;
+	unsigned int n = o->nr_tap_fds, at = n;   /* at: the first attached queue */
 	int r;
 
 	if (!n || n > TAP_MAX_QUEUES || n != o->queues)
 		return err_msg(err, errlen, -EINVAL, "%u --tap-fd for %u queue pairs", n,
 				o->queues);
 	for (unsigned int i = 0; i < n; i++) {
-		if ((r = nb_check_fd(o->tap_fds[i], n, i ? &ti : &first, err, errlen)))
+		struct tap_fd_info *cur = i ? &ti : &first;
+
+		if ((r = nb_check_fd(o->tap_fds[i], n, cur, err, errlen)))
 			return r;
-		detached[i] = (i ? &ti : &first)->detached;
+		if (at == n && !cur->detached)
+			at = i;
 		if (!i)
 			continue;
 		if (strcmp(ti.ifname, first.ifname) || ti.local != first.local ||
@@ -196,10 +198,15 @@ int nb_opts_take_fds(const struct nb_opts *o, char ifname[IFNAMSIZ], bool *local
 						"per queue)", o->tap_fds[j], o->tap_fds[i],
 						first.ifname);
 	}
-	/* Per device, asked through an attached queue: fds[0] is one unless
-	 * every given queue is detached (tap_adopt attaches them anyway). */
-	for (at = 0; at < n && detached[at]; at++)
-		;
+	/* Refused before anything below changes the tap (its owner's). */
+	if (!first.local && (o->bridge || o->script))
+		return err_msg(err, errlen, -EINVAL, "--tap-fd %d: tap %s is in another network "
+				"namespace (or one we have no CAP_NET_ADMIN over): --%s cannot "
+				"configure it", o->tap_fds[0], first.ifname,
+				o->bridge ? "bridge" : "script");
+	/* Per device, asked through an attached queue: fds[at], or fds[0]
+	 * attached now when every given queue is detached (tap_adopt attaches
+	 * them all anyway). */
 	if (at == n && (r = tap_set_queue(o->tap_fds[at = 0], true)))
 		return err_msg(err, errlen, r, "cannot attach tap %s's queue: %s", first.ifname,
 				strerror(-r));

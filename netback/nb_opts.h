@@ -39,8 +39,10 @@ int nb_opts_parse(int argc, char **argv, struct nb_opts *o, char *err, size_t er
 /* The --tap-fd fds: open, taps (not tuns) without packet information
  * headers and with vnet headers (IFF_NO_PI | IFF_VNET_HDR: the datapath's
  * record layout), one device, distinct queues, multi-queue when more than
- * one. Then tap_adopt() on them. Fills ifname (for logs and the vif
- * script) and *local (the tap is in our network namespace: tap_fd_info). */
+ * one; and no --bridge or --script for a tap that is not ours to
+ * configure (!local below). Then tap_adopt() on them. Fills ifname (for
+ * logs and the vif script) and *local (the tap is in our network
+ * namespace: tap_fd_info). */
 int nb_opts_take_fds(const struct nb_opts *o, char ifname[IFNAMSIZ], bool *local, char *err,
 		     size_t errlen);
 

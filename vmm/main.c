@@ -19,8 +19,7 @@
 int main(int argc, char **argv)
 {
 	struct cli cli;
-	char err[256], sock[sizeof(cli.api_socket)];
-	bool have_cfg;
+	char err[256];
 
 	log_init("isle");
 	/* xl's verbs for host devices (vfio-glue/assignable.c). */
@@ -41,10 +40,10 @@ int main(int argc, char **argv)
 		vm_config_free(&cli.vm);
 		return 0;
 	}
-	/* A named VM answers on its run directory's socket unless told where. */
+	/* A named VM answers on its run directory's socket unless told where
+	 * (none when that path would be too long). */
 	if (!cli.api_socket[0] && cli.vm.name &&
-	    !rundir_path(sock, sizeof(sock), cli.vm.name, "sock"))
-		snprintf(cli.api_socket, sizeof(cli.api_socket), "%s", sock);
-	have_cfg = cli.vm.kernel != NULL;
-	return inst_run(&cli.vm, have_cfg, cli.api_socket);
+	    rundir_path(cli.api_socket, sizeof(cli.api_socket), cli.vm.name, "sock"))
+		cli.api_socket[0] = '\0';
+	return inst_run(&cli.vm, cli.vm.kernel != NULL, cli.api_socket);
 }

@@ -83,22 +83,37 @@ static void hp_io(void)
 	report(st == 0 && !memcmp(wbuf, rbuf, HP_BYTES), "read it back (status %d)", st);
 }
 
+/* Reports whether the function in the slot is (vendor, device). */
+static void hp_holds(uint16_t bdf, int slot, uint16_t vendor, uint16_t device, const char *what)
+{
+	uint16_t v = pci_read16(bdf, 0), d = pci_read16(bdf, 2);
+
+	report(v == vendor && d == device, "slot %d holds %s (%04x:%04x)", slot, what, v, d);
+}
+
 /* An edu in the slot: identification register and one factorial. */
 static bool hp_edu(uint16_t bdf)
 {
-	uint64_t base = pci_bar_map(bdf, 0), deadline;
-	volatile uint32_t *r;
+	struct edu e = { .bdf = bdf, .regs = pci_bar_map(bdf, 0) };
 
-	if (!base)
+	if (!e.regs)
 		return false;
 	pci_write16(bdf, PCI_COMMAND, pci_read16(bdf, PCI_COMMAND) | PCI_CMD_MEM);
-	r = phys_ptr(base);
-	report((r[EDU_IDENT / 4] & 0xff) == 0xed, "edu identification 0x%x", r[EDU_IDENT / 4]);
-	r[EDU_FACT / 4] = 10;
-	deadline = timer_deadline_us(1000000);
-	while ((r[EDU_STATUS / 4] & EDU_STATUS_COMPUTING) && !timer_expired(deadline))
-		;
-	return r[EDU_FACT / 4] == 3628800;
+	report((edu_rd(&e, EDU_IDENT) & 0xff) == 0xed, "edu identification 0x%x",
+	       edu_rd(&e, EDU_IDENT));
+	edu_wr(&e, EDU_FACT, 10);
+	edu_wait_clear(&e, EDU_STATUS, EDU_STATUS_COMPUTING, 1000000);
+	return edu_rd(&e, EDU_FACT) == 3628800;
+}
+
+/* Polls (5 s at most) until the slot's function reads absent. */
+static bool hp_gone(uint16_t bdf)
+{
+	uint64_t deadline = timer_deadline_us(5000000);
+
+	while (pci_read16(bdf, 0) != 0xffff && !timer_expired(deadline))
+		timer_delay_us(1000);
+	return pci_read16(bdf, 0) == 0xffff;
 }
 
 void test_hotplug_run(void)
@@ -131,9 +146,7 @@ void test_hotplug_run(void)
 		goto out;
 	bdf = (uint16_t)(slot << 3);
 	if (edu) {
-		report(pci_read16(bdf, 0) == EDU_VENDOR && pci_read16(bdf, 2) == EDU_DEVICE,
-		       "slot %d holds an edu (%04x:%04x)", slot, pci_read16(bdf, 0),
-		       pci_read16(bdf, 2));
+		hp_holds(bdf, slot, EDU_VENDOR, EDU_DEVICE, "an edu");
 		report(hp_edu(bdf), "the edu computes 10! = 3628800");
 		goto attached;
 	}
@@ -141,9 +154,7 @@ void test_hotplug_run(void)
 		const char *want = cmdline_get("hp_mac");
 		char mac[18];
 
-		report(pci_read16(bdf, 0) == VPCI_VENDOR && pci_read16(bdf, 2) == NETFRONT_DEVICE_ID,
-		       "slot %d holds a virtio-net NIC (%04x:%04x)", slot, pci_read16(bdf, 0),
-		       pci_read16(bdf, 2));
+		hp_holds(bdf, slot, VPCI_VENDOR, NETFRONT_DEVICE_ID, "a virtio-net NIC");
 		virtio_glue_init(&glue, bdf);
 		r = netfront_init(&nf, &glue.env, NULL, hp_net_dma, sizeof(hp_net_dma), hp_net_priv,
 				  sizeof(hp_net_priv));
@@ -155,9 +166,7 @@ void test_hotplug_run(void)
 			report(!strcmp(mac, want), "its MAC is the host's (%s)", mac);
 		goto attached;
 	}
-	report(pci_read16(bdf, 0) == VPCI_VENDOR && pci_read16(bdf, 2) == BLKFRONT_DEVICE_ID,
-	       "slot %d holds a virtio-blk disk (%04x:%04x)", slot, pci_read16(bdf, 0),
-	       pci_read16(bdf, 2));
+	hp_holds(bdf, slot, VPCI_VENDOR, BLKFRONT_DEVICE_ID, "a virtio-blk disk");
 	virtio_glue_init(&glue, bdf);
 	r = blkfront_init(&bf, &glue.env, NULL, hp_dma, sizeof(hp_dma), hp_priv, sizeof(hp_priv));
 	report(r == 0, "blkfront drives it (%d)", r);
@@ -179,13 +188,7 @@ attached:
 	else
 		blkfront_reset(&bf);
 	outl(HP_B0EJ, 1u << slot);
-	{
-		uint64_t deadline = timer_deadline_us(5000000);
-
-		while (pci_read16(bdf, 0) != 0xffff && !timer_expired(deadline))
-			timer_delay_us(1000);
-	}
-	report(pci_read16(bdf, 0) == 0xffff, "slot %d is empty after the eject", slot);
+	report(hp_gone(bdf), "slot %d is empty after the eject", slot);
 	printf("hotplug: detached\n");
 	report(hp_wait(2, ms, &pciu, &pcid), "the power button pressed");
 out:

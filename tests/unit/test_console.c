@@ -68,40 +68,70 @@ static uint8_t lsr(struct serial *s)
 	return v;
 }
 
+/* A console on a pipe's read end, for the tests that feed it a pipe. */
+struct pipe_console {
+	struct evloop loop;
+	struct console c;
+	struct serial *s;
+	int rd;
+};
+
+/* Opens the console on a pipe that holds in[0, n) and whose writer has
+ * closed: EOF follows those bytes. */
+static void pipe_console_open(struct pipe_console *f, const uint8_t *in, size_t n)
+{
+	int p[2];
+
+	f->s = serial_new(NULL, -1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f->s);
+	CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
+	CU_ASSERT_EQUAL_FATAL(evloop_init(&f->loop), 0);
+	f->rd = p[0];
+	CU_ASSERT_EQUAL_FATAL(console_open(&f->c, NULL, &f->loop, f->s, p[0]), 0);
+	CU_ASSERT_EQUAL(write(p[1], in, n), (ssize_t)n);
+	close(p[1]);
+}
+
+/* Runs the loop (ms per round) while the guest reads the FIFO into got,
+ * until n bytes came or 200 rounds passed; returns how many came. */
+static size_t pipe_console_drain(struct pipe_console *f, uint8_t *got, size_t n, int ms)
+{
+	size_t done = 0;
+
+	for (int round = 0; round < 200 && done < n; round++) {
+		evloop_run_once(&f->loop, ms);
+		while (done < n && (lsr(f->s) & 1))
+			got[done++] = rbr(f->s);
+	}
+	return done;
+}
+
+/* Gives the input up to 10 rounds to see its EOF, then closes everything. */
+static void pipe_console_end(struct pipe_console *f, int ms)
+{
+	for (int round = 0; round < 10 && f->c.watching; round++)
+		evloop_run_once(&f->loop, ms);
+	CU_ASSERT_FALSE(f->c.watching);   /* EOF */
+	console_close(&f->c);
+	evloop_fini(&f->loop);
+	close(f->rd);
+	serial_free(f->s);
+}
+
 /* 100 bytes into a 64-byte FIFO: the rest waits, nothing is lost or
  * reordered, and EOF ends the input. A pipe passes C-a unchanged. */
 static void test_console_pipe_backpressure(void)
 {
-	struct evloop loop;
-	struct console c;
-	struct serial *s = serial_new(NULL, -1);
+	struct pipe_console f;
 	uint8_t in[100], got[100];
-	size_t n = 0;
-	int p[2];
 
-	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
-	CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
-	CU_ASSERT_EQUAL_FATAL(evloop_init(&loop), 0);
 	for (unsigned int i = 0; i < sizeof(in); i++)
 		in[i] = (uint8_t)(i % 7 == 0 ? CONSOLE_ESCAPE : 'A' + i % 26);
-	CU_ASSERT_EQUAL_FATAL(console_open(&c, NULL, &loop, s, p[0]), 0);
-	CU_ASSERT_TRUE(c.watching);
-	CU_ASSERT_EQUAL(write(p[1], in, sizeof(in)), (ssize_t)sizeof(in));
-	close(p[1]);
-	for (int round = 0; round < 200 && n < sizeof(in); round++) {
-		evloop_run_once(&loop, 20);
-		while (n < sizeof(in) && (lsr(s) & 1))
-			got[n++] = rbr(s);
-	}
-	CU_ASSERT_EQUAL(n, sizeof(in));
+	pipe_console_open(&f, in, sizeof(in));
+	CU_ASSERT_TRUE(f.c.watching);
+	CU_ASSERT_EQUAL(pipe_console_drain(&f, got, sizeof(got), 20), sizeof(in));
 	CU_ASSERT_EQUAL(memcmp(in, got, sizeof(in)), 0);
-	for (int round = 0; round < 10 && c.watching; round++)
-		evloop_run_once(&loop, 20);
-	CU_ASSERT_FALSE(c.watching);   /* EOF */
-	console_close(&c);
-	evloop_fini(&loop);
-	close(p[0]);
-	serial_free(s);
+	pipe_console_end(&f, 20);
 }
 
 /* The writer closes while the FIFO is full and the guest reads nothing:
@@ -109,40 +139,20 @@ static void test_console_pipe_backpressure(void)
  * waits out of the loop, then the rest is read in order and EOF ends it. */
 static void test_console_pipe_hangup_while_full(void)
 {
-	struct evloop loop;
-	struct console c;
-	struct serial *s = serial_new(NULL, -1);
+	struct pipe_console f;
 	uint8_t in[200], got[200];
-	size_t n = 0;
-	int p[2];
 
-	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
-	CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
-	CU_ASSERT_EQUAL_FATAL(evloop_init(&loop), 0);
 	for (unsigned int i = 0; i < sizeof(in); i++)
 		in[i] = (uint8_t)('a' + i % 26);
-	CU_ASSERT_EQUAL_FATAL(console_open(&c, NULL, &loop, s, p[0]), 0);
-	CU_ASSERT_EQUAL(write(p[1], in, sizeof(in)), (ssize_t)sizeof(in));
-	close(p[1]);
+	pipe_console_open(&f, in, sizeof(in));
 	for (int round = 0; round < 20; round++)   /* FIFO 64 + pending 64 */
-		evloop_run_once(&loop, 5);
-	CU_ASSERT_TRUE(c.watching);
-	CU_ASSERT_TRUE(c.parked);
-	CU_ASSERT_EQUAL(c.pending_len, 64);
-	for (int round = 0; round < 200 && n < sizeof(in); round++) {
-		evloop_run_once(&loop, 10);
-		while (n < sizeof(in) && (lsr(s) & 1))
-			got[n++] = rbr(s);
-	}
-	CU_ASSERT_EQUAL(n, sizeof(in));
+		evloop_run_once(&f.loop, 5);
+	CU_ASSERT_TRUE(f.c.watching);
+	CU_ASSERT_TRUE(f.c.parked);
+	CU_ASSERT_EQUAL(f.c.pending_len, 64);
+	CU_ASSERT_EQUAL(pipe_console_drain(&f, got, sizeof(got), 10), sizeof(in));
 	CU_ASSERT_EQUAL(memcmp(in, got, sizeof(in)), 0);
-	for (int round = 0; round < 10 && c.watching; round++)
-		evloop_run_once(&loop, 10);
-	CU_ASSERT_FALSE(c.watching);
-	console_close(&c);
-	evloop_fini(&loop);
-	close(p[0]);
-	serial_free(s);
+	pipe_console_end(&f, 10);
 }
 
 static void ended(struct console *c, void *opaque)

@@ -80,6 +80,13 @@ static void spin(struct fixture *f, int rounds)
 		evloop_run_once(&f->loop, 5);
 }
 
+/* Runs the loop until the client is detached (500 ms at most). */
+static void until_detached(struct fixture *f)
+{
+	for (int i = 0; i < 50 && f->cs.client_fd >= 0; i++)
+		evloop_run_once(&f->loop, 10);
+}
+
 static bool fixture_up(struct fixture *f)
 {
 	memset(f, 0, sizeof(*f));
@@ -238,8 +245,7 @@ static void test_detach_reattach(void)
 	c = attach(&f);
 	CU_ASSERT_TRUE_FATAL(c >= 0);
 	close(c);
-	for (int i = 0; i < 50 && f.cs.client_fd >= 0; i++)
-		evloop_run_once(&f.loop, 10);
+	until_detached(&f);
 	CU_ASSERT_EQUAL(f.cs.client_fd, -1);
 	CU_ASSERT_PTR_NULL(f.cs.in);
 	CU_ASSERT_EQUAL(f.s->tee_fd, -1);
@@ -255,8 +261,7 @@ static void test_detach_reattach(void)
 	CU_ASSERT_EQUAL(fifo_take(f.s, buf, sizeof(buf)), 2);
 	/* A client that only closes its sending side has left too. */
 	shutdown(c, SHUT_WR);
-	for (int i = 0; i < 50 && f.cs.client_fd >= 0; i++)
-		evloop_run_once(&f.loop, 10);
+	until_detached(&f);
 	CU_ASSERT_EQUAL(f.cs.client_fd, -1);
 	close(c);
 	file_text(f.log, buf, sizeof(buf));
@@ -297,8 +302,7 @@ static void test_slow_client(void)
 	shutdown(c, SHUT_RD);
 	wr(f.s, "gone?\n");
 	CU_ASSERT_EQUAL(f.s->tee_fd, -1);   /* the send failed: no more tries */
-	for (int i = 0; i < 50 && f.cs.client_fd >= 0; i++)
-		evloop_run_once(&f.loop, 10);
+	until_detached(&f);
 	CU_ASSERT_EQUAL(f.cs.client_fd, -1);
 	close(c);
 	c = attach(&f);   /* and the next one is welcome */
@@ -325,8 +329,7 @@ static void test_hangup_with_full_fifo(void)
 	spin(&f, 10);
 	CU_ASSERT_TRUE(f.cs.client_fd >= 0);
 	close(c);
-	for (int i = 0; i < 50 && f.cs.client_fd >= 0; i++)
-		evloop_run_once(&f.loop, 10);
+	until_detached(&f);
 	CU_ASSERT_EQUAL(f.cs.client_fd, -1);
 	CU_ASSERT_EQUAL(fifo_take(f.s, buf, sizeof(buf)), 64);
 	fixture_down(&f);

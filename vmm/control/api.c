@@ -17,9 +17,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,11 +25,11 @@
 #include <microhttpd.h>
 
 #include "isle/log.h"
+#include "isle/usock.h"
 #include "isle/util.h"
 #include "control/api_priv.h"
 
 #define API_CONN_TIMEOUT_S 10
-#define API_MAX_CONNS      64
 
 static const struct { const char *name; const char *method; enum api_op op; } api_routes[] = {
 	{ "vmm.ping", "GET", API_VMM_PING },
@@ -60,18 +58,25 @@ void api_reply_json(struct api_req *req, unsigned int status, char *json)
 	req->reply = json;
 }
 
+/* {"error": msg}, malloc'ed (NULL when out of memory). */
+static char *api_error_body(const char *msg)
+{
+	json_t *o = json_pack("{s:s}", "error", msg);
+	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	json_decref(o);
+	return s;
+}
+
 void api_reply_error(struct api_req *req, unsigned int status, const char *fmt, ...)
 {
 	char msg[512];
-	json_t *o;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	o = json_pack("{s:s}", "error", msg);
-	api_reply_json(req, status, o ? json_dumps(o, JSON_COMPACT) : NULL);
-	json_decref(o);
+	api_reply_json(req, status, api_error_body(msg));
 }
 
 /* libmicrohttpd's own messages, at debug level: on a unix socket it tries
@@ -108,12 +113,10 @@ static enum MHD_Result api_send(struct MHD_Connection *conn, unsigned int status
 static enum MHD_Result api_send_error(struct MHD_Connection *conn, unsigned int status,
 				      const char *msg)
 {
-	json_t *o = json_pack("{s:s}", "error", msg);
-	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	char *s = api_error_body(msg);
 	enum MHD_Result r = api_send(conn, status, s);
 
 	free(s);
-	json_decref(o);
 	return r;
 }
 
@@ -191,18 +194,16 @@ static enum MHD_Result api_access(void *cls, struct MHD_Connection *conn, const 
 	}
 	if (req->too_large)
 		return api_send_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "request body over 64 KiB");
-	if (!req->submitted && __atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE))
-		return api_send_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "isle is shutting down");
-	if (!req->submitted) {
-		api_claim_fds(s, conn, req);
-		MHD_suspend_connection(conn);
-		api_submit(s, req);
-		return MHD_YES;
+	if (req->submitted) {   /* resumed (api_done_ready): the main thread is done */
+		__atomic_add_fetch(&s->served, 1, __ATOMIC_RELAXED);
+		return api_send(conn, req->status ? req->status : 500, req->reply);
 	}
-	if (!req->done)
-		return MHD_YES;   /* cannot happen: resumed only when done */
-	s->served++;
-	return api_send(conn, req->status ? req->status : 500, req->reply);
+	if (__atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE))
+		return api_send_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "isle is shutting down");
+	api_claim_fds(s, conn, req);
+	MHD_suspend_connection(conn);
+	api_submit(s, req);
+	return MHD_YES;
 }
 
 static void api_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -220,14 +221,15 @@ static void api_completed(void *cls, struct MHD_Connection *conn, void **con_cls
 	*con_cls = NULL;
 }
 
+/* libmicrohttpd has work: waking the loop is all it takes, api_thread runs
+ * it (after api_harvest) once per wake-up, whatever woke it. */
 static void api_mhd_ready(struct evloop *loop, int fd, uint32_t events, void *opaque)
 {
-	(void)loop, (void)fd, (void)events;
-	api_harvest(opaque);
-	MHD_run(((struct api_server *)opaque)->mhd);
+	(void)loop, (void)fd, (void)events, (void)opaque;
 }
 
-/* Replies the main thread finished: resume their connections. */
+/* Replies the main thread finished: resume their connections (sent by the
+ * MHD_run that follows the batch). */
 static void api_done_ready(struct evloop *loop, int fd, uint32_t events, void *opaque)
 {
 	struct api_server *s = opaque;
@@ -245,12 +247,9 @@ static void api_done_ready(struct evloop *loop, int fd, uint32_t events, void *o
 		struct api_req *next = list->next;
 
 		list->next = NULL;
-		list->done = true;
 		MHD_resume_connection(list->conn);
 		list = next;
 	}
-	api_harvest(s);
-	MHD_run(s->mhd);
 }
 
 static void *api_thread(void *arg)
@@ -338,39 +337,19 @@ void api_complete(struct api_server *s, struct api_req *req)
 		log_warn("api: waking the API thread: %s", strerror(errno));
 }
 
-static int api_bind(const char *path)
+/* usock_listen's socket, 0600 from the start (no window in which others
+ * could connect), non-blocking for api_accept's accept loop. */
+static int api_listen(const char *path, struct stat *made)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	struct stat st;
-	int fd, r;
-
-	if (strlen(path) >= sizeof(sun.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sun.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	/* A socket file nobody answers on is a dead VMM's: replace it. One
-	 * that answers, or is busy (a full backlog), is in use; what is not a
-	 * socket is not ours to delete. */
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			close(fd);
-			return -EEXIST;
-		}
-		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 || errno == EAGAIN) {
-			close(fd);
-			return -EADDRINUSE;
-		}
-		unlink(path);
-	}
-	/* 0600 from the start: no window in which others could connect. */
 	mode_t old = umask(0177);
-	r = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	int fd = usock_listen(path, 64, made, NULL);
+
 	umask(old);
-	if (r < 0 || listen(fd, 64) < 0) {
-		r = -errno;
+	if (fd >= 0 && fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
+		int r = -errno;
+
 		close(fd);
+		usock_unlink_own(path, made);
 		return r;
 	}
 	return fd;
@@ -388,7 +367,7 @@ int api_start(struct api_server *s, const char *path, api_handler handler, void 
 	s->opaque = opaque;
 	pthread_mutex_init(&s->lock, NULL);
 	snprintf(s->path, sizeof(s->path), "%s", path);
-	if ((r = api_bind(path)) < 0) {
+	if ((r = api_listen(path, &s->made)) < 0) {
 		log_error("api socket %s: %s", path, strerror(-r));
 		s->path[0] = '\0';
 		return r;
@@ -424,42 +403,37 @@ int api_start(struct api_server *s, const char *path, api_handler handler, void 
 	return 0;
 }
 
+/* api_stop: requests the main thread will not answer get 503 (a deferred
+ * one that has its reply keeps it) and go to the done list. Under s->lock. */
+static void api_refuse_all(struct api_server *s, struct api_req *list)
+{
+	for (struct api_req *r = list, *next; r; r = next) {
+		next = r->next;
+		if (!r->deferred || !r->status)
+			api_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "isle is shutting down");
+		r->deferred = false;
+		r->next = s->done;
+		s->done = r;
+	}
+}
+
 void api_stop(struct api_server *s)
 {
 	if (s->thread_started) {
-		struct api_req *list, *last = NULL;
 		uint64_t one = 1;
+		bool more;
 
 		/* No new request reaches the main thread from now on, and the
 		 * ones waiting for it are answered here: libmicrohttpd cannot
 		 * stop while connections are suspended. */
 		__atomic_store_n(&s->stopping, true, __ATOMIC_RELEASE);
 		pthread_mutex_lock(&s->lock);
-		list = s->pending;
-		s->pending = s->pending_tail = NULL;
-		if (!list) {
-			list = s->deferred;
-		} else {
-			for (last = list; last->next; last = last->next)
-				;
-			last->next = s->deferred;
-		}
-		s->deferred = NULL;
-		last = NULL;
-		for (struct api_req *r = list; r; r = r->next) {
-			/* A deferred request that has its reply keeps it. */
-			if (!r->deferred || !r->status)
-				api_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
-						"isle is shutting down");
-			r->deferred = false;
-			last = r;
-		}
-		if (last) {
-			last->next = s->done;
-			s->done = list;
-		}
+		more = s->pending || s->deferred;
+		api_refuse_all(s, s->pending);
+		api_refuse_all(s, s->deferred);
+		s->pending = s->pending_tail = s->deferred = NULL;
 		pthread_mutex_unlock(&s->lock);
-		if (last && write(s->done_efd, &one, sizeof(one)) < 0)
+		if (more && write(s->done_efd, &one, sizeof(one)) < 0)
 			log_warn("api: waking the API thread: %s", strerror(errno));
 		/* Replies already queued (vmm.shutdown's own) go out first. */
 		for (int i = 0; i < 100 && MHD_get_daemon_info(s->mhd,
@@ -495,7 +469,7 @@ void api_stop(struct api_server *s)
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
 	if (s->path[0])
-		unlink(s->path);
+		usock_unlink_own(s->path, &s->made);
 	if (s->req_efd >= 0)
 		close(s->req_efd);
 	if (s->done_efd >= 0)

@@ -22,6 +22,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 
 #include "isle/evloop.h"
 
@@ -55,7 +56,7 @@ struct api_req {
 
 	/* The server's. */
 	void *conn;
-	bool submitted, done, too_large;
+	bool submitted, too_large;
 	struct api_req *next;
 };
 
@@ -65,6 +66,7 @@ typedef void (*api_handler)(void *opaque, struct api_req *req);
 struct api_server {
 	int listen_fd;
 	char path[108];
+	struct stat made;          /* the socket file (usock_unlink_own) */
 	void *mhd;                 /* struct MHD_Daemon */
 	pthread_t thread;
 	bool thread_started;
@@ -81,12 +83,13 @@ struct api_server {
 	/* Received fds by connection fd, until the request claims them. */
 	struct api_fdset *fdsets;
 	struct api_live *live;     /* connections libmicrohttpd has */
-	unsigned long served;      /* requests answered (vm.counters) */
+	unsigned long served;      /* requests answered (vm.counters); atomic */
 	bool stopping;             /* api_stop: new requests get 503 */
 };
 
-/* Binds path (mode 0600; a stale socket file is replaced, a live one is
- * -EADDRINUSE, anything else there -EEXIST) and starts the API thread.
+/* Binds path with usock_listen (isle/usock.h: a stale socket file is
+ * replaced, a live one is -EADDRINUSE, anything else there -EEXIST), mode
+ * 0600, and starts the API thread.
  * Called before the process starts other threads (it sets the umask for
  * the bind). After a failure, api_stop() releases what was made. */
 int api_start(struct api_server *s, const char *path, api_handler handler, void *opaque);
@@ -96,7 +99,7 @@ void api_dispatch(struct api_server *s);
 /* A deferred request's reply (api_reply_*) is set: send it. Main thread. */
 void api_complete(struct api_server *s, struct api_req *req);
 /* Lets queued replies go out (up to a second), stops the thread, removes
- * the socket file. */
+ * the socket file (if it is still the one api_start made). */
 void api_stop(struct api_server *s);
 
 /* Replies: a JSON error {"error": msg} with status, or a JSON body. */

@@ -5,6 +5,7 @@
  * and, for the connections libmicrohttpd has, the fds that come with a
  * later request on them (api_harvest, before each libmicrohttpd run). */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "isle/log.h"
+#include "isle/util.h"
 #include "control/api_priv.h"
 
 long api_ms_since(const struct timespec *t)
@@ -32,37 +34,70 @@ void api_close_fds(int *fds, unsigned int nr)
 		}
 }
 
+static struct api_fdset *api_fdset_of(struct api_server *s, int fd)
+{
+	for (struct api_fdset *f = s->fdsets; f; f = f->next)
+		if (f->conn_fd == fd)
+			return f;
+	return NULL;
+}
+
+/* The fds kept for connection fd, taken off the list (NULL: none). */
+static struct api_fdset *api_fdset_take(struct api_server *s, int fd)
+{
+	for (struct api_fdset **pp = &s->fdsets; *pp; pp = &(*pp)->next)
+		if ((*pp)->conn_fd == fd) {
+			struct api_fdset *f = *pp;
+
+			*pp = f->next;
+			return f;
+		}
+	return NULL;
+}
+
+/* The connection is gone: the fds it brought that no request took too. */
+static void api_fdset_drop(struct api_server *s, int fd)
+{
+	struct api_fdset *f = api_fdset_take(s, fd);
+
+	if (f) {
+		api_close_fds(f->fds, f->nr);
+		free(f);
+	}
+}
+
+static void api_live_drop(struct api_server *s, int fd)
+{
+	for (struct api_live **pp = &s->live; *pp; pp = &(*pp)->next)
+		if ((*pp)->fd == fd) {
+			struct api_live *l = *pp;
+
+			*pp = l->next;
+			free(l);
+			return;
+		}
+}
+
 void api_claim_fds(struct api_server *s, struct MHD_Connection *conn,
 			  struct api_req *req)
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-	struct api_fdset **pp;
+	struct api_fdset *f = ci ? api_fdset_take(s, ci->connect_fd) : NULL;
 
-	if (!ci)
+	if (!f)
 		return;
-	for (pp = &s->fdsets; *pp; pp = &(*pp)->next) {
-		struct api_fdset *f = *pp;
-
-		if (f->conn_fd != ci->connect_fd)
-			continue;
-		for (unsigned int i = 0; i < API_MAX_FDS; i++)
-			req->fds[i] = i < f->nr ? f->fds[i] : -1;
-		req->nr_fds = f->nr;
-		*pp = f->next;
-		free(f);
-		return;
-	}
+	for (unsigned int i = 0; i < API_MAX_FDS; i++)
+		req->fds[i] = i < f->nr ? f->fds[i] : -1;
+	req->nr_fds = f->nr;
+	free(f);
 }
-
-static void api_live_drop(struct api_server *s, int fd);
 
 void api_conn_notify(void *cls, struct MHD_Connection *conn, void **socket_ctx,
 			    enum MHD_ConnectionNotificationCode code)
 {
 	struct api_server *s = cls;
 	const union MHD_ConnectionInfo *ci;
-	struct api_fdset **pp;
 
 	(void)socket_ctx;
 	if (code != MHD_CONNECTION_NOTIFY_CLOSED)
@@ -71,15 +106,7 @@ void api_conn_notify(void *cls, struct MHD_Connection *conn, void **socket_ctx,
 	if (!ci)
 		return;
 	api_live_drop(s, ci->connect_fd);
-	for (pp = &s->fdsets; *pp; pp = &(*pp)->next)
-		if ((*pp)->conn_fd == ci->connect_fd) {
-			struct api_fdset *f = *pp;
-
-			api_close_fds(f->fds, f->nr);
-			*pp = f->next;
-			free(f);
-			return;
-		}
+	api_fdset_drop(s, ci->connect_fd);
 }
 
 void api_unwait(struct api_server *s, int fd, bool close_it)
@@ -95,14 +122,6 @@ void api_unwait(struct api_server *s, int fd, bool close_it)
 	evloop_del(&s->loop, fd);
 	if (close_it)
 		close(fd);
-}
-
-static struct api_fdset *api_fdset_of(struct api_server *s, int fd)
-{
-	for (struct api_fdset *f = s->fdsets; f; f = f->next)
-		if (f->conn_fd == fd)
-			return f;
-	return NULL;
 }
 
 /* The fds attached to the data at the head of fd's queue, if any, kept for
@@ -131,13 +150,14 @@ static ssize_t api_peek_fds(struct api_server *s, int fd)
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
 		nr = (unsigned int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-		if (!set && !(set = calloc(1, sizeof(*set))))
-			nr = 0;
 		for (unsigned int i = 0; i < nr; i++) {
 			int rfd;
 
+			/* Already ours: what is not kept is closed. */
 			memcpy(&rfd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (set->nr < API_MAX_FDS)
+			if (!set)
+				set = calloc(1, sizeof(*set));
+			if (set && set->nr < API_MAX_FDS)
 				set->fds[set->nr++] = rfd;
 			else
 				close(rfd);
@@ -153,27 +173,38 @@ static ssize_t api_peek_fds(struct api_server *s, int fd)
 	return n;
 }
 
+/* The fds that came with the next request on those of pfd[0, n) that have
+ * something to read. */
+static void api_peek_readable(struct api_server *s, struct pollfd *pfd, nfds_t n)
+{
+	if (poll(pfd, n, 0) <= 0)
+		return;
+	for (nfds_t i = 0; i < n; i++)
+		if (pfd[i].revents & POLLIN)
+			api_peek_fds(s, pfd[i].fd);
+}
+
 void api_harvest(struct api_server *s)
 {
 	/* A keep-alive client (Kata sends one vm.add-net after another on one
 	 * connection) attaches fds to a later request: take them before
-	 * libmicrohttpd reads it. A connection whose fds no request has
-	 * claimed yet is left alone: peeking again would duplicate them. */
-	for (struct api_live *l = s->live; l; l = l->next)
-		if (!api_fdset_of(s, l->fd))
-			api_peek_fds(s, l->fd);
-}
+	 * libmicrohttpd reads it. Only connections with bytes waiting are
+	 * peeked (one poll for all of them), and not one whose fds no request
+	 * has claimed yet: peeking again would duplicate them. */
+	struct pollfd pfd[API_MAX_CONNS];
+	nfds_t n = 0;
 
-static void api_live_drop(struct api_server *s, int fd)
-{
-	for (struct api_live **pp = &s->live; *pp; pp = &(*pp)->next)
-		if ((*pp)->fd == fd) {
-			struct api_live *l = *pp;
-
-			*pp = l->next;
-			free(l);
-			return;
+	for (struct api_live *l = s->live; l; l = l->next) {
+		if (api_fdset_of(s, l->fd))
+			continue;
+		pfd[n++] = (struct pollfd){ .fd = l->fd, .events = POLLIN };
+		if (n == ARRAY_SIZE(pfd)) {
+			api_peek_readable(s, pfd, n);
+			n = 0;
 		}
+	}
+	if (n)
+		api_peek_readable(s, pfd, n);
 }
 
 /* The connection's first bytes are there: take the fds that came with
@@ -200,18 +231,8 @@ static void api_first_bytes(struct evloop *loop, int fd, uint32_t events, void *
 	if (MHD_add_connection(s->mhd, fd, (struct sockaddr *)&sun, sizeof(sun)) !=
 	    MHD_YES) {
 		/* libmicrohttpd closed fd; what we kept for it goes too. */
-		struct api_fdset *set = api_fdset_of(s, fd);
-
 		api_live_drop(s, fd);
-		if (set) {
-			for (struct api_fdset **pp = &s->fdsets; *pp; pp = &(*pp)->next)
-				if (*pp == set) {
-					*pp = set->next;
-					break;
-				}
-			api_close_fds(set->fds, set->nr);
-			free(set);
-		}
+		api_fdset_drop(s, fd);
 	}
 }
 

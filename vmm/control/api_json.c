@@ -266,17 +266,6 @@ static int aj_image_type(const json_t *obj, const char *where, bool vhost, char 
 		       "Vhdx, FlatVmdk, Unknown", p, t);
 }
 
-/* A path that diskspec would read as "prefix:..." needs an explicit file:. */
-static bool aj_looks_prefixed(const char *path)
-{
-	size_t i = 0;
-
-	while (i <= 16 && ((path[i] >= 'a' && path[i] <= 'z') ||
-			   (path[i] >= '0' && path[i] <= '9')))
-		i++;
-	return i > 0 && i <= 16 && path[i] == ':';
-}
-
 int aj_disk(const json_t *obj, const char *where, char *spec, size_t speclen, char *err,
 	    size_t errlen)
 {
@@ -332,10 +321,11 @@ int aj_disk(const json_t *obj, const char *where, char *spec, size_t speclen, ch
 	if (strlen(path) >= PATH_MAX)
 		return err_msg(err, errlen, -EINVAL, "%s: longer than %d bytes",
 			       aj_path(p, where, "path"), PATH_MAX - 1);
-	/* target= goes last: isle and isle-tapdisk take the rest as the path. */
+	/* target= goes last: isle and isle-tapdisk take the rest as the path;
+	 * one that would read as "prefix:..." gets an explicit file:. */
 	if (aj_cat(spec, speclen, &off, "access=%s", ro ? "ro" : "rw") ||
 	    (id && aj_cat(spec, speclen, &off, ",id=%s", id)) ||
-	    aj_cat(spec, speclen, &off, ",target=%s%s", aj_looks_prefixed(path) ? "file:" : "",
+	    aj_cat(spec, speclen, &off, ",target=%s%s", config_disk_prefix(path) ? "file:" : "",
 		   path))
 		return aj_too_long(where, err, errlen);
 	return 0;

@@ -326,7 +326,7 @@ static int aj_devices(struct aj_vm *v, const json_t *arr, const char *name,
 		json_t *o = json_array_get(arr, i);
 		unsigned int nfds = 0;
 		bool iommu = false;
-		json_int_t seg;
+		json_int_t seg;   /* the decoder checked its type and range */
 
 		snprintf(where, sizeof(where), "%s[%zu]", name, i);
 		r = kind == DEVICE_DISK ? aj_disk(o, where, spec, API_JSON_SPEC_MAX, v->err,
@@ -339,7 +339,7 @@ static int aj_devices(struct aj_vm *v, const json_t *arr, const char *name,
 		if (nfds)
 			r = err_msg(v->err, v->errlen, -ENOTSUP, "%s.fds: tap fds come with "
 				    "vm.add-net, not vm.create", where);
-		else if (aj_segment(o, where, &seg, v->err, v->errlen) == 0 && seg >= v->nseg)
+		else if ((seg = json_integer_value(aj_get(o, "pci_segment"))) >= v->nseg)
 			r = err_msg(v->err, v->errlen, -EINVAL, "%s.pci_segment: %lld but "
 				    "platform.num_pci_segments is %lld", where, (long long)seg,
 				    (long long)v->nseg);

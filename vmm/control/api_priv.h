@@ -12,6 +12,7 @@
 #include "control/api.h"
 
 #define API_FIRST_BYTES_MS 5000
+#define API_MAX_CONNS      64     /* libmicrohttpd's connection limit */
 
 struct api_waiting {
 	int fd;

@@ -1,17 +1,12 @@
 /* `isle` command line: `isle run --kernel FILE [options]`, `isle --help`,
  * `isle --version`. Both "--opt value" and "--opt=value" are accepted. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "isle/util.h"
+#include "isle/log.h"
 #include "control/cli.h"
 #include "control/config.h"
-#include "core/device.h"
-#include "boot/layout.h"
 
 const char cli_usage[] =
 	"usage: isle run --kernel FILE [options]\n"
@@ -61,31 +56,6 @@ const char cli_usage[] =
 	"3 on a guest triple fault; 128+N when ended by signal N; with --testdev, also the\n"
 	"value the guest writes to port 0xf4.\n";
 
-static int cli_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
-/* The options that are not configuration keys (config.h owns those). */
-static int cli_own(struct cli *cli, const char *name, const char *val, int *used, char *err,
-		   size_t errlen)
-{
-	*used = 1;
-	if (!strcmp(name, "api-socket")) {
-		if (!*val || strlen(val) >= 108)
-			return cli_fail(err, errlen, "--api-socket: a socket path of 1-107 bytes");
-		snprintf(cli->api_socket, sizeof(cli->api_socket), "%s", val);
-		return 0;
-	}
-	*used = 0;
-	return 0;
-}
-
 static int cli_parse_run(int argc, char *const argv[], struct cli *cli, char *err,
 			 size_t errlen)
 {
@@ -93,45 +63,50 @@ static int cli_parse_run(int argc, char *const argv[], struct cli *cli, char *er
 		const char *arg = argv[i], *val, *eq;
 		char name[32];
 		size_t nlen;
-		int used;
+		bool flag;
 
 		if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
 			cli->action = CLI_HELP;
 			return 0;
 		}
 		if (strncmp(arg, "--", 2))
-			return cli_fail(err, errlen, "unexpected argument '%.64s'", arg);
+			return err_msg(err, errlen, -EINVAL, "unexpected argument '%.64s'", arg);
 		arg += 2;
 		eq = strchr(arg, '=');
 		nlen = eq ? (size_t)(eq - arg) : strlen(arg);
 		if (nlen >= sizeof(name))
-			return cli_fail(err, errlen, "unknown option '--%.*s'", 64, arg);
+			return err_msg(err, errlen, -EINVAL, "unknown option '--%.*s'", 64, arg);
 		memcpy(name, arg, nlen);
 		name[nlen] = '\0';
 		/* --iommu alone means its defaults; --edu and --testdev take no value. */
-		if (!strcmp(name, "iommu") || vm_config_key_flag(name)) {
-			if (eq && vm_config_key_flag(name))
-				return cli_fail(err, errlen, "--%s takes no value", name);
+		flag = vm_config_key_flag(name);
+		if (flag || !strcmp(name, "iommu")) {
+			if (eq && flag)
+				return err_msg(err, errlen, -EINVAL, "--%s takes no value", name);
 			val = eq ? eq + 1 : "";
 		} else if (strcmp(name, "api-socket") && !vm_config_key_known(name)) {
-			return cli_fail(err, errlen, "unknown option '--%s'", name);
+			return err_msg(err, errlen, -EINVAL, "unknown option '--%s'", name);
 		} else if (eq) {
 			val = eq + 1;
 		} else {
 			if (i + 1 >= argc)
-				return cli_fail(err, errlen, "--%s needs a value", name);
+				return err_msg(err, errlen, -EINVAL, "--%s needs a value", name);
 			val = argv[++i];
 		}
-		if (cli_own(cli, name, val, &used, err, errlen))
+		if (!strcmp(name, "api-socket")) {
+			if (!*val || strlen(val) >= sizeof(cli->api_socket))
+				return err_msg(err, errlen, -EINVAL, "--api-socket: a socket path of "
+					       "1-%zu bytes", sizeof(cli->api_socket) - 1);
+			strcpy(cli->api_socket, val);
+		} else if (vm_config_set(&cli->vm, "--", name, val, err, errlen)) {
 			return -EINVAL;
-		if (!used && vm_config_set(&cli->vm, "--", name, val, err, errlen))
-			return -EINVAL;
+		}
 	}
 	/* With only --api-socket, isle waits for vm.create and vm.boot. */
 	if (!cli->vm.kernel && cli->api_socket[0] && cli->vm.nr_devices == 0)
 		return 0;
 	if (!cli->vm.kernel)
-		return cli_fail(err, errlen, "run: --kernel FILE is required");
+		return err_msg(err, errlen, -EINVAL, "run: --kernel FILE is required");
 	if (vm_config_finish(&cli->vm, err, errlen))
 		return -EINVAL;
 	return 0;
@@ -145,7 +120,7 @@ int cli_parse(int argc, char *const argv[], struct cli *cli, char *err, size_t e
 		err[0] = '\0';
 
 	if (argc < 2)
-		return cli_fail(err, errlen, "no command given (try 'isle --help')");
+		return err_msg(err, errlen, -EINVAL, "no command given (try 'isle --help')");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
 		cli->action = CLI_HELP;
 		return 0;
@@ -162,5 +137,6 @@ int cli_parse(int argc, char *const argv[], struct cli *cli, char *err, size_t e
 		}
 		return 0;
 	}
-	return cli_fail(err, errlen, "unknown command '%.64s' (try 'isle --help')", argv[1]);
+	return err_msg(err, errlen, -EINVAL, "unknown command '%.64s' (try 'isle --help')",
+		       argv[1]);
 }

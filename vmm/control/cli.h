@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "control/config.h"
 #include "core/vm.h"
 
 enum cli_action {
@@ -18,15 +19,13 @@ enum cli_action {
 struct cli {
 	enum cli_action action;
 	struct vm_config vm;
-	char api_socket[108];   /* --api-socket PATH, or "" */
+	char api_socket[CONFIG_SOCKET_PATH_MAX];   /* --api-socket PATH, or "" */
 };
-
 
 /* Returns 0 and fills *cli, or -EINVAL with a message in err (and nothing
  * left allocated). cli->vm owns copies of what it keeps: release it with
  * vm_config_free() after a successful parse. */
 int cli_parse(int argc, char *const argv[], struct cli *cli, char *err, size_t errlen);
-
 
 extern const char cli_usage[];
 

@@ -3,7 +3,6 @@
  * config.h). Device values go on to the one device validator,
  * device_spec_parse(), and vm_config_add()'s cross-device checks. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include "isle/log.h"
 #include "isle/util.h"
 #include "control/config.h"
+#include "control/vif.h"
 #include "core/device.h"
 #include "boot/layout.h"
 
@@ -74,6 +74,15 @@ int config_parse_size(const char *s, uint64_t bare_unit, uint64_t *out)
 	return 0;
 }
 
+size_t config_disk_prefix(const char *s)
+{
+	size_t i = 0;
+
+	while (i <= 16 && ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9')))
+		i++;
+	return i && i <= 16 && s[i] == ':' ? i : 0;
+}
+
 static const char *const action_names[] = {
 	[VM_ACTION_DESTROY] = "destroy",
 	[VM_ACTION_RESTART] = "restart",
@@ -109,23 +118,6 @@ int config_name_ok(const char *name)
 			return 0;
 	}
 	return 1;
-}
-
-static int config_uint(const char *s, unsigned int max, unsigned int *out)
-{
-	unsigned long v = 0;
-
-	if (!*s)
-		return -EINVAL;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -EINVAL;
-		v = v * 10 + (unsigned long)(*s - '0');
-		if (v > max)
-			return -ERANGE;
-	}
-	*out = (unsigned int)v;
-	return 0;
 }
 
 static int config_onoff(const char *v, bool *out)
@@ -283,7 +275,7 @@ int vm_config_set(struct vm_config *c, const char *pfx, const char *key, const c
 	case K_MAXMEM:
 		return config_memory(&c->maxmem, pfx, key, val, err, errlen);
 	case K_VCPUS:
-		if (config_uint(val, CONFIG_MAX_VCPUS, &n) || n == 0)
+		if (vif_parse_uint(val, 1, CONFIG_MAX_VCPUS, &n))
 			return err_msg(err, errlen, -EINVAL,
 				       "%s%s: '%.64s' is not a number from 1 to %d", pfx, key, val,
 				       CONFIG_MAX_VCPUS);

@@ -57,6 +57,10 @@ int vm_config_finish(struct vm_config *c, char *err, size_t errlen);
  * bare_unit (MiB for isle's options and xl's memory=; KiB for xl's
  * mem-set). 0, -EINVAL or -ERANGE. */
 int config_parse_size(const char *s, uint64_t bare_unit, uint64_t *out);
+/* The prefix word an xl disk target starts with (phy:, tap:, qcow2:, ...),
+ * as isle-tapdisk's diskspec reads it: 1-16 of [a-z0-9] then ':'. Its
+ * length without the ':', or 0 when the text has none (a plain path). */
+size_t config_disk_prefix(const char *s);
 /* "destroy" | "restart" | "preserve"; *out is set only on success. */
 int config_parse_action(const char *s, enum vm_action *out);
 const char *config_action_name(enum vm_action a);

@@ -142,18 +142,16 @@ static int inst_run_vm(struct inst *in)
 	}
 	inst_destroy_vm(in);
 	if (in->to_created) {
-		in->to_created = false;
+		struct api_req *req = in->to_created;
+
+		in->to_created = NULL;
 		in->state = INST_CREATED;
-		if (in->delete_after_stop) {
+		if (req->op == API_VM_DELETE) {
 			inst_config_reset(&in->cfg);
 			in->state = INST_NONE;
-			in->delete_after_stop = false;
 		}
-		if (in->after_stop) {
-			api_reply_json(in->after_stop, 204, NULL);
-			api_complete(&in->api, in->after_stop);
-			in->after_stop = NULL;
-		}
+		api_reply_json(req, 204, NULL);
+		api_complete(&in->api, req);
 		return 1;
 	}
 	if (act == VM_ACTION_RESTART) {
@@ -228,9 +226,7 @@ int inst_run(struct vm_config *cfg, bool have_cfg, const char *api_path)
 	for (;;) {
 		if (in->run_vm) {
 			/* The VM's loop serves the API and takes the signals. */
-			evloop_del(&in->idle, in->sfd);
 			r = inst_run_vm(in);
-			evloop_add(&in->idle, in->sfd, EPOLLIN, inst_signal, in);
 			if (!r || in->quit)
 				break;
 			continue;
@@ -255,7 +251,6 @@ out:
 		rundir_remove(in->cfg.name);
 		close(in->lock_fd);
 	}
-	inst_config_reset(&in->cfg);   /* the tap fds it held */
-	vm_config_free(&in->cfg);
+	vm_config_free(&in->cfg);   /* and the tap fds it held */
 	return in->exit_status;
 }

@@ -26,12 +26,12 @@ struct inst {
 	bool vm_live;                /* vm_create succeeded, not yet destroyed */
 	bool run_vm;                 /* the main loop should vm_run() it */
 	bool quit;                   /* vmm.shutdown, destroy, a signal */
-	bool to_created;             /* vm.shutdown: keep the config, wait for vm.boot */
+	/* vm.shutdown / vm.delete of a running VM (deferred, answered once it
+	 * is gone): the VM goes back to Created, or NotCreated for vm.delete,
+	 * instead of what the config's on_* say. */
+	struct api_req *to_created;
 	bool force_restart;          /* vm.reboot */
-	bool preserved;
-	bool delete_after_stop;      /* vm.delete of a running VM */
-	/* vm.shutdown / vm.delete of a running VM: answered once it is gone. */
-	struct api_req *after_stop;
+	bool preserved;              /* on_*=preserve kept the stopped VM (Shutdown) */
 	struct api_server api;
 	bool api_on;
 	struct evloop idle;          /* the main loop while no VM runs */
@@ -58,8 +58,6 @@ void inst_destroy_vm(struct inst *in);
  * same as hotplug's removal callback. */
 void inst_config_forget(struct vm_config *c, const char *id);
 void inst_device_gone(void *opaque, const char *id);
-/* A NIC spec's tap fds (the config's copies) closed. */
-void inst_spec_close_fds(struct device_spec *s);
 /* vm.delete: an empty config that keeps what the command line gave (name,
  * test device, serial file, console socket); the tap fds it held are
  * closed. */

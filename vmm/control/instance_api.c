@@ -38,6 +38,12 @@ static bool inst_has_vm(const struct inst *in)
 	return in->state == INST_RUNNING || in->state == INST_PAUSED;
 }
 
+/* A request the current state does not allow: 404 without a VM, else 405. */
+static void inst_refuse(const struct inst *in, struct api_req *req, const char *why)
+{
+	api_reply_error(req, in->state == INST_NONE ? 404 : 405, "the VM is %s", why);
+}
+
 static void inst_bdf(const struct device *d, char *buf, size_t len)
 {
 	if (d && d->pci)
@@ -90,7 +96,15 @@ static json_t *inst_info(struct inst *in)
 	const struct vm_config *c = &in->cfg;
 	json_t *disks = json_array(), *net = json_array(), *devs = json_array();
 	json_t *tree = json_object(), *o;
+	json_int_t uptime_ms = 0;
 
+	if (in->vm_live) {
+		struct timespec now;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		uptime_ms = (now.tv_sec - in->booted.tv_sec) * 1000 +
+			    (now.tv_nsec - in->booted.tv_nsec) / 1000000;
+	}
 	for (unsigned int i = 0; i < c->nr_devices; i++) {
 		json_t *a = c->devices[i].kind == DEVICE_DISK ? disks :
 			    c->devices[i].kind == DEVICE_NIC ? net :
@@ -116,16 +130,8 @@ static json_t *inst_info(struct inst *in)
 		      "on_poweroff", config_action_name(c->on_poweroff),
 		      "on_reboot", config_action_name(c->on_reboot),
 		      "on_crash", config_action_name(c->on_crash),
-		      "uptime_ms", (json_int_t)0,
+		      "uptime_ms", uptime_ms,
 		      "boots", (int)in->boots);
-	if (o && in->vm_live) {
-		struct timespec now;
-
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		json_object_set_new(json_object_get(o, "isle"), "uptime_ms",
-				    json_integer((now.tv_sec - in->booted.tv_sec) * 1000 +
-						 (now.tv_nsec - in->booted.tv_nsec) / 1000000));
-	}
 	if (o && in->api_on)
 		json_object_set_new(json_object_get(o, "isle"), "api_socket",
 				    json_string(in->api.path));
@@ -137,8 +143,9 @@ static void inst_counters(struct inst *in, struct api_req *req)
 	json_t *o = json_object();
 
 	json_object_set_new(o, "vmm", json_pack("{s:I, s:i}", "api_requests",
-						(json_int_t)in->api.served, "boots",
-						(int)in->boots));
+						(json_int_t)__atomic_load_n(&in->api.served,
+									    __ATOMIC_RELAXED),
+						"boots", (int)in->boots));
 	if (in->vm_live)
 		for (struct device *d = in->vm.devices.first; d; d = d->next)
 			if (d->pci)
@@ -152,7 +159,7 @@ static void inst_counters(struct inst *in, struct api_req *req)
 static void inst_add(struct inst *in, struct api_req *req, enum device_kind kind)
 {
 	struct device_spec *spec = calloc(1, sizeof(*spec));
-	char text[8192], err[256], msg[300], bdf[16] = "";
+	char text[API_JSON_SPEC_MAX], err[256] = "", msg[300], bdf[16] = "";
 	unsigned int nfds = 0;
 	struct device *dev = NULL;
 	bool iommu = false;
@@ -164,8 +171,7 @@ static void inst_add(struct inst *in, struct api_req *req, enum device_kind kind
 		return;
 	}
 	if (in->state == INST_NONE || in->state == INST_SHUTDOWN) {
-		api_reply_error(req, in->state == INST_NONE ? 404 : 405,
-				"the VM is %s", in->state == INST_NONE ? "not created" : "shut down");
+		inst_refuse(in, req, in->state == INST_NONE ? "not created" : "shut down");
 		goto out;
 	}
 	if ((r = api_json_parse_object(req->body, req->len, &obj, err, sizeof(err))))
@@ -179,28 +185,26 @@ static void inst_add(struct inst *in, struct api_req *req, enum device_kind kind
 		goto bad;
 	iommu |= api_json_wants_iommu(obj);
 	if (iommu && !in->cfg.iommu.enabled) {
-		snprintf(err, sizeof(err), "iommu: the VM has no IOMMU (create it with iommu)");
-		r = -EINVAL;
+		r = err_msg(err, sizeof(err), -EINVAL, "iommu: the VM has no IOMMU (create it "
+			    "with iommu)");
 		goto bad;
 	}
 	/* Kata sends the tap fds without a "fds" array (cloud-hypervisor
 	 * takes what arrives); a body that has one must match. */
 	if (kind == DEVICE_NIC && nfds && nfds != req->nr_fds) {
-		snprintf(err, sizeof(err), "net: %u tap fd(s) announced, %u received", nfds,
-			 req->nr_fds);
-		r = -EINVAL;
+		r = err_msg(err, sizeof(err), -EINVAL, "net: %u tap fd(s) announced, %u received",
+			    nfds, req->nr_fds);
 		goto bad;
 	}
 	if (kind == DEVICE_NIC && req->nr_fds) {
 		if (req->nr_fds > VIF_MAX_QUEUES) {
-			snprintf(err, sizeof(err), "net: at most %d tap fds", VIF_MAX_QUEUES);
-			r = -EINVAL;
+			r = err_msg(err, sizeof(err), -EINVAL, "net: at most %d tap fds",
+				    VIF_MAX_QUEUES);
 			goto bad;
 		}
 		if (spec->nic.queues > 1 && spec->nic.queues != req->nr_fds) {
-			snprintf(err, sizeof(err), "net: %u queue pair(s) but %u tap fd(s)",
-				 spec->nic.queues, req->nr_fds);
-			r = -EINVAL;
+			r = err_msg(err, sizeof(err), -EINVAL, "net: %u queue pair(s) but %u tap "
+				    "fd(s)", spec->nic.queues, req->nr_fds);
 			goto bad;
 		}
 		/* The config owns copies for the VM's life (a restart needs
@@ -210,8 +214,8 @@ static void inst_add(struct inst *in, struct api_req *req, enum device_kind kind
 			if (spec->nic.tap_fds[i] < 0) {
 				r = -errno;
 				spec->nic.nr_tap_fds = i;
-				inst_spec_close_fds(spec);
-				snprintf(err, sizeof(err), "net: tap fd %u: %s", i, strerror(-r));
+				device_spec_close_fds(spec);
+				err_msg(err, sizeof(err), r, "net: tap fd %u: %s", i, strerror(-r));
 				goto bad;
 			}
 		}
@@ -221,7 +225,7 @@ static void inst_add(struct inst *in, struct api_req *req, enum device_kind kind
 	/* The config keeps what it has, hot-added devices included, so a
 	 * restart brings them back; the fds stay with the running device. */
 	if ((r = vm_config_add(&in->cfg, spec, msg, sizeof(msg)))) {
-		inst_spec_close_fds(spec);
+		device_spec_close_fds(spec);
 		api_reply_error(req, 400, "%s", msg);
 		goto out;
 	}
@@ -234,7 +238,7 @@ static void inst_add(struct inst *in, struct api_req *req, enum device_kind kind
 
 		r = device_add(&in->vm, kept, &dev);
 		if (r) {
-			inst_spec_close_fds(kept);
+			device_spec_close_fds(kept);
 			in->cfg.nr_devices--;
 			api_reply_error(req, 500, "the device could not be added: %s", strerror(-r));
 			goto out;
@@ -254,30 +258,33 @@ out:
 	free(spec);
 }
 
-void inst_spec_close_fds(struct device_spec *s)
+/* What the command line gave (cloud-hypervisor's config has no such keys)
+ * moves from old into c: the name, the test device, where the serial port
+ * and its console socket go unless c says. */
+static void inst_keep_cmdline(struct vm_config *c, struct vm_config *old)
 {
-	if (s->kind != DEVICE_NIC)
-		return;
-	for (unsigned int i = 0; i < s->nic.nr_tap_fds; i++)
-		if (s->nic.tap_fds[i] >= 0)
-			close(s->nic.tap_fds[i]);
-	s->nic.nr_tap_fds = 0;
+	free(c->name);
+	c->name = old->name;
+	old->name = NULL;
+	c->testdev |= old->testdev;
+	if (!c->serial_file) {
+		c->serial_file = old->serial_file;
+		old->serial_file = NULL;
+	}
+	if (!c->console_socket) {
+		c->console_socket = old->console_socket;
+		old->console_socket = NULL;
+	}
 }
 
 void inst_config_reset(struct vm_config *c)
 {
-	char *name = c->name, *serial = c->serial_file, *console = c->console_socket;
-	bool testdev = c->testdev;
+	struct vm_config fresh;
 
-	for (unsigned int i = 0; i < c->nr_devices; i++)
-		inst_spec_close_fds(&c->devices[i]);
-	c->name = c->serial_file = c->console_socket = NULL;
-	vm_config_free(c);
-	vm_config_init(c);
-	c->name = name;
-	c->serial_file = serial;
-	c->console_socket = console;
-	c->testdev = testdev;
+	vm_config_init(&fresh);
+	inst_keep_cmdline(&fresh, c);
+	vm_config_free(c);   /* and the tap fds it held */
+	*c = fresh;
 }
 
 void inst_device_gone(void *opaque, const char *id)
@@ -289,7 +296,7 @@ void inst_config_forget(struct vm_config *c, const char *id)
 {
 	for (unsigned int i = 0; i < c->nr_devices; i++)
 		if (!strcmp(c->devices[i].id, id)) {
-			inst_spec_close_fds(&c->devices[i]);
+			device_spec_close_fds(&c->devices[i]);
 			memmove(&c->devices[i], &c->devices[i + 1],
 				(c->nr_devices - i - 1) * sizeof(c->devices[0]));
 			c->nr_devices--;
@@ -301,19 +308,20 @@ static void inst_remove(struct inst *in, struct api_req *req)
 {
 	char id[DEVICE_ID_MAX], err[256];
 	struct device *d;
-	json_t *body = json_loadb(req->body, req->len, 0, NULL);
-	/* isle's own addition to VmRemoveDevice: "force": true removes the
-	 * device without waiting for the guest (xl's -f). */
-	bool force = body && json_is_true(json_object_get(body, "force"));
+	json_t *body;
+	bool force;
 	int r;
-
-	json_decref(body);
 
 	if ((r = api_json_remove_device(req->body, req->len, id, sizeof(id), err,
 					sizeof(err)))) {
 		api_reply_error(req, 400, "%s", err);
 		return;
 	}
+	/* isle's own addition to VmRemoveDevice, checked above: "force": true
+	 * removes the device without waiting for the guest (xl's -f). */
+	force = !api_json_parse_object(req->body, req->len, &body, NULL, 0) &&
+		json_is_true(json_object_get(body, "force"));
+	json_decref(body);
 	if (!inst_has_vm(in)) {
 		if (in->state == INST_CREATED) {
 			unsigned int n = in->cfg.nr_devices;
@@ -370,20 +378,7 @@ static void inst_create(struct inst *in, struct api_req *req)
 		api_reply_error(req, 400, "%s", err);
 		return;
 	}
-	/* What the command line gave stays: the name, the test device, where
-	 * the serial port and its console socket go (cloud-hypervisor's config
-	 * has no such keys). */
-	c.name = in->cfg.name;
-	in->cfg.name = NULL;
-	c.testdev |= in->cfg.testdev;
-	if (!c.serial_file) {
-		c.serial_file = in->cfg.serial_file;
-		in->cfg.serial_file = NULL;
-	}
-	if (!c.console_socket) {
-		c.console_socket = in->cfg.console_socket;
-		in->cfg.console_socket = NULL;
-	}
+	inst_keep_cmdline(&c, &in->cfg);
 	vm_config_free(&in->cfg);
 	in->cfg = c;
 	in->state = INST_CREATED;
@@ -418,17 +413,35 @@ static void inst_resize(struct inst *in, struct api_req *req)
 	api_reply_json(req, 204, NULL);
 }
 
+/* Stops the running VM (vm_stop wakes paused vCPUs to see it). */
 static void inst_stop_vm(struct inst *in, enum vm_stop_why why, const char *what)
 {
-	if (in->state == INST_PAUSED)
-		vm_resume(&in->vm);
 	vm_stop_why(&in->vm, why, ISLE_EXIT_OK, "%s", what);
+}
+
+/* vm.shutdown / vm.delete of a running VM: answered once the VM is gone
+ * (instance.c), so what follows sees no VM. */
+static void inst_stop_to_created(struct inst *in, struct api_req *req)
+{
+	if (in->to_created) {
+		api_reply_error(req, 405, "the VM is stopping");
+		return;
+	}
+	in->to_created = req;
+	req->deferred = true;
+	inst_stop_vm(in, VM_STOP_REQUEST, req->endpoint);
+}
+
+/* A VM kept by on_*=preserve goes (vm.shutdown, vm.delete). */
+static void inst_unpreserve(struct inst *in)
+{
+	inst_destroy_vm(in);
+	in->preserved = false;
 }
 
 void inst_api(void *opaque, struct api_req *req)
 {
 	struct inst *in = opaque;
-	char err[128];
 
 	switch (req->op) {
 	case API_VMM_PING:
@@ -448,8 +461,7 @@ void inst_api(void *opaque, struct api_req *req)
 		return;
 	case API_VM_BOOT:
 		if (in->state != INST_CREATED) {
-			api_reply_error(req, in->state == INST_NONE ? 404 : 405, "the VM is %s",
-					in->state == INST_NONE ? "not created" : "already booted");
+			inst_refuse(in, req, in->state == INST_NONE ? "not created" : "already booted");
 			return;
 		}
 		if (inst_boot(in)) {
@@ -461,22 +473,11 @@ void inst_api(void *opaque, struct api_req *req)
 		return;
 	case API_VM_DELETE:
 		if (inst_has_vm(in)) {
-			/* Answered once the VM is gone (instance.c), so what
-			 * follows sees no VM. */
-			if (in->after_stop) {
-				api_reply_error(req, 405, "the VM is stopping");
-				return;
-			}
-			in->to_created = in->delete_after_stop = true;
-			in->after_stop = req;
-			req->deferred = true;
-			inst_stop_vm(in, VM_STOP_REQUEST, "vm.delete");
+			inst_stop_to_created(in, req);
 			return;
 		}
-		if (in->preserved) {
-			inst_destroy_vm(in);
-			in->preserved = false;
-		}
+		if (in->preserved)
+			inst_unpreserve(in);
 		inst_config_reset(&in->cfg);
 		in->state = INST_NONE;
 		api_reply_json(req, 204, NULL);
@@ -493,8 +494,7 @@ void inst_api(void *opaque, struct api_req *req)
 		return;
 	case API_VM_PAUSE:
 		if (in->state != INST_RUNNING) {
-			api_reply_error(req, in->state == INST_NONE ? 404 : 405, "the VM is %s",
-					inst_state_name(in->state));
+			inst_refuse(in, req, inst_state_name(in->state));
 			return;
 		}
 		if (vm_pause(&in->vm)) {
@@ -507,8 +507,7 @@ void inst_api(void *opaque, struct api_req *req)
 		return;
 	case API_VM_RESUME:
 		if (in->state != INST_PAUSED) {
-			api_reply_error(req, in->state == INST_NONE ? 404 : 405, "the VM is %s",
-					inst_state_name(in->state));
+			inst_refuse(in, req, inst_state_name(in->state));
 			return;
 		}
 		vm_resume(&in->vm);
@@ -516,32 +515,23 @@ void inst_api(void *opaque, struct api_req *req)
 		api_reply_json(req, 204, NULL);
 		return;
 	case API_VM_SHUTDOWN:
-	case API_VM_REBOOT:
-		if (in->preserved && req->op == API_VM_SHUTDOWN) {
-			inst_destroy_vm(in);
-			in->preserved = false;
+		if (in->preserved) {
+			inst_unpreserve(in);
 			in->state = INST_CREATED;
 			api_reply_json(req, 204, NULL);
-			return;
+		} else if (inst_has_vm(in)) {
+			inst_stop_to_created(in, req);
+		} else {
+			api_reply_error(req, 405, "the VM is not running");
 		}
+		return;
+	case API_VM_REBOOT:
 		if (!inst_has_vm(in)) {
 			api_reply_error(req, 405, "the VM is not running");
 			return;
 		}
-		if (req->op == API_VM_SHUTDOWN) {
-			if (in->after_stop) {
-				api_reply_error(req, 405, "the VM is stopping");
-				return;
-			}
-			in->to_created = true;
-			in->after_stop = req;
-			req->deferred = true;
-			inst_stop_vm(in, VM_STOP_REQUEST, "vm.shutdown");
-			return;
-		} else {
-			in->force_restart = true;
-			inst_stop_vm(in, VM_STOP_RESET, "vm.reboot");
-		}
+		in->force_restart = true;
+		inst_stop_vm(in, VM_STOP_RESET, "vm.reboot");
 		api_reply_json(req, 204, NULL);
 		return;
 	case API_VM_POWER_BUTTON:
@@ -568,7 +558,6 @@ void inst_api(void *opaque, struct api_req *req)
 		inst_remove(in, req);
 		return;
 	default:
-		snprintf(err, sizeof(err), "%s is not implemented", req->endpoint);
-		api_reply_error(req, 404, "%s", err);
+		api_reply_error(req, 404, "%s is not implemented", req->endpoint);
 	}
 }

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "isle/util.h"
 #include "control/rundir.h"
 
 const char *rundir(void)
@@ -100,7 +101,7 @@ void rundir_remove(const char *name)
 	static const char *const suffixes[] = { "sock", "console", "cfg", "lock" };
 	char path[4096];
 
-	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(suffixes); i++)
 		if (!rundir_path(path, sizeof(path), name, suffixes[i]))
 			unlink(path);
 }

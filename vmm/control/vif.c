@@ -115,7 +115,7 @@ void vif_default_mac(uint8_t mac[6], const uint8_t rnd[3])
 	mac[5] = rnd[2];
 }
 
-static int vif_uint(const char *s, unsigned int min, unsigned int max, unsigned int *out)
+int vif_parse_uint(const char *s, unsigned int min, unsigned int max, unsigned int *out)
 {
 	unsigned long v = 0;
 
@@ -190,13 +190,13 @@ static int vif_value(struct vif *v, enum vif_key key, const char *name, const ch
 			return err_msg(err, errlen, -EINVAL, "socket= has control characters");
 		return vif_copy(v->socket, sizeof(v->socket), name, val, err, errlen);
 	case VIF_MTU:
-		if (vif_uint(val, VIF_MTU_MIN, VIF_MTU_MAX, &v->mtu))
+		if (vif_parse_uint(val, VIF_MTU_MIN, VIF_MTU_MAX, &v->mtu))
 			return err_msg(err, errlen, -EINVAL,
 					"mtu=%.16s is not a number from %d to %d", val,
 					VIF_MTU_MIN, VIF_MTU_MAX);
 		return 0;
 	case VIF_QUEUES:
-		if (vif_uint(val, 1, VIF_MAX_QUEUES, &v->queues))
+		if (vif_parse_uint(val, 1, VIF_MAX_QUEUES, &v->queues))
 			return err_msg(err, errlen, -EINVAL,
 					"queues=%.16s is not a number from 1 to %d", val,
 					VIF_MAX_QUEUES);

@@ -67,6 +67,10 @@ struct vif {
  * not support, with a one-line message in err (no prefix). */
 int vif_parse(const char *spec, struct vif *v, char *err, size_t errlen);
 
+/* A decimal number min..max (digits only: no sign, no spaces): 0 and
+ * *out, -EINVAL (not digits) or -ERANGE. Also config.c's vcpus. */
+int vif_parse_uint(const char *s, unsigned int min, unsigned int max, unsigned int *out);
+
 /* A Linux interface name as the bridge scripts accept it: 1-15 of
  * [A-Za-z0-9_.-], not "." or "..". */
 bool vif_ifname_ok(const char *name);

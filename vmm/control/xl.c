@@ -31,6 +31,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "isle/log.h"
 #include "control/api.h"
 #include "control/config.h"
 #include "control/instance.h"
@@ -184,7 +185,7 @@ long xl_http(const char *name, const char *method, const char *endpoint, json_t 
 	     json_t **reply, char *err, size_t errlen)
 {
 	static bool curl_ready;
-	char sock[4096], url[128], *text = NULL;
+	char sock[CONFIG_SOCKET_PATH_MAX], url[128], *text = NULL;
 	struct curl_slist *hdr = NULL;
 	struct xl_buf b = { NULL, 0 };
 	long status = -1;
@@ -195,8 +196,8 @@ long xl_http(const char *name, const char *method, const char *endpoint, json_t 
 	if (body)
 		text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
-	if (rundir_path(sock, sizeof(sock), name, "sock") || strlen(sock) >= 108) {
-		snprintf(err, errlen, "%s: the socket path is too long", sock);
+	if (rundir_path(sock, sizeof(sock), name, "sock")) {
+		snprintf(err, errlen, "%s/%s.sock: the socket path is too long", rundir(), name);
 		goto out;
 	}
 	if (!curl_ready && curl_global_init(CURL_GLOBAL_NOTHING)) {
@@ -254,9 +255,12 @@ int xl_call(const char *verb, const char *name, const char *method, const char *
 	if (st < 200 || st > 299) {
 		const char *msg = json_string_value(json_object_get(r, "error"));
 
-		if (st >= 0 && !msg)
+		/* The reply's text is printed as one printable line. */
+		if (msg)
+			err_msg(err, sizeof(err), 0, "%s", msg);
+		else if (st >= 0)
 			snprintf(err, sizeof(err), "%s: HTTP status %ld", endpoint, st);
-		fprintf(stderr, "isle: %s: %s: %s\n", verb, name, msg ? msg : err);
+		fprintf(stderr, "isle: %s: %s: %s\n", verb, name, err);
 		json_decref(r);
 		return 1;
 	}
@@ -267,9 +271,9 @@ int xl_call(const char *verb, const char *name, const char *method, const char *
 	return 0;
 }
 
-/* The pid of NAME's live process; -1 after "no VM named NAME" (a dead
- * VM's files are removed on the way). */
-pid_t xl_find(const char *verb, const char *name)
+/* The pid of NAME's live process (> 0), 0 after removing a dead VM's
+ * files (with a message), or -ENOENT. */
+static pid_t xl_probe(const char *verb, const char *name)
 {
 	pid_t pid = config_name_ok(name) ? rundir_probe(name) : -ENOENT;
 
@@ -277,6 +281,15 @@ pid_t xl_find(const char *verb, const char *name)
 		rundir_remove(name);
 		fprintf(stderr, "isle: %s: %s: process died; cleaned up\n", verb, name);
 	}
+	return pid;
+}
+
+/* The pid of NAME's live process; -1 after "no VM named NAME" (a dead
+ * VM's files are removed on the way). */
+pid_t xl_find(const char *verb, const char *name)
+{
+	pid_t pid = xl_probe(verb, name);
+
 	if (pid <= 0) {
 		fprintf(stderr, "isle: %s: no VM named %s\n", verb, name);
 		return -1;
@@ -355,32 +368,38 @@ int xl_sets_key(const char *text, size_t len, const char *key)
 
 /* ---- create ---- */
 
+/* The whole file (at most XLCFG_FILE_MAX bytes) in *text, not
+ * NUL-terminated: 0, or -1 with errno. */
 static int xl_read_file(const char *path, char **text, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC), e;
 	struct stat st;
-	ssize_t n;
+	ssize_t n = 0;
 
-	if (fd < 0 || fstat(fd, &st) < 0)
-		goto fail;
-	if (st.st_size > XLCFG_FILE_MAX) {
-		close(fd);
-		errno = EFBIG;
-		return -1;
-	}
-	*text = malloc((size_t)st.st_size + 1);
+	*text = NULL;
 	*len = 0;
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0) {
+		n = -1;
+	} else if (st.st_size > XLCFG_FILE_MAX) {
+		errno = EFBIG;
+		n = -1;
+	} else if (!(*text = malloc((size_t)st.st_size + 1))) {
+		n = -1;
+	}
 	while (*text && *len < (size_t)st.st_size &&
 	       (n = read(fd, *text + *len, (size_t)st.st_size - *len)) > 0)
 		*len += (size_t)n;
-	if (!*text)
-		errno = ENOMEM;
+	e = errno;
 	close(fd);
-	return *text ? 0 : -1;
-fail:
-	if (fd >= 0)
-		close(fd);
-	return -1;
+	if (n < 0) {
+		free(*text);
+		*text = NULL;
+		errno = e;
+		return -1;
+	}
+	return 0;
 }
 
 static int xl_write_file(const char *path, const char *text, size_t len)
@@ -522,9 +541,13 @@ static int xl_create(int argc, char **argv)
 	for (int i = optind + 1; i < argc; i++)
 		serial_set |= xl_sets_key(argv[i], strlen(argv[i]), "serial");
 	if (!serial_set) {
-		char val[4200];
+		char val[5 + sizeof(path)] = "file:";
 
-		snprintf(val, sizeof(val), "file:%s/%s.console.log", rundir(), c.name);
+		if (rundir_path(val + 5, sizeof(path), c.name, "console.log")) {
+			fprintf(stderr, "isle: create: %s: the run directory's path is too long\n",
+				rundir());
+			goto out;
+		}
 		if (vm_config_set(&c, "", "serial", val, err, sizeof(err))) {
 			fprintf(stderr, "isle: create: %s\n", err);
 			goto out;
@@ -578,10 +601,10 @@ static int xl_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The names of rundir()'s live VMs, sorted (dead ones are cleaned up with a
- * message): a NULL-terminated array, or NULL when there is none (*failed
- * when the directory cannot be read). */
-static char **xl_live_names(const char *verb, size_t *n, bool *failed)
+/* The names of rundir()'s VMs (their lock files), sorted, for the caller
+ * to xl_probe: a NULL-terminated array, or NULL when there is none
+ * (*failed when the directory cannot be read). */
+static char **xl_names(const char *verb, size_t *n, bool *failed)
 {
 	DIR *d = opendir(rundir());
 	char **names = NULL;
@@ -600,11 +623,6 @@ static char **xl_live_names(const char *verb, size_t *n, bool *failed)
 		e->d_name[l - 5] = '\0';
 		if (!config_name_ok(e->d_name))
 			continue;
-		if (rundir_probe(e->d_name) == 0) {
-			rundir_remove(e->d_name);
-			fprintf(stderr, "isle: %s: %s: process died; cleaned up\n", verb, e->d_name);
-			continue;
-		}
 		if (!(more = realloc(names, (*n + 2) * sizeof(*names))))
 			break;
 		names = more;
@@ -674,9 +692,13 @@ static int xl_list(int argc, char **argv)
 	if (!json)
 		printf("Name                                        ID   Mem VCPUs\tState\tTime(s)\n");
 	if (optind == argc)
-		names = xl_live_names("list", &n, &failed);
-	for (size_t i = 0; i < n; i++)
-		xl_list_one(names[i], rundir_probe(names[i]), json, out);
+		names = xl_names("list", &n, &failed);
+	for (size_t i = 0; i < n; i++) {
+		pid_t pid = xl_probe("list", names[i]);
+
+		if (pid > 0)
+			xl_list_one(names[i], pid, json, out);
+	}
 	for (int i = optind; i < argc; i++) {
 		pid_t pid = xl_find("list", argv[i]);
 
@@ -751,8 +773,10 @@ static int xl_destroy(int argc, char **argv)
 		rundir_remove(argv[optind]);
 		return 0;
 	}
-	if (xl_find("destroy", argv[optind]) < 0)
+	if (pid < 0) {
+		fprintf(stderr, "isle: destroy: no VM named %s\n", argv[optind]);
 		return 1;
+	}
 	return xl_destroy_one("destroy", argv[optind]);
 }
 
@@ -796,12 +820,20 @@ static int xl_shutdown(int argc, char **argv)
 	if (!all && xl_find("shutdown", argv[optind]) < 0)
 		return 1;
 	one[0] = all ? NULL : argv[optind];
-	names = all ? xl_live_names("shutdown", &n, &failed) : one;
+	names = all ? xl_names("shutdown", &n, &failed) : one;
 	/* boots[i]: the VM's boot count when its button was pressed; -1 once
 	 * it is down (or was never pressed). */
 	boots = calloc(n + 1, sizeof(*boots));
+	r = !boots;
 	for (size_t i = 0; boots && i < n; i++) {
-		json_t *info = xl_info_quiet(names[i]);
+		json_t *info;
+
+		/* -a: a dead VM's files go (xl_find checked a single NAME). */
+		if (all && xl_probe("shutdown", names[i]) <= 0) {
+			boots[i] = -1;
+			continue;
+		}
+		info = xl_info_quiet(names[i]);
 
 		boots[i] = xl_jint(json_object_get(info, "isle"), "boots", NULL);
 		json_decref(info);

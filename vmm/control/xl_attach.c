@@ -24,12 +24,13 @@
 
 #include <jansson.h>
 
+#include "isle/log.h"
+#include "isle/util.h"
 #include "control/config.h"
 #include "core/device.h"
 #include "core/vm.h"
 #include "vfio.h"
 #include "control/xl_priv.h"
-
 
 #define XL_DETACH_S 10
 
@@ -50,22 +51,11 @@ static int xl_format_ok(const char *f, size_t n, char *err, size_t errlen)
 
 	if (!n || (n == 3 && !memcmp(f, "raw", 3)))
 		return 0;
-	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(other); i++)
 		if (n == strlen(other[i]) && !memcmp(f, other[i], n))
-			return snprintf(err, errlen, "%s images cannot be hot-added (raw images "
-					"only)", other[i]), -ENOTSUP;
-	return snprintf(err, errlen, "unknown format '%.*s'", (int)(n < 32 ? n : 32), f),
-	       -EINVAL;
-}
-
-/* A prefix word: 1-16 of [a-z0-9], then ':'; its length or 0. */
-static size_t xl_prefix_word(const char *s)
-{
-	size_t i = 0;
-
-	while (i <= 16 && ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9')))
-		i++;
-	return i && i <= 16 && s[i] == ':' ? i : 0;
+			return err_msg(err, errlen, -ENOTSUP, "%s images cannot be hot-added (raw "
+				       "images only)", other[i]);
+	return err_msg(err, errlen, -EINVAL, "unknown format '%.*s'", (int)MIN(n, 32), f);
 }
 
 static bool xl_word_in(const char *w, size_t n, const char *const *list, size_t len)
@@ -83,24 +73,27 @@ static int xl_disk_target(struct xl_disk *d, const char *t, char *err, size_t er
 	static const char *const first[] = { "phy", "file", "raw", "aio", "sync", "uring",
 					     "tap", "tap2" };
 	static const char *const driver[] = { "raw", "aio", "sync", "uring" };
-	size_t n = xl_prefix_word(t);
+	size_t n = config_disk_prefix(t);
 	int r;
 
 	for (int word = 0; n; word++) {
 		bool tap = word == 0 && xl_word_in(t, n, first + 6, 2);
+		bool known = word ? xl_word_in(t, n, driver, 4) : xl_word_in(t, n, first, 8);
 
-		if (!(word ? xl_word_in(t, n, driver, 4) : xl_word_in(t, n, first, 8)) &&
-		    (r = xl_format_ok(t, n, err, errlen)))
-			return r == -EINVAL ? (snprintf(err, errlen, "unknown %s '%.*s:' (write "
-					       "file:PATH for a file name with ':')",
-					       word ? "tap driver" : "target prefix", (int)n, t),
-					       -EINVAL) : r;
+		/* Otherwise a format's name: raw, or a refused qcow2: etc. */
+		r = known ? 0 : xl_format_ok(t, n, err, errlen);
+		if (r == -EINVAL)
+			return err_msg(err, errlen, -EINVAL, "unknown %s '%.*s:' (write file:PATH "
+				       "for a file name with ':')",
+				       word ? "tap driver" : "target prefix", (int)n, t);
+		if (r)
+			return r;
 		d->pfx_format = true;
 		t += n + 1;
-		n = tap ? xl_prefix_word(t) : 0;
+		n = tap ? config_disk_prefix(t) : 0;
 	}
 	if (!*t)
-		return snprintf(err, errlen, "empty target"), -EINVAL;
+		return err_msg(err, errlen, -EINVAL, "empty target");
 	d->v[XD_TARGET] = t;
 	return 0;
 }
@@ -110,7 +103,7 @@ static int xl_disk_param(struct xl_disk *d, int p, const char *v, char *err, siz
 	static const char *const names[XD_N] = { "target", "format", "vdev", "access" };
 
 	if (d->v[p])
-		return snprintf(err, errlen, "%s given twice", names[p]), -EINVAL;
+		return err_msg(err, errlen, -EINVAL, "%s given twice", names[p]);
 	switch (p) {
 	case XD_TARGET:
 		return xl_disk_target(d, v, err, errlen);
@@ -121,8 +114,8 @@ static int xl_disk_param(struct xl_disk *d, int p, const char *v, char *err, siz
 		if (!strcmp(v, "r") || !strcmp(v, "ro"))
 			d->ro = true;
 		else if (*v && strcmp(v, "w") && strcmp(v, "rw"))
-			return snprintf(err, errlen, "access '%.16s' is not r, ro, w or rw", v),
-			       -EINVAL;
+			return err_msg(err, errlen, -EINVAL, "access '%.16s' is not r, ro, w or rw",
+				       v);
 		break;
 	}
 	d->v[p] = v;
@@ -144,23 +137,23 @@ static int xl_disk_key(struct xl_disk *d, char *item, char *err, size_t errlen)
 		return xl_disk_param(d, XD_ACCESS, val, err, errlen);
 	if (!strcmp(item, "devtype")) {
 		if (*val && strcmp(val, "cdrom") && strcmp(val, "disk"))
-			return snprintf(err, errlen, "devtype '%.16s' is not disk or cdrom", val),
-			       -EINVAL;
+			return err_msg(err, errlen, -EINVAL, "devtype '%.16s' is not disk or cdrom",
+				       val);
 		d->ro |= !strcmp(val, "cdrom");
 		return 0;
 	}
 	if (!strcmp(item, "backendtype")) {   /* isle-tapdisk serves them all */
 		if (*val && strcmp(val, "phy") && strcmp(val, "tap") && strcmp(val, "qdisk"))
-			return snprintf(err, errlen, "backendtype '%.16s' is not phy, tap or qdisk",
-					val), -EINVAL;
+			return err_msg(err, errlen, -EINVAL,
+				       "backendtype '%.16s' is not phy, tap or qdisk", val);
 		return 0;
 	}
 	if (!strcmp(item, "id"))
 		return d->id = val, 0;
 	if (!strcmp(item, "script") || !strcmp(item, "backend"))
-		return snprintf(err, errlen, "%s= is not supported by isle", item), -ENOTSUP;
-	return snprintf(err, errlen, "unknown key '%.32s' (target, format, vdev, access, "
-			"devtype, backendtype, id)", item), -EINVAL;
+		return err_msg(err, errlen, -ENOTSUP, "%s= is not supported by isle", item);
+	return err_msg(err, errlen, -EINVAL, "unknown key '%.32s' (target, format, vdev, access, "
+		       "devtype, backendtype, id)", item);
 }
 
 /* socket=PATH[,vdev=NAME][,id=NAME]: a running vhost-user-blk backend. */
@@ -188,11 +181,11 @@ int xl_disk_config(const char *spec, json_t **out, char *err, size_t errlen)
 
 	*out = NULL;
 	if (strlen(spec) >= VM_DISK_SPEC_MAX)
-		return snprintf(err, errlen, "the spec is too long"), -EINVAL;
+		return err_msg(err, errlen, -EINVAL, "the spec is too long");
 	if (!strncmp(spec, "socket=", 7))
 		return xl_disk_socket(spec, out, err, errlen);
 	if (!(p = buf = strdup(spec)))
-		return snprintf(err, errlen, "out of memory"), -ENOMEM;
+		return err_msg(err, errlen, -ENOMEM, "out of memory");
 	while (p && !r) {
 		item = p + strspn(p, " \t");
 		if (!strncmp(item, "target=", 7)) {
@@ -204,35 +197,29 @@ int xl_disk_config(const char *spec, json_t **out, char *err, size_t errlen)
 		} else if (!strcmp(item, "cdrom")) {
 			d.ro = true;
 		} else if (!strcmp(item, "no-discard")) {
-			snprintf(err, errlen, "no-discard cannot be asked through vm.add-disk");
-			r = -ENOTSUP;
+			r = err_msg(err, errlen, -ENOTSUP,
+				    "no-discard cannot be asked through vm.add-disk");
 		} else if (strcmp(item, "discard")) {
 			int slot = 0;
 
 			/* The next free positional; a prefixed target fills format. */
 			while (slot < XD_N && (d.v[slot] || (slot == XD_FORMAT && d.pfx_format)))
 				slot++;
-			if (slot == XD_N) {
-				snprintf(err, errlen, "unexpected parameter '%.32s' (target, format, "
-					 "vdev and access are all given)", item);
-				r = -EINVAL;
-			} else {
+			if (slot == XD_N)
+				r = err_msg(err, errlen, -EINVAL, "unexpected parameter '%.32s' "
+					    "(target, format, vdev and access are all given)", item);
+			else
 				r = xl_disk_param(&d, slot, item, err, errlen);
-			}
 		}
 	}
-	if (!r && !d.v[XD_TARGET]) {
-		snprintf(err, errlen, "no target: give a path, e.g. phy:/dev/vg/disk or "
-			 "file:/img,xvdb,w");
-		r = -EINVAL;
-	}
+	if (!r && !d.v[XD_TARGET])
+		r = err_msg(err, errlen, -EINVAL, "no target: give a path, e.g. phy:/dev/vg/disk "
+			    "or file:/img,xvdb,w");
 	if (!d.id && d.v[XD_VDEV] && *d.v[XD_VDEV])
 		d.id = d.v[XD_VDEV];
-	if (!r && d.id && !device_id_ok(d.id)) {
-		snprintf(err, errlen, "'%.32s' cannot be the disk's id (a letter, then up to 30 "
-			 "letters, digits, _ . -)", d.id);
-		r = -EINVAL;
-	}
+	if (!r && d.id && !device_id_ok(d.id))
+		r = err_msg(err, errlen, -EINVAL, "'%.32s' cannot be the disk's id (a letter, then "
+			    "up to 30 letters, digits, _ . -)", d.id);
 	if (!r) {
 		*out = json_pack("{s:s, s:b}", "path", d.v[XD_TARGET], "readonly", d.ro);
 		if (d.id)
@@ -290,13 +277,11 @@ int xl_pci_config(const char *spec, json_t **out, char *err, size_t errlen)
 	int r = s ? device_spec_parse(DEVICE_PCI, spec, s, err, errlen) : -ENOMEM;
 
 	*out = NULL;
-	if (!r && (s->pci.permissive || s->pci.seize || s->pci.msix_relocation)) {
-		snprintf(err, errlen, "%s cannot be asked through vm.add-device (%s)",
-			 s->pci.seize ? "seize=1" : s->pci.permissive ? "permissive=1" :
-			 "msix_relocation", s->pci.seize ? "run isle pci-assignable-add first" :
-			 "put the device in the VM's config");
-		r = -ENOTSUP;
-	}
+	if (!r && (s->pci.permissive || s->pci.seize || s->pci.msix_relocation))
+		r = err_msg(err, errlen, -ENOTSUP, "%s cannot be asked through vm.add-device (%s)",
+			    s->pci.seize ? "seize=1" : s->pci.permissive ? "permissive=1" :
+			    "msix_relocation", s->pci.seize ? "run isle pci-assignable-add first" :
+			    "put the device in the VM's config");
 	if (!r) {
 		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/", s->pci.host);
 		*out = json_pack("{s:s}", "path", path);
@@ -414,10 +399,10 @@ static int xl_detach(int argc, char **argv, const char *kind)
 	const char *verb = argv[0], *name, *id;
 	long timeout = XL_DETACH_S;
 	bool force = false;
-	char *end, idbuf[DEVICE_ID_MAX];
 	json_t *info, *node, *body;
 	long long deadline;
-	int o;
+	char *end;
+	int o, r = 1;
 
 	while ((o = getopt(argc, argv, ":ft:")) != -1) {
 		if (o == 'f') {
@@ -435,31 +420,33 @@ static int xl_detach(int argc, char **argv, const char *kind)
 	name = argv[optind];
 	if (xl_find(verb, name) < 0 || xl_call(verb, name, "GET", "vm.info", NULL, &info))
 		return 1;
-	snprintf(idbuf, sizeof(idbuf), "%s", xl_resolve(info, kind, argv[optind + 1]));
-	id = idbuf;
+	/* id points into info (or argv), which stays until the end: no copy,
+	 * so nothing is cut short; the server checks it is an id. */
+	id = xl_resolve(info, kind, argv[optind + 1]);
 	node = json_object_get(json_object_get(info, "device_tree"), id);
 	if (node && strcmp(xl_str(node, "kind"), kind)) {
 		fprintf(stderr, "isle: %s: %s: %s is a %s device, not a %s\n", verb, name, id,
 			xl_str(node, "kind"), kind);
-		json_decref(info);
-		return 1;
+		goto out;
 	}
-	json_decref(info);
 	body = json_pack("{s:s}", "id", id);
 	if (force)   /* isle's addition to VmRemoveDevice */
 		json_object_set_new(body, "force", json_true());
 	if (xl_call(verb, name, "PUT", "vm.remove-device", body, NULL))
-		return 1;
+		goto out;
 	deadline = xl_now_ms() + timeout * 1000;
 	while (xl_in_tree(name, id)) {
 		if (xl_now_ms() >= deadline) {
 			fprintf(stderr, "isle: %s: %s: the guest did not release %s in %ld s "
 				"(use -f)\n", verb, name, id, timeout);
-			return 1;
+			goto out;
 		}
 		xl_sleep_ms(100);
 	}
-	return 0;
+	r = 0;
+out:
+	json_decref(info);
+	return r;
 }
 
 int xl_block_detach(int argc, char **argv)
@@ -551,12 +538,11 @@ int xl_mem_target(const char *arg, uint64_t memory, int64_t *balloon, char *err,
 	uint64_t bytes;
 
 	if (config_parse_size(arg, 1024, &bytes))
-		return snprintf(err, errlen, "'%.64s' is not a size (e.g. 524288, 512m, 2g; a "
-				"bare number is KiB)", arg), -EINVAL;
+		return err_msg(err, errlen, -EINVAL, "'%.64s' is not a size (e.g. 524288, 512m, 2g; "
+			       "a bare number is KiB)", arg);
 	if (bytes > memory)
-		return snprintf(err, errlen, "%lluk is more than the VM's memory (%lluk)",
-				(unsigned long long)(bytes >> 10),
-				(unsigned long long)(memory >> 10)), -ERANGE;
+		return err_msg(err, errlen, -ERANGE, "%lluk is more than the VM's memory (%lluk)",
+			       (unsigned long long)(bytes >> 10), (unsigned long long)(memory >> 10));
 	*balloon = (int64_t)(memory - bytes);
 	return 0;
 }

@@ -113,10 +113,12 @@ static int xl_console_follow(const char *verb, const char *name)
 	char path[4096];
 	int fd;
 
-	if (rundir_path(path, sizeof(path), name, "console.log") ||
-	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+	fd = rundir_path(path, sizeof(path), name, "console.log");   /* 0 or -ENAMETOOLONG */
+	if (!fd && (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		fd = -errno;
+	if (fd < 0) {
 		fprintf(stderr, "isle: %s: %s: %s: %s (the VM's config sets serial= elsewhere?)\n",
-			verb, name, path, strerror(errno));
+			verb, name, path, strerror(-fd));
 		return 1;
 	}
 	xl_term_enter(&t, name, " (output only: the VM has no console socket)");

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "isle/log.h"
 #include "isle/util.h"
@@ -399,8 +400,20 @@ int vm_config_set_str(char **field, const char *s)
 	return 0;
 }
 
+void device_spec_close_fds(struct device_spec *s)
+{
+	if (s->kind != DEVICE_NIC)
+		return;
+	for (unsigned int i = 0; i < s->nic.nr_tap_fds; i++)
+		if (s->nic.tap_fds[i] >= 0)
+			close(s->nic.tap_fds[i]);
+	s->nic.nr_tap_fds = 0;
+}
+
 void vm_config_free(struct vm_config *c)
 {
+	for (unsigned int i = 0; i < c->nr_devices; i++)
+		device_spec_close_fds(&c->devices[i]);
 	free(c->name);
 	free(c->kernel);
 	free(c->initrd);

@@ -79,6 +79,10 @@ bool device_id_ok(const char *id);
  * line in err, without a prefix. */
 int device_spec_parse(enum device_kind kind, const char *text, struct device_spec *spec,
 		      char *err, size_t errlen);
+/* Closes the fds a spec holds (a NIC's tap fds, which only the control
+ * socket gives) and forgets them. A config owns its specs' fds:
+ * vm_config_free() closes them; a device's realize takes copies. */
+void device_spec_close_fds(struct device_spec *s);
 /* Whether two specs may not belong to one VM (same id, vdev, MAC, vifname
  * or socket): -EEXIST with a message, else 0. */
 int device_spec_conflict(const struct device_spec *a, const struct device_spec *b,

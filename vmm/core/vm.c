@@ -498,6 +498,7 @@ static int vm_add_devices(struct vm *vm)
 
 int vm_create(struct vm *vm, const struct vm_config *cfg)
 {
+	pthread_condattr_t attr;
 	int r;
 
 	memset(vm, 0, sizeof(*vm));
@@ -509,9 +510,10 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	pthread_mutex_init(&vm->coalesced_lock, NULL);
 	pthread_mutex_init(&vm->memslot_lock, NULL);
 	pthread_mutex_init(&vm->pause_lock, NULL);
-	pthread_condattr_init(&vm->pause_attr);
-	pthread_condattr_setclock(&vm->pause_attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&vm->pause_cond, &vm->pause_attr);
+	pthread_condattr_init(&attr);   /* vm_pause's deadline is CLOCK_MONOTONIC */
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&vm->pause_cond, &attr);
+	pthread_condattr_destroy(&attr);
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
 	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -575,8 +577,8 @@ static void vm_signal_event(struct evloop *loop, int fd, uint32_t events, void *
 	struct signalfd_siginfo si;
 
 	if (read(fd, &si, sizeof(si)) == sizeof(si))
-		vm_stop(opaque, ISLE_EXIT_SIGNAL + (int)si.ssi_signo, "terminated by SIG%s",
-			sigabbrev_np((int)si.ssi_signo) ?: "?");
+		vm_stop_why(opaque, VM_STOP_SIGNAL, ISLE_EXIT_SIGNAL + (int)si.ssi_signo,
+			    "terminated by SIG%s", sigabbrev_np((int)si.ssi_signo) ?: "?");
 }
 
 int vm_run(struct vm *vm)
@@ -655,6 +657,5 @@ void vm_destroy(struct vm *vm)
 	pthread_mutex_destroy(&vm->coalesced_lock);
 	pthread_mutex_destroy(&vm->memslot_lock);
 	pthread_cond_destroy(&vm->pause_cond);
-	pthread_condattr_destroy(&vm->pause_attr);
 	pthread_mutex_destroy(&vm->pause_lock);
 }

@@ -89,8 +89,8 @@ void vm_config_free(struct vm_config *c);
 enum vm_stop_why {
 	VM_STOP_POWEROFF = 0,        /* the guest powered off, or exited through the test port */
 	VM_STOP_RESET,               /* the guest reset (or vm.reboot) */
-	VM_STOP_CRASH,               /* triple fault, internal error */
-	VM_STOP_ERROR,               /* the VMM failed */
+	VM_STOP_CRASH,               /* the guest triple-faulted */
+	VM_STOP_ERROR,               /* the VMM or KVM failed (KVM internal errors too) */
 	VM_STOP_SIGNAL,              /* SIGTERM and friends */
 	VM_STOP_REQUEST,             /* the control socket (destroy, vm.shutdown) */
 };
@@ -172,7 +172,6 @@ struct vm {
 	/* Pausing (vm_pause/vm_resume): vCPU threads park while paused. */
 	pthread_mutex_t pause_lock;
 	pthread_cond_t pause_cond;
-	pthread_condattr_t pause_attr;
 	bool paused;
 	unsigned int parked, running_vcpus;
 

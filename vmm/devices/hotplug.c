@@ -28,6 +28,7 @@ struct hotplug {
 	_Atomic uint32_t pciu, pcid, gevt;
 	_Atomic uint32_t ejected;       /* B0EJ bits the main thread has not seen */
 	uint32_t asked;                 /* slots whose device the host asked back */
+	bool eject_warned;              /* an eject of a slot not asked back was logged */
 	int efd;
 	void (*gone)(void *opaque, const char *id);
 	void *gone_opaque;
@@ -83,6 +84,35 @@ static struct device *hotplug_device_at(struct vm *vm, unsigned int slot)
 	return NULL;
 }
 
+/* Main thread: the guest let go of this slot (1-31). Only a slot the host
+ * asked back loses its devices; a guest writing other bits is told of once
+ * (it could otherwise fill the log one B0EJ write at a time). */
+static void hotplug_eject_slot(struct hotplug *h, unsigned int slot)
+{
+	char id[DEVICE_ID_MAX];
+	struct device *d;
+
+	if (!(h->asked & (1u << slot)) || !hotplug_device_at(h->vm, slot)) {
+		if (h->eject_warned) {
+			log_debug("hotplug: the guest ejected slot %u, which was not asked back "
+				  "(ignored)", slot);
+		} else {
+			log_warn("hotplug: the guest ejected slot %u, which was not asked back "
+				 "(ignored; further ones are logged at debug level)", slot);
+			h->eject_warned = true;
+		}
+		return;
+	}
+	h->asked &= ~(1u << slot);
+	while ((d = hotplug_device_at(h->vm, slot))) {
+		memcpy(id, d->id, sizeof(id));
+		log_info("hotplug: the guest released %s (slot %u); removing it", id, slot);
+		if (h->gone)
+			h->gone(h->gone_opaque, id);
+		device_del(h->vm, id);
+	}
+}
+
 /* Main thread: the guest let go of these slots. */
 static void hotplug_ejected(struct evloop *loop, int fd, uint32_t events, void *opaque)
 {
@@ -93,27 +123,10 @@ static void hotplug_ejected(struct evloop *loop, int fd, uint32_t events, void *
 	(void)loop, (void)events;
 	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		return;
-	bits = atomic_exchange(&h->ejected, 0);
-	for (unsigned int slot = 1; slot < 32; slot++) {
-		struct device *d;
-		char id[DEVICE_ID_MAX];
-
-		if (!(bits & (1u << slot)))
-			continue;
-		if (!(h->asked & (1u << slot)) || !hotplug_device_at(h->vm, slot)) {
-			log_warn("hotplug: the guest ejected slot %u, which was not asked back "
-				 "(ignored)", slot);
-			continue;
-		}
-		h->asked &= ~(1u << slot);
-		while ((d = hotplug_device_at(h->vm, slot))) {
-			memcpy(id, d->id, sizeof(id));
-			log_info("hotplug: the guest released %s (slot %u); removing it", id, slot);
-			if (h->gone)
-				h->gone(h->gone_opaque, id);
-			device_del(h->vm, id);
-		}
-	}
+	/* Slot 0 is the host bridge: never a device to eject. */
+	bits = atomic_exchange(&h->ejected, 0) & ~1u;
+	for (; bits; bits &= bits - 1)
+		hotplug_eject_slot(h, (unsigned int)__builtin_ctz(bits));
 }
 
 int hotplug_plugged(struct vm *vm, struct device *dev)

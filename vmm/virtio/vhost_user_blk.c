@@ -252,7 +252,7 @@ static int vublk_backend(struct vublk *b)
 	return vud_start_backend(&b->d,
 				 (const char *const[]){ exe, "--socket", "%s", "--disk", d->spec,
 							NULL },
-				 sockname);
+				 sockname, NULL, 0);
 }
 
 static int vublk_init_one(struct vm *vm, struct vublk *b, const struct vm_disk *d)

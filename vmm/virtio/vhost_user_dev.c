@@ -45,9 +45,11 @@ int vud_connect_socket(struct vud *d, const char *path)
 	return r;
 }
 
-int vud_start_backend(struct vud *d, const char *const argv[], const char *sockname)
+int vud_start_backend(struct vud *d, const char *const argv[], const char *sockname,
+		      const int *fds, unsigned int nr_fds)
 {
-	int r = backend_start(&d->proc, d->vm, d->name, argv, sockname, VUD_START_MS);
+	int r = backend_start_fds(&d->proc, d->vm, d->name, argv, sockname, VUD_START_MS, fds,
+				  nr_fds);
 
 	if (r >= 0)
 		snprintf(d->path, sizeof(d->path), "%s", d->proc.sock);

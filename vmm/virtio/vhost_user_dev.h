@@ -114,9 +114,11 @@ void vud_init(struct vud *d, struct vm *vm, const struct vud_ops *ops, void *pri
 /* A socket= backend: sets d->path and connects (VUD_EXTERNAL_MS). Returns
  * the socket or -errno (logged). */
 int vud_connect_socket(struct vud *d, const char *path);
-/* Starts a backend process in d->proc (backend_start, VUD_START_MS) and
- * sets d->path. Returns the socket or -errno. */
-int vud_start_backend(struct vud *d, const char *const argv[], const char *sockname);
+/* Starts a backend process in d->proc (backend_start_fds, VUD_START_MS:
+ * the child inherits fds[0, nr_fds) at every start) and sets d->path.
+ * Returns the socket or -errno. */
+int vud_start_backend(struct vud *d, const char *const argv[], const char *sockname,
+		      const int *fds, unsigned int nr_fds);
 /* Takes the connected socket s: first handshake, the reconnect timer, the
  * socket and backend watch in vm->loop. Returns 0 or -errno (logged). */
 int vud_connect(struct vud *d, int s);

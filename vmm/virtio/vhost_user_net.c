@@ -89,7 +89,7 @@ struct vunet {
 	const struct vif *spec;
 	unsigned int idx;
 	char vifname[VIF_IFNAME_MAX];    /* the tap of a backend we start */
-	int tap_fds[VIF_MAX_QUEUES];     /* our copies of the spec's, -1: none */
+	int tap_fds[VIF_MAX_QUEUES];     /* [0, nr_tap_fds): our copies of the spec's */
 	unsigned int nr_tap_fds;
 	struct virtio_pci vp;
 	uint8_t mac[6];
@@ -391,16 +391,14 @@ static int vunet_check_tap_fd(struct vunet *b, int fd, unsigned int i, char name
 	return 0;
 }
 
-/* The spec's tap fds, checked and duplicated into b (closed by
- * vunet_exit_one); the tap's name becomes b->vifname. */
+/* The spec's tap fds (at least one), checked and duplicated into b (closed
+ * by vunet_exit_one); the tap's name becomes b->vifname. */
 static int vunet_take_tap_fds(struct vunet *b)
 {
 	const struct vif *v = b->spec;
 	char name[IFNAMSIZ], first[IFNAMSIZ] = "";
 	int fd, r;
 
-	if (!v->nr_tap_fds)
-		return 0;
 	if (v->nr_tap_fds > VIF_MAX_QUEUES || v->queues != v->nr_tap_fds) {
 		log_error("net%u: %u tap fds for queues=%u: one fd per queue pair", b->idx,
 			  v->nr_tap_fds, v->queues);
@@ -461,12 +459,7 @@ static int vunet_backend(struct vunet *b)
 				  v->script[0] ? script : NULL, &a)) < 0)
 		return r;
 	snprintf(sock, sizeof(sock), "net%u.sock", b->idx % 100);
-	/* vud_start_backend's, with the tap fds passed at every start. */
-	r = backend_start_fds(&b->d.proc, b->d.vm, b->d.name, a.argv, sock, VUD_START_MS,
-			      b->tap_fds, b->nr_tap_fds);
-	if (r >= 0)
-		snprintf(b->d.path, sizeof(b->d.path), "%s", b->d.proc.sock);
-	return r;
+	return vud_start_backend(&b->d, a.argv, sock, b->tap_fds, b->nr_tap_fds);
 }
 
 static int vunet_init_one(struct vm *vm, struct vunet *b, const struct vif *v, unsigned int idx)
@@ -482,12 +475,14 @@ static int vunet_init_one(struct vm *vm, struct vunet *b, const struct vif *v, u
 	b->ctrl = -1;
 	b->ctrl_fds[0] = b->ctrl_fds[1] = -1;
 	/* With tap fds, the tap's own name; else the spec's or isle's default. */
-	if ((r = vunet_take_tap_fds(b)))
-		return r;
-	if (!b->nr_tap_fds && v->vifname[0])
+	if (v->nr_tap_fds) {
+		if ((r = vunet_take_tap_fds(b)))
+			return r;
+	} else if (v->vifname[0]) {
 		snprintf(b->vifname, sizeof(b->vifname), "%s", v->vifname);
-	else if (!b->nr_tap_fds)
+	} else {
 		snprintf(b->vifname, sizeof(b->vifname), "isle%d.%u", getpid() % 10000000, idx);
+	}
 	snprintf(b->d.name, sizeof(b->d.name), "net%u (%s)", idx,
 		 v->socket[0] ? "socket" : b->vifname);
 	/* The spec's MAC, else xl's default: ours for a backend we start, the
@@ -576,8 +571,6 @@ static int vunet_realize(struct device *dev)
 
 	if (!b)
 		return -ENOMEM;
-	for (unsigned int i = 0; i < VIF_MAX_QUEUES; i++)
-		b->tap_fds[i] = -1;
 	dev->priv = b;
 	r = vunet_init_one(dev->vm, b, &dev->spec.nic, idx);
 	if (r)
