@@ -4,7 +4,8 @@
  * checking them against the BARs, the device status protocol (reset,
  * ACKNOWLEDGE/DRIVER, FEATURES_OK, DRIVER_OK, FAILED, NEEDS_RESET),
  * 64-bit feature negotiation, queue programming and notification
- * addresses, and bounded access to the device-specific configuration. */
+ * addresses, and bounded access to the device-specific configuration
+ * (reads, and 32-bit writes of driver-owned fields). */
 #include "virtio_pci.h"
 
 #define PCI_VENDOR_ID      0x00
@@ -349,4 +350,16 @@ int vpci_cfg_read64(struct vpci_dev *d, uint32_t off, uint64_t *v)
 		r = vpci_cfg_read(d, off + 4, 4, &hi);
 	*v = (uint64_t)hi << 32 | lo;
 	return r;
+}
+
+int vpci_cfg_write32(struct vpci_dev *d, uint32_t off, uint32_t v)
+{
+	if (!d->devcfg.present || off > d->devcfg.len || d->devcfg.len - off < 4) {
+		d->error = "device config write beyond the device config region";
+		return -EIO;
+	}
+	if (off & 3)
+		return -EINVAL;
+	d->env->mmio_write(d->env->ctx, d->devcfg.addr + off, 4, v);
+	return 0;
 }

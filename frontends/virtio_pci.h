@@ -114,5 +114,8 @@ int vpci_cfg_read8(struct vpci_dev *d, uint32_t off, uint8_t *v);
 int vpci_cfg_read16(struct vpci_dev *d, uint32_t off, uint16_t *v);
 int vpci_cfg_read32(struct vpci_dev *d, uint32_t off, uint32_t *v);
 int vpci_cfg_read64(struct vpci_dev *d, uint32_t off, uint64_t *v);
+/* The few device-config fields the DRIVER owns (the balloon's actual):
+ * a natural-width write at off, -EIO outside the region. */
+int vpci_cfg_write32(struct vpci_dev *d, uint32_t off, uint32_t v);
 
 #endif

@@ -44,4 +44,19 @@ int gmem_read(const struct gmem *gm, uint64_t gpa, void *buf, size_t len);
 int gmem_write(const struct gmem *gm, uint64_t gpa, const void *buf, size_t len);
 int gmem_fill(const struct gmem *gm, uint64_t gpa, int c, size_t len);
 
+/* Gives guest RAM back to the host (a balloon): [gpa, gpa+len), page
+ * aligned, has its backing released: a hole punched in the region's file
+ * (fallocate PUNCH_HOLE|KEEP_SIZE: for a shared memfd MADV_DONTNEED alone
+ * frees nothing, the file keeps the pages), or for a region without a file
+ * this process's mapping dropped (MADV_DONTNEED). The
+ * range reads as zeros afterwards, here and in every other mapping of the
+ * file (the kernel zaps them). Returns 0, -EINVAL if unaligned, -EFAULT if
+ * any byte is not guest RAM (then nothing was discarded), or the first
+ * failing call's -errno. The hole alone does it for a region with a file:
+ * punching a shared mapping's file unmaps the range in every mapping. */
+int gmem_discard(const struct gmem *gm, uint64_t gpa, uint64_t len);
+/* The guest-physical address of a host address inside a region, with
+ * [hva, hva+len) wholly in that region: 0, or -EFAULT. */
+int gmem_hva_to_gpa(const struct gmem *gm, const void *hva, uint64_t len, uint64_t *gpa);
+
 #endif

@@ -23,6 +23,8 @@ void test_hotplug_run(void);   /* test_hotplug.c (likewise) */
 void test_blkbench_run(void);   /* test_blkbench.c */
 void test_net_run(void);   /* test_net.c */
 void test_vtd_dma_run(void);   /* test_vtd_dma.c */
+void test_balloon_run(void);   /* test_balloon.c */
+void test_balloon_idle_run(void);   /* test_balloon.c */
 
 static const struct scenario scenarios[] = {
 	{ "selftest", test_selftest_run, "boot environment, exceptions, ACPI, printf" },
@@ -45,6 +47,8 @@ static const struct scenario scenarios[] = {
 	{ "blkbench", test_blkbench_run, "virtio-blk load generator for bench/blk (rw=, bs=, qd=, ms=)" },
 	{ "hotplug",  test_hotplug_run,  "ACPI PCI hotplug of a disk and its eject, the power button (isle only; hp_ms=)" },
 	{ "net",      test_net_run,      "virtio-net driver (frontends/netfront.c, inet.c): ARP, pings; ip= peer= pings= bulk= serve_ms=" },
+	{ "balloon",  test_balloon_run,  "virtio-balloon driver (frontends/balloon.c): follow the host's targets, zero-fill, stats, free page reporting; balloon_wait= balloon_zero= balloon_stats=" },
+	{ "balloon-idle", test_balloon_idle_run, "touch all RAM, then serve the balloon (targets, stats) until the host ends the VM" },
 };
 
 struct boot_info boot;

@@ -2,9 +2,7 @@
  * fake_virtio_net.h). */
 #include <endian.h>
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cunit.h"
 #include "fake_virtio_net.h"
@@ -12,194 +10,20 @@
 const uint8_t guest_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 const uint8_t peer_mac[6] = { 0x52, 0x55, 0x0a, 0x00, 0x02, 0x02 };
 
-uint8_t *fake_ram;
-void *fake_priv;
 struct fake_net fk;
-static struct gmem gm;
-static struct dma_as as;   /* identity over gm: what the device uses */
 static struct iovec rx_iov[FAKE_RX_MAX][4];
 static struct vq_elem rx_elem[FAKE_RX_MAX];
 
-uint64_t fe_virt_to_phys(const void *p)
+/* Both queues run, or the device wants a reset. */
+static bool fake_running(void)
 {
-	const uint8_t *b = p;
-
-	if (!fake_ram || b < fake_ram || b >= fake_ram + RAM_SIZE)
-		return 0xdead000000000000ULL;
-	return RAM_GPA + (uint64_t)(b - fake_ram);
+	return fk.vp.q[0].running && fk.vp.q[1].running;
 }
 
-uint64_t fe_now_us(void)
+static void fake_driver_ok(uint8_t *status)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-static void put_cap(uint8_t at, uint8_t next, uint8_t type, uint32_t off, uint32_t len,
-		    uint8_t cap_len)
-{
-	fk.cfg[at] = 0x09;
-	fk.cfg[at + 1] = next;
-	fk.cfg[at + 2] = cap_len;
-	fk.cfg[at + 3] = type;
-	fk.cfg[at + 4] = 4;
-	put_le32(&fk.cfg[at + 8], off);
-	put_le32(&fk.cfg[at + 12], len);
-}
-
-void fake_setup(void)
-{
-	fake_ram = aligned_alloc(4096, RAM_SIZE);
-	fake_priv = calloc(1, NETFRONT_PRIV_BYTES);
-	if (fake_ram)
-		memset(fake_ram, 0, RAM_SIZE);
-	memset(&gm, 0, sizeof(gm));
-	CU_ASSERT_FATAL(fake_ram && fake_priv);
-	CU_ASSERT_EQUAL_FATAL(gmem_add(&gm, RAM_GPA, RAM_SIZE, fake_ram, -1, 0), 0);
-	dma_as_identity_init(&as, &gm);   /* the device's view of gm */
-
-	memset(&fk, 0, sizeof(fk));
-	put_le16(&fk.cfg[0], 0x1af4);
-	put_le16(&fk.cfg[2], NETFRONT_DEVICE_ID);
-	put_le16(&fk.cfg[6], 0x0010);
-	fk.cfg[0x34] = 0x40;
-	put_cap(0x40, 0x50, VIRTIO_PCI_CAP_COMMON_CFG, COMMON_OFF, 0x38, 16);
-	put_cap(0x50, 0x60, VIRTIO_PCI_CAP_ISR_CFG, ISR_OFF, 4, 16);
-	put_cap(0x60, 0x70, VIRTIO_PCI_CAP_DEVICE_CFG, DEVCFG_OFF,
-		sizeof(struct virtio_net_config), 16);
-	put_cap(0x70, 0x00, VIRTIO_PCI_CAP_NOTIFY_CFG, NOTIFY_OFF, 0x1000, 20);
-	put_le32(&fk.cfg[0x70 + 16], NOTIFY_MULT);
-	fk.devcfg_len = sizeof(struct virtio_net_config);
-	fk.offered = (1ull << VIRTIO_F_VERSION_1 | NETFRONT_FEATURES) &
-		     ~(1ull << VIRTIO_F_ACCESS_PLATFORM);
-	for (unsigned int i = 0; i < 2; i++) {
-		fk.q[i].max = 256;
-		fk.q[i].noff = (uint16_t)(i + 1);
-	}
-	memcpy(fk.net.mac, guest_mac, 6);
-	fk.net.status = VIRTIO_NET_S_LINK_UP;
-	fk.net.mtu = 1500;
-	fk.rx_num_buffers = -1;
-	fk.rx_first_len = -1;
-}
-
-void fake_teardown(void)
-{
-	free(fake_ram);
-	free(fake_priv);
-	fake_ram = NULL;
-	fake_priv = NULL;
-}
-
-static uint8_t cfg_read8(void *ctx, uint16_t off) { return off < 256 ? fk.cfg[off] : 0xff; }
-static uint16_t cfg_read16(void *ctx, uint16_t off) { return off < 255 ? get_le16(&fk.cfg[off]) : 0xffff; }
-static uint32_t cfg_read32(void *ctx, uint16_t off) { return off < 253 ? get_le32(&fk.cfg[off]) : ~0u; }
-
-static void cfg_write16(void *ctx, uint16_t off, uint16_t v)
-{
-	if (off == 4)
-		put_le16(&fk.cfg[4], v);
-}
-
-static uint64_t bar_map(void *ctx, unsigned int idx, uint64_t *size)
-{
-	*size = idx == 4 ? BAR_SIZE : 0;
-	return idx == 4 ? BAR_BASE : 0;
-}
-
-static void fake_status_write(uint8_t v)
-{
-	if (!v) {
-		fk.status = 0;
-		fk.driver = 0;
-		fk.running = false;
-		for (unsigned int i = 0; i < 2; i++) {
-			fk.q[i].enable = 0;
-			fk.q[i].size = fk.q[i].max;
-		}
-		return;
-	}
-	if ((v & VIRTIO_CONFIG_S_FEATURES_OK) && (fk.driver & ~fk.offered))
-		v &= (uint8_t)~VIRTIO_CONFIG_S_FEATURES_OK;
-	if ((v & VIRTIO_CONFIG_S_DRIVER_OK) && !(fk.status & VIRTIO_CONFIG_S_DRIVER_OK)) {
-		fk.running = true;
-		for (unsigned int i = 0; i < 2; i++) {
-			struct vq_config c = {
-				.num = fk.q[i].size, .max_num = fk.q[i].max,
-				.desc_gpa = fk.q[i].desc, .avail_gpa = fk.q[i].avail,
-				.used_gpa = fk.q[i].used, .flags = vq_flags_from_features(fk.driver),
-			};
-
-			if (!fk.q[i].enable || vq_init(&fk.q[i].vq, &as, &c))
-				fk.running = false;
-		}
-		if (!fk.running)
-			v |= VIRTIO_CONFIG_S_NEEDS_RESET;
-	}
-	fk.status = v;
-}
-
-static uint32_t common_read(uint32_t off)
-{
-	struct fake_q *q = fk.qsel < 2 ? &fk.q[fk.qsel] : NULL;
-
-	switch (off) {
-	case VIRTIO_PCI_COMMON_DFSELECT: return fk.dfsel;
-	case VIRTIO_PCI_COMMON_DF:
-		return fk.dfsel == 0 ? (uint32_t)fk.offered :
-		       fk.dfsel == 1 ? (uint32_t)(fk.offered >> 32) : 0;
-	case VIRTIO_PCI_COMMON_GFSELECT: return fk.gfsel;
-	case VIRTIO_PCI_COMMON_GF:
-		return fk.gfsel < 2 ? (uint32_t)(fk.driver >> (32 * fk.gfsel)) : 0;
-	case VIRTIO_PCI_COMMON_MSIX: return VIRTIO_MSI_NO_VECTOR;
-	case VIRTIO_PCI_COMMON_NUMQ: return 2;
-	case VIRTIO_PCI_COMMON_STATUS: return fk.status;
-	case VIRTIO_PCI_COMMON_CFGGENERATION: return fk.generation;
-	case VIRTIO_PCI_COMMON_Q_SELECT: return fk.qsel;
-	case VIRTIO_PCI_COMMON_Q_SIZE: return q ? q->size : 0;
-	case VIRTIO_PCI_COMMON_Q_MSIX: return VIRTIO_MSI_NO_VECTOR;
-	case VIRTIO_PCI_COMMON_Q_ENABLE: return q ? q->enable : 0;
-	case VIRTIO_PCI_COMMON_Q_NOFF: return q ? q->noff : 0;
-	default: return 0;
-	}
-}
-
-static void set_half(uint64_t *field, bool hi, uint32_t v)
-{
-	*field = hi ? (*field & 0xffffffffu) | (uint64_t)v << 32
-		    : (*field & ~0xffffffffull) | v;
-}
-
-static void common_write(uint32_t off, uint32_t v)
-{
-	struct fake_q *q = fk.qsel < 2 ? &fk.q[fk.qsel] : NULL;
-
-	switch (off) {
-	case VIRTIO_PCI_COMMON_DFSELECT: fk.dfsel = v; return;
-	case VIRTIO_PCI_COMMON_GFSELECT: fk.gfsel = v; return;
-	case VIRTIO_PCI_COMMON_GF:
-		if (fk.gfsel < 2)
-			set_half(&fk.driver, fk.gfsel, v);
-		return;
-	case VIRTIO_PCI_COMMON_STATUS: fake_status_write((uint8_t)v); return;
-	case VIRTIO_PCI_COMMON_Q_SELECT: fk.qsel = (uint16_t)v; return;
-	default: break;
-	}
-	if (!q)
-		return;
-	switch (off) {
-	case VIRTIO_PCI_COMMON_Q_SIZE: q->size = (uint16_t)v; break;
-	case VIRTIO_PCI_COMMON_Q_ENABLE: q->enable = (uint16_t)v; break;
-	case VIRTIO_PCI_COMMON_Q_DESCLO: set_half(&q->desc, false, v); break;
-	case VIRTIO_PCI_COMMON_Q_DESCHI: set_half(&q->desc, true, v); break;
-	case VIRTIO_PCI_COMMON_Q_AVAILLO: set_half(&q->avail, false, v); break;
-	case VIRTIO_PCI_COMMON_Q_AVAILHI: set_half(&q->avail, true, v); break;
-	case VIRTIO_PCI_COMMON_Q_USEDLO: set_half(&q->used, false, v); break;
-	case VIRTIO_PCI_COMMON_Q_USEDHI: set_half(&q->used, true, v); break;
-	default: break;
-	}
+	if (!fake_running())
+		*status |= VIRTIO_CONFIG_S_NEEDS_RESET;
 }
 
 uint16_t fake_csum(const void *p, size_t len)
@@ -236,7 +60,7 @@ static void fake_tx_chain(struct vq_elem *e)
 		uint8_t *fr = buf + NETFRONT_HDR_LEN;
 		uint16_t ck;
 
-		CU_ASSERT_TRUE(fk.driver & 1ull << VIRTIO_NET_F_CSUM);
+		CU_ASSERT_TRUE(fk.vp.driver & 1ull << VIRTIO_NET_F_CSUM);
 		if ((size_t)h.csum_start + h.csum_offset + 2 > n) {
 			fk.tx_bad_csum++;
 		} else {
@@ -259,28 +83,28 @@ static void fake_tx_kick(void)
 	struct vq_elem e;
 
 	vq_elem_init(&e, iov, ARRAY_SIZE(iov));
-	while (vq_pop(&fk.q[1].vq, &e) == 1) {
+	while (vq_pop(&fk.vp.q[1].vq, &e) == 1) {
 		fake_tx_chain(&e);
 		if (fk.tx_hold)
 			fk.tx_held[fk.n_tx_held++] = e.head;
 		else
-			vq_push(&fk.q[1].vq, e.head, 0);
+			vq_push(&fk.vp.q[1].vq, e.head, 0);
 		vq_elem_init(&e, iov, ARRAY_SIZE(iov));
 	}
-	CU_ASSERT_FALSE(vq_is_broken(&fk.q[1].vq));
+	CU_ASSERT_FALSE(vq_is_broken(&fk.vp.q[1].vq));
 }
 
 void fake_net_tx_release(void)
 {
 	for (unsigned int i = 0; i < fk.n_tx_held; i++)
-		vq_push(&fk.q[1].vq, fk.tx_held[i], 0);
+		vq_push(&fk.vp.q[1].vq, fk.tx_held[i], 0);
 	fk.n_tx_held = 0;
 	fk.tx_hold = false;
 }
 
 unsigned int fake_net_rx_avail(void)
 {
-	struct vq *vq = &fk.q[0].vq;
+	struct vq *vq = &fk.vp.q[0].vq;
 
 	return (uint16_t)(le16toh(__atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE)) -
 			  vq->last_avail_idx);
@@ -289,13 +113,13 @@ unsigned int fake_net_rx_avail(void)
 int fake_net_rx(const void *frame, size_t len, const struct virtio_net_hdr_v1 *h)
 {
 	struct virtio_net_hdr_v1 hdr = { 0 };
-	bool mrg = fk.driver & 1ull << VIRTIO_NET_F_MRG_RXBUF;
+	bool mrg = fk.vp.driver & 1ull << VIRTIO_NET_F_MRG_RXBUF;
 	size_t total = NETFRONT_HDR_LEN + len, done = 0;
 	uint8_t buf[NETFRONT_HDR_LEN + NETFRONT_FRAME_MAX];
 	uint32_t lens[FAKE_RX_MAX];
 	unsigned int n = 0;
 
-	CU_ASSERT_FATAL(fk.running && len <= NETFRONT_FRAME_MAX);
+	CU_ASSERT_FATAL(fake_running() && len <= NETFRONT_FRAME_MAX);
 	if (h)
 		hdr = *h;
 	/* Take buffers until the frame fits (one only, without merging). */
@@ -304,9 +128,9 @@ int fake_net_rx(const void *frame, size_t len, const struct virtio_net_hdr_v1 *h
 
 		if (n < FAKE_RX_MAX)
 			vq_elem_init(&rx_elem[n], rx_iov[n], 4);
-		if (n == FAKE_RX_MAX || (n && !mrg) || vq_pop(&fk.q[0].vq, &rx_elem[n]) != 1) {
+		if (n == FAKE_RX_MAX || (n && !mrg) || vq_pop(&fk.vp.q[0].vq, &rx_elem[n]) != 1) {
 			while (n--)
-				vq_unpop(&fk.q[0].vq, &rx_elem[n]);
+				vq_unpop(&fk.vp.q[0].vq, &rx_elem[n]);
 			return -ENOSPC;
 		}
 		room = rx_elem[n].in_len;
@@ -336,7 +160,7 @@ int fake_net_rx(const void *frame, size_t len, const struct virtio_net_hdr_v1 *h
 			fk.rx_held[fk.n_rx_held] = e->head;
 			fk.rx_held_len[fk.n_rx_held++] = lens[i] + fk.rx_len_extra;
 		} else {
-			vq_push(&fk.q[0].vq, e->head, lens[i] + fk.rx_len_extra);
+			vq_push(&fk.vp.q[0].vq, e->head, lens[i] + fk.rx_len_extra);
 		}
 	}
 	fk.rx_frames++;
@@ -346,56 +170,45 @@ int fake_net_rx(const void *frame, size_t len, const struct virtio_net_hdr_v1 *h
 void fake_net_rx_release(void)
 {
 	for (unsigned int i = 0; i < fk.n_rx_held; i++)
-		vq_push(&fk.q[0].vq, fk.rx_held[i], fk.rx_held_len[i]);
+		vq_push(&fk.vp.q[0].vq, fk.rx_held[i], fk.rx_held_len[i]);
 	fk.n_rx_held = 0;
 	fk.rx_publish = 0;
 }
 
-static uint32_t mmio_read(void *ctx, uint64_t addr, unsigned int size)
+static bool fake_notify(unsigned int idx, uint32_t v)
 {
-	uint64_t off = addr - BAR_BASE;
-	uint32_t v = 0;
-
-	if (off < COMMON_OFF + 0x38)
-		return common_read((uint32_t)(off - COMMON_OFF));
-	if (off >= DEVCFG_OFF && off + size <= DEVCFG_OFF + fk.devcfg_len) {
-		memcpy(&v, (uint8_t *)&fk.net + (off - DEVCFG_OFF), size);
-		return v;
+	if (!fake_running())
+		return false;
+	CU_ASSERT_TRUE(fk.vp.status & VIRTIO_CONFIG_S_DRIVER_OK);
+	if (idx == 0 && v == 0) {
+		fk.rx_kicks++;
+		return true;
 	}
-	if (off == ISR_OFF)
-		return 0;
-	CU_FAIL("read outside the device's regions");
-	return ~0u;
+	if (idx == 1 && v == 1) {
+		fk.tx_kicks++;
+		fake_tx_kick();
+		return true;
+	}
+	return false;
 }
 
-static void mmio_write(void *ctx, uint64_t addr, unsigned int size, uint32_t v)
-{
-	uint64_t off = addr - BAR_BASE;
-
-	if (off < COMMON_OFF + 0x38) {
-		common_write((uint32_t)(off - COMMON_OFF), v);
-		return;
-	}
-	if (off >= NOTIFY_OFF && size == 2 && fk.running) {
-		CU_ASSERT_TRUE(fk.status & VIRTIO_CONFIG_S_DRIVER_OK);
-		if (off == NOTIFY_OFF + fk.q[0].noff * NOTIFY_MULT && v == 0) {
-			fk.rx_kicks++;
-			return;
-		}
-		if (off == NOTIFY_OFF + fk.q[1].noff * NOTIFY_MULT && v == 1) {
-			fk.tx_kicks++;
-			fake_tx_kick();
-			return;
-		}
-	}
-	CU_FAIL("write outside the device's registers");
-}
-
-const struct vpci_env fake_env = {
-	.cfg_read8 = cfg_read8, .cfg_read16 = cfg_read16, .cfg_read32 = cfg_read32,
-	.cfg_write16 = cfg_write16, .bar_map = bar_map,
-	.mmio_read = mmio_read, .mmio_write = mmio_write,
+static const struct fake_vpci_ops ops = {
+	.driver_ok = fake_driver_ok, .notify = fake_notify,
 };
+
+void fake_setup(void)
+{
+	memset(&fk, 0, sizeof(fk));
+	fake_vpci_setup(&fk.vp, &ops, NETFRONT_DEVICE_ID, 2, 256, &fk.net,
+			sizeof(fk.net), NETFRONT_PRIV_BYTES);
+	fk.vp.offered = (1ull << VIRTIO_F_VERSION_1 | NETFRONT_FEATURES) &
+			~(1ull << VIRTIO_F_ACCESS_PLATFORM);
+	memcpy(fk.net.mac, guest_mac, 6);
+	fk.net.status = VIRTIO_NET_S_LINK_UP;
+	fk.net.mtu = 1500;
+	fk.rx_num_buffers = -1;
+	fk.rx_first_len = -1;
+}
 
 /* ---- frames and the peer ------------------------------------------------ */
 

@@ -1,17 +1,17 @@
 /* A simulated modern virtio-net PCI function, and a peer station behind it,
- * for the netfront and inet unit tests (tests/unit/test_netfront.c), plus
- * the fe_env.h hooks over fake guest RAM.
+ * for the netfront and inet unit tests (tests/unit/test_netfront.c). It
+ * owns the net side: the device config and both queues' traffic; RAM, the
+ * fe_env.h hooks and the virtio-pci transport (fk.vp) are fake_vpci.h's.
  *
- * Configuration space carries the vendor capabilities; BAR4 holds the
- * common, ISR, device-config and notify regions. Both queues are served by
- * isle's device-side virtqueue (lib/virtq.c), so the driver's chains are
- * parsed by independent code: a transmit kick pops every chain, checks and
- * records the frame (computing the checksum when the header asks for it)
- * and shows it to the peer; fake_net_rx() writes a frame into receive
- * buffers the way a device does, merged over several when MRG_RXBUF was
- * negotiated. Knobs in struct fake_net make the device misbehave. The peer
- * (fake_peer_*) answers ARP for PEER_IP and echo requests to it, checking
- * their checksums, as QEMU's user-mode gateway does. */
+ * The queues are served by isle's device-side virtqueue (lib/virtq.c), so
+ * the driver's chains are parsed by independent code: a transmit kick pops
+ * every chain, checks and records the frame (computing the checksum when
+ * the header asks for it) and shows it to the peer; fake_net_rx() writes a
+ * frame into receive buffers the way a device does, merged over several
+ * when MRG_RXBUF was negotiated. Knobs in struct fake_net make the device
+ * misbehave. The peer (fake_peer_*) answers ARP for PEER_IP and echo
+ * requests to it, checking their checksums, as QEMU's user-mode gateway
+ * does. */
 #ifndef TESTS_UNIT_FAKE_VIRTIO_NET_H
 #define TESTS_UNIT_FAKE_VIRTIO_NET_H
 
@@ -19,22 +19,10 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "isle/gmem.h"
-#include "isle/util.h"
-#include "isle/virtq.h"
-
+#include "fake_vpci.h"
 #include "inet.h"
 #include "netfront.h"
 
-#define RAM_GPA      0x100000ULL
-#define RAM_SIZE     (4 * MiB)
-#define BAR_BASE     0xfe000000ULL
-#define BAR_SIZE     0x4000u
-#define COMMON_OFF   0x0000u
-#define ISR_OFF      0x1000u
-#define DEVCFG_OFF   0x2000u
-#define NOTIFY_OFF   0x3000u
-#define NOTIFY_MULT  4u
 #define FAKE_SENT    64u                 /* transmitted frames remembered */
 #define FAKE_RX_MAX  64u                 /* buffers one received frame may take */
 
@@ -42,22 +30,9 @@
 #define PEER_IP      INET_IPV4(10, 0, 2, 2)
 extern const uint8_t guest_mac[6], peer_mac[6];
 
-struct fake_q {
-	uint16_t max, size, enable, noff;
-	uint64_t desc, avail, used;
-	struct vq vq;
-};
-
 struct fake_net {
-	uint8_t cfg[256];
+	struct fake_vpci vp;         /* queue 0 receives, 1 transmits */
 	struct virtio_net_config net;
-	uint32_t devcfg_len;
-	uint64_t offered, driver;
-	uint32_t dfsel, gfsel;
-	uint8_t status, generation;
-	uint16_t qsel;
-	struct fake_q q[2];
-	bool running;
 	/* What the driver sent, oldest first (FAKE_SENT at most). */
 	uint8_t sent[FAKE_SENT][NETFRONT_TX_BUF];
 	size_t sent_len[FAKE_SENT];
@@ -85,14 +60,11 @@ struct fake_net {
 };
 
 extern struct fake_net fk;
-extern uint8_t *fake_ram;          /* RAM_SIZE bytes at RAM_GPA, page-aligned */
-extern void *fake_priv;            /* NETFRONT_PRIV_BYTES */
-extern const struct vpci_env fake_env;
 
 /* A fresh, well-behaved device offering NETFRONT_FEATURES (minus
- * ACCESS_PLATFORM), MTU 1500, link up, and RAM. */
+ * ACCESS_PLATFORM), MTU 1500, link up, and RAM (fake_priv:
+ * NETFRONT_PRIV_BYTES). */
 void fake_setup(void);
-void fake_teardown(void);
 
 /* Receives one frame with header h (NULL: zeros; num_buffers is always
  * the device's): 0, or -ENOSPC if the posted buffers cannot take it. */

@@ -448,6 +448,10 @@ static const struct { const char *name, *method; enum api_op op; } routes[] = {
 	{ "vm.add-net", "PUT", API_VM_ADD_NET },
 	{ "vm.add-device", "PUT", API_VM_ADD_DEVICE },
 	{ "vm.remove-device", "PUT", API_VM_REMOVE_DEVICE },
+	{ "vm.balloon", "GET", API_VM_BALLOON },
+	{ "vm.balloon", "PUT", API_VM_BALLOON_SET },
+	{ "vm.balloon-statistics", "GET", API_VM_BALLOON_STATS },
+	{ "vm.balloon-statistics", "PUT", API_VM_BALLOON_STATS_SET },
 };
 
 static void test_routes(void)
@@ -521,6 +525,8 @@ static void test_wrong_method(void)
 		{ "POST", "/api/v1/vm.create", "vm.create takes PUT" },
 		{ "DELETE", "/api/v1/vm.delete", "vm.delete takes PUT" },
 		{ "GET", "/api/v1/vm.remove-device", "vm.remove-device takes PUT" },
+		{ "POST", "/api/v1/vm.balloon", "vm.balloon takes GET or PUT" },
+		{ "DELETE", "/api/v1/vm.balloon-statistics", "vm.balloon-statistics takes GET or PUT" },
 	};
 	struct reply r;
 

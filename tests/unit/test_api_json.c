@@ -57,7 +57,13 @@ static void test_kata_vm_config(void)
 	CU_ASSERT_EQUAL(c.maxmem, 0);
 	CU_ASSERT_PTR_NULL(c.serial_file);           /* Tty: stdio */
 	CU_ASSERT_FALSE(c.iommu.enabled);
-	CU_ASSERT_EQUAL_FATAL(c.nr_devices, 1);
+	CU_ASSERT_EQUAL_FATAL(c.nr_devices, 2);
+	/* Kata's balloon: empty at boot, free page reporting, no statistics. */
+	CU_ASSERT_EQUAL(c.devices[1].kind, DEVICE_BALLOON);
+	CU_ASSERT_TRUE(c.devices[1].balloon.free_page_reporting);
+	CU_ASSERT_FALSE(c.devices[1].balloon.deflate_on_oom);
+	CU_ASSERT_EQUAL(c.devices[1].balloon.size, 0);
+	CU_ASSERT_EQUAL(c.devices[1].balloon.stats_s, 0);
 	CU_ASSERT_EQUAL(c.devices[0].kind, DEVICE_DISK);
 	CU_ASSERT_FALSE(c.devices[0].disk.socket);
 	CU_ASSERT_STRING_EQUAL(c.devices[0].disk.spec,
@@ -168,7 +174,10 @@ static const struct bad_case vm_bad[] = {
 	{ VMB(", \"serial\": {\"mode\": \"tty\"}"), -EINVAL, "is not one of" },
 	{ VMB(", \"serial\": {}"), -EINVAL, "serial.mode: required" },
 	{ VMB(", \"console\": {\"mode\": \"Tty\"}"), -ENOTSUP, "virtio-console" },
-	{ VMB(", \"balloon\": {\"size\": 1048576}"), -ENOTSUP, "balloon.size" },
+	{ VMB(", \"balloon\": {\"size\": -1}"), -EINVAL, "balloon.size" },
+	{ VMB(", \"balloon\": {\"size\": 4095}"), -EINVAL, "balloon: size" },
+	{ VMB(", \"balloon\": {\"stats_polling_interval_s\": 3601}"), -EINVAL,
+	  "stats_polling_interval_s" },
 	{ VMB(", \"balloon\": {\"size\": 0, \"bogus\": 1}"), -EINVAL, "balloon: unknown field" },
 	{ VMB(", \"platform\": {\"num_pci_segments\": 0}"), -EINVAL,
 	  "platform.num_pci_segments: 0 is not between" },

@@ -39,12 +39,12 @@ static void test_init(void)
 	CU_ASSERT_EQUAL(bf.max_discard_sectors, 256);
 	CU_ASSERT_TRUE(bf.wz_may_unmap);
 	CU_ASSERT_FALSE(bf.ro);
-	CU_ASSERT_EQUAL(fk.driver, fk.offered);
-	CU_ASSERT_EQUAL(fk.status, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+	CU_ASSERT_EQUAL(fk.vp.driver, fk.vp.offered);
+	CU_ASSERT_EQUAL(fk.vp.status, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
 			VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
-	CU_ASSERT_TRUE(fk.running);
-	CU_ASSERT_EQUAL(get_le16(&fk.cfg[4]) & 0x6, 0x6);   /* memory + bus master */
-	CU_ASSERT_EQUAL(fk.resets, 1);
+	CU_ASSERT_TRUE(fk.vp.q[0].running);
+	CU_ASSERT_EQUAL(get_le16(&fk.vp.cfg[4]) & 0x6, 0x6);   /* memory + bus master */
+	CU_ASSERT_EQUAL(fk.vp.resets, 1);
 	fake_teardown();
 }
 
@@ -123,7 +123,7 @@ static void test_commands(void)
 
 	/* Features the device does not offer are refused before sending. */
 	fake_setup();
-	fk.offered &= ~(1ull << VIRTIO_BLK_F_DISCARD | 1ull << VIRTIO_BLK_F_WRITE_ZEROES |
+	fk.vp.offered &= ~(1ull << VIRTIO_BLK_F_DISCARD | 1ull << VIRTIO_BLK_F_WRITE_ZEROES |
 			1ull << VIRTIO_BLK_F_FLUSH);
 	CU_ASSERT_EQUAL_FATAL(bf_open(NULL), 0);
 	CU_ASSERT_EQUAL(blkfront_flush(&bf), -EOPNOTSUPP);
@@ -136,7 +136,7 @@ static void test_commands(void)
 static void test_read_only(void)
 {
 	fake_setup();
-	fk.offered |= 1ull << VIRTIO_BLK_F_RO;
+	fk.vp.offered |= 1ull << VIRTIO_BLK_F_RO;
 	CU_ASSERT_EQUAL_FATAL(bf_open(NULL), 0);
 	CU_ASSERT_TRUE(bf.ro);
 	CU_ASSERT_EQUAL(blkfront_rw(&bf, 0, buf(0), 512, true), VIRTIO_BLK_S_IOERR);
@@ -153,7 +153,7 @@ static void test_feature_mask(void)
 
 	fake_setup();
 	CU_ASSERT_EQUAL_FATAL(bf_open(&o), 0);
-	CU_ASSERT_FALSE(fk.driver & 1ull << VIRTIO_RING_F_INDIRECT_DESC);
+	CU_ASSERT_FALSE(fk.vp.driver & 1ull << VIRTIO_RING_F_INDIRECT_DESC);
 	CU_ASSERT_EQUAL(bf.queue_size, 16);
 	CU_ASSERT_EQUAL(bf.seg_limit, 14);
 	CU_ASSERT_EQUAL(blkfront_rw(&bf, 0, buf(0), 128 * 1024, true), VIRTIO_BLK_S_OK);
@@ -184,11 +184,11 @@ static void expect_init_fails(int err, const char *why)
 static void test_bad_caps(void)
 {
 	fake_setup();
-	put_le16(&fk.cfg[2], 0x1001);
+	put_le16(&fk.vp.cfg[2], 0x1001);
 	expect_init_fails(-ENODEV, "transitional or legacy device id");
 
 	fake_setup();
-	put_le16(&fk.cfg[2], 0x1041);          /* virtio-net */
+	put_le16(&fk.vp.cfg[2], 0x1041);       /* virtio-net */
 	expect_init_fails(-ENODEV, "not a virtio-blk device");
 
 	/* Common config running past the end of its BAR. */
@@ -220,23 +220,23 @@ static void test_bad_caps(void)
 
 	/* A capability list that loops ends. */
 	fake_setup();
-	fk.cfg[0x71] = 0x40;
+	fk.vp.cfg[0x71] = 0x40;
 	CU_ASSERT_EQUAL(bf_open(NULL), 0);
 	fake_teardown();
 
 	/* Notify capability too short for its multiplier. */
 	fake_setup();
-	fk.cfg[0x72] = 16;
+	fk.vp.cfg[0x72] = 16;
 	expect_init_fails(-ENODEV, "notify capability too short");
 
 	/* No device config at all. */
 	fake_setup();
-	fk.cfg[0x51] = 0x70;
+	fk.vp.cfg[0x51] = 0x70;
 	expect_init_fails(-ENODEV, "no device config region");
 
 	/* Device config too short for the capacity. */
 	fake_setup();
-	fk.devcfg_len = 4;
+	fk.vp.devcfg_len = 4;
 	fake_put_cap(0x60, 0x70, VIRTIO_PCI_CAP_DEVICE_CFG, 4, DEVCFG_OFF, 4, 16);
 	expect_init_fails(-EIO, "device config read beyond the device config region");
 }
@@ -244,17 +244,17 @@ static void test_bad_caps(void)
 static void test_bad_negotiation(void)
 {
 	fake_setup();
-	fk.offered &= ~(1ull << VIRTIO_F_VERSION_1);
+	fk.vp.offered &= ~(1ull << VIRTIO_F_VERSION_1);
 	expect_init_fails(-ENODEV, "device does not offer VERSION_1");
 
 	fake_setup();
-	fk.refuse_features_ok = true;
+	fk.vp.refuse_features_ok = true;
 	CU_ASSERT_EQUAL(bf_open(NULL), -EIO);
-	CU_ASSERT_TRUE(fk.status & VIRTIO_CONFIG_S_FAILED);
+	CU_ASSERT_TRUE(fk.vp.status & VIRTIO_CONFIG_S_FAILED);
 	fake_teardown();
 
 	fake_setup();
-	fk.qnoff = 0x1000;                     /* * 4 is far beyond 4 KiB */
+	fk.vp.q[0].noff = 0x1000;            /* * 4 is far beyond 4 KiB */
 	expect_init_fails(-EIO, "queue notify offset beyond the notify region");
 
 	fake_setup();
@@ -273,7 +273,7 @@ static void test_bad_negotiation(void)
 	fake_teardown();
 
 	fake_setup();
-	fk.qmax = 2;
+	fk.vp.q[0].max = 2;
 	expect_init_fails(-EIO, "queue too small for a request");
 
 	fake_setup();
@@ -282,15 +282,15 @@ static void test_bad_negotiation(void)
 
 	/* Config generation: a few changes are waited out, endless ones not. */
 	fake_setup();
-	fk.unstable_generation = 3;
+	fk.vp.unstable_generation = 3;
 	CU_ASSERT_EQUAL(bf_open(NULL), 0);
 	fake_teardown();
 	fake_setup();
-	fk.unstable_generation = 1000;
+	fk.vp.unstable_generation = 1000;
 	expect_init_fails(-EIO, "config generation never settled");
 
 	fake_setup();
-	fk.stuck_reset = true;
+	fk.vp.stuck_reset = true;
 	expect_init_fails(-ETIMEDOUT, "device did not finish its reset");
 }
 

@@ -654,6 +654,8 @@ static void test_finish(void)
 	CU_ASSERT_EQUAL(set(&c, "maxmem", "1G", err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(vm_config_finish(&c, err, sizeof(err)), 0);
 
+	/* With an assigned function a ballooned start is refused (balloon_spec's test). */
+	CU_ASSERT_EQUAL(set(&c, "maxmem", "512M", err, sizeof(err)), 0);
 	/* caching_mode=off is refused with an assigned function only. */
 	CU_ASSERT_EQUAL(set(&c, "iommu", "caching_mode=off", err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(vm_config_finish(&c, err, sizeof(err)), 0);

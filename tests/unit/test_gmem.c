@@ -2,6 +2,9 @@
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cunit.h"
 #include "isle/gmem.h"
@@ -74,10 +77,44 @@ static void test_copy_across_and_fault(void)
 	CU_ASSERT_EQUAL(gmem_fill(&gm, 0x0, 0, 16), -EFAULT);
 }
 
+static void test_discard(void)
+{
+	int fd = memfd_create("t", MFD_CLOEXEC);
+	uint8_t *m;
+	struct gmem g = { 0 };
+	struct stat st;
+	uint64_t gpa;
+
+	CU_ASSERT_FATAL(fd >= 0 && ftruncate(fd, 1 << 20) == 0);
+	m = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CU_ASSERT_FATAL(m != MAP_FAILED);
+	memset(m, 0x5a, 1 << 20);
+	/* One file, two regions with a gap between them in guest-physical space. */
+	CU_ASSERT_EQUAL(gmem_add(&g, 0x0, 0x80000, m, fd, 0), 0);
+	CU_ASSERT_EQUAL(gmem_add(&g, 0x100000, 0x80000, m + 0x80000, fd, 0x80000), 0);
+	CU_ASSERT_EQUAL(gmem_discard(&g, 0x1000, 0x800), -EINVAL);      /* not page sized */
+	CU_ASSERT_EQUAL(gmem_discard(&g, 0x7f000, 0x2000), -EFAULT);    /* runs into the gap */
+	CU_ASSERT_EQUAL(m[0x7f000], 0x5a);                              /* ... and nothing went */
+	CU_ASSERT_EQUAL(gmem_discard(&g, 0x100000, 0x10000), 0);
+	/* The blocks first: reading a hole of a shared memfd allocates a page. */
+	CU_ASSERT_EQUAL(fstat(fd, &st), 0);
+	CU_ASSERT((uint64_t)st.st_blocks * 512 <= (1 << 20) - 0x10000);
+	CU_ASSERT_EQUAL(m[0x80000], 0);
+	CU_ASSERT_EQUAL(m[0x8ffff], 0);
+	CU_ASSERT_EQUAL(m[0x90000], 0x5a);
+	CU_ASSERT_EQUAL(gmem_hva_to_gpa(&g, m + 0x80010, 16, &gpa), 0);
+	CU_ASSERT_EQUAL(gpa, 0x100010);
+	CU_ASSERT_EQUAL(gmem_hva_to_gpa(&g, m + 0x7fff0, 32, &gpa), -EFAULT);   /* straddles */
+	CU_ASSERT_EQUAL(gmem_hva_to_gpa(&g, &st, 1, &gpa), -EFAULT);
+	munmap(m, 1 << 20);
+	close(fd);
+}
+
 void unit_register(void)
 {
 	UNIT_SUITE("gmem",
 		   UNIT_TEST(test_translate_bounds),
 		   UNIT_TEST(test_add_rejects),
-		   UNIT_TEST(test_copy_across_and_fault));
+		   UNIT_TEST(test_copy_across_and_fault),
+		   UNIT_TEST(test_discard));
 }

@@ -77,7 +77,7 @@ static void test_init(void)
 	fake_setup();
 	CU_ASSERT_EQUAL_FATAL(nf_open(NULL), 0);
 	CU_ASSERT_PTR_NULL(nf.error);
-	CU_ASSERT_EQUAL(fk.driver, fk.offered);
+	CU_ASSERT_EQUAL(fk.vp.driver, fk.vp.offered);
 	CU_ASSERT_EQUAL(memcmp(nf.mac, guest_mac, 6), 0);
 	CU_ASSERT_EQUAL(nf.mtu, 1500);
 	CU_ASSERT_EQUAL(nf.frame_max, 1518);
@@ -88,7 +88,7 @@ static void test_init(void)
 	CU_ASSERT_EQUAL((uintptr_t)nf.rx_mem % 4096, 0);
 	CU_ASSERT_EQUAL(fake_net_rx_avail(), 256);
 	CU_ASSERT_EQUAL(fk.rx_kicks, 1);        /* after DRIVER_OK, not before */
-	CU_ASSERT_TRUE(fk.status & VIRTIO_CONFIG_S_DRIVER_OK);
+	CU_ASSERT_TRUE(fk.vp.status & VIRTIO_CONFIG_S_DRIVER_OK);
 	CU_ASSERT_TRUE(netfront_link_up(&nf));
 	fk.net.status = 0;
 	CU_ASSERT_FALSE(netfront_link_up(&nf));
@@ -108,7 +108,7 @@ static void test_init_errors(void)
 	struct netfront_opts o = { .features = NETFRONT_FEATURES, .rx_buf = 64, .rx_bufs = 4 };
 
 	fake_setup();
-	put_le16(&fk.cfg[2], 0x1042);
+	put_le16(&fk.vp.cfg[2], 0x1042);
 	CU_ASSERT_EQUAL(nf_open(NULL), -ENODEV);
 	CU_ASSERT_STRING_EQUAL(nf.error, "not a virtio-net device");
 	fake_teardown();
@@ -117,11 +117,11 @@ static void test_init_errors(void)
 	fk.net.mtu = 60;
 	CU_ASSERT_EQUAL(nf_open(NULL), -EIO);
 	CU_ASSERT_STRING_EQUAL(nf.error, "device reports an MTU below 68");
-	CU_ASSERT_TRUE(fk.status & VIRTIO_CONFIG_S_FAILED);
+	CU_ASSERT_TRUE(fk.vp.status & VIRTIO_CONFIG_S_FAILED);
 	fake_teardown();
 
 	fake_setup();
-	fk.q[1].max = 0;
+	fk.vp.q[1].max = 0;
 	CU_ASSERT_EQUAL(nf_open(NULL), -ENODEV);
 	fake_teardown();
 
@@ -143,7 +143,7 @@ static void test_init_errors(void)
 
 	/* Without merging, buffers grow to a whole frame of the MTU. */
 	fake_setup();
-	fk.offered &= ~(1ull << VIRTIO_NET_F_MRG_RXBUF);
+	fk.vp.offered &= ~(1ull << VIRTIO_NET_F_MRG_RXBUF);
 	fk.net.mtu = 9000;
 	o = (struct netfront_opts){ .features = NETFRONT_FEATURES, .rx_buf = 512 };
 	CU_ASSERT_EQUAL_FATAL(nf_open(&o), 0);
@@ -205,7 +205,7 @@ static void test_tx_csum(void)
 
 		fake_setup();
 		if (!offload)
-			fk.offered &= ~(1ull << VIRTIO_NET_F_CSUM);
+			fk.vp.offered &= ~(1ull << VIRTIO_NET_F_CSUM);
 		CU_ASSERT_EQUAL_FATAL(nf_open(NULL), 0);
 		n = fake_echo(frame, peer_mac, guest_mac, GUEST_IP, PEER_IP, 8, 1, 2, data,
 			      sizeof(data));
@@ -285,7 +285,7 @@ static void test_rx_merge(void)
 
 	/* Without MRG_RXBUF num_buffers means nothing and is not read. */
 	fake_setup();
-	fk.offered &= ~(1ull << VIRTIO_NET_F_MRG_RXBUF);
+	fk.vp.offered &= ~(1ull << VIRTIO_NET_F_MRG_RXBUF);
 	CU_ASSERT_EQUAL_FATAL(nf_open(&small), 0);
 	CU_ASSERT_EQUAL(nf.rx_buf, 1536);
 	fk.rx_num_buffers = 7;
@@ -321,7 +321,7 @@ static void test_rx_csum(void)
 
 	/* Not negotiated: NEEDS_CSUM is a device bug, DATA_VALID no news. */
 	fake_setup();
-	fk.offered &= ~(1ull << VIRTIO_NET_F_GUEST_CSUM);
+	fk.vp.offered &= ~(1ull << VIRTIO_NET_F_GUEST_CSUM);
 	CU_ASSERT_EQUAL_FATAL(nf_open(NULL), 0);
 	CU_ASSERT_EQUAL(fake_net_rx(frame, n, &h), 0);
 	CU_ASSERT_EQUAL(poll_all(), 1);

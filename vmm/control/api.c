@@ -49,6 +49,10 @@ static const struct { const char *name; const char *method; enum api_op op; } ap
 	{ "vm.add-net", "PUT", API_VM_ADD_NET },
 	{ "vm.add-device", "PUT", API_VM_ADD_DEVICE },
 	{ "vm.remove-device", "PUT", API_VM_REMOVE_DEVICE },
+	{ "vm.balloon", "GET", API_VM_BALLOON },
+	{ "vm.balloon", "PUT", API_VM_BALLOON_SET },
+	{ "vm.balloon-statistics", "GET", API_VM_BALLOON_STATS },
+	{ "vm.balloon-statistics", "PUT", API_VM_BALLOON_STATS_SET },
 };
 
 void api_reply_json(struct api_req *req, unsigned int status, char *json)
@@ -151,16 +155,21 @@ static enum MHD_Result api_access(void *cls, struct MHD_Connection *conn, const 
 		if (strncmp(url, API_PREFIX, strlen(API_PREFIX)))
 			return api_send_error(conn, MHD_HTTP_NOT_FOUND, "no such endpoint");
 		name = url + strlen(API_PREFIX);
+		/* An endpoint may take GET and PUT (vm.balloon): a route per pair. */
 		for (k = 0; k < ARRAY_SIZE(api_routes); k++)
-			if (!strcmp(api_routes[k].name, name))
+			if (!strcmp(api_routes[k].name, name) &&
+			    !strcmp(api_routes[k].method, method))
 				break;
-		if (k == ARRAY_SIZE(api_routes))
-			return api_send_error(conn, MHD_HTTP_NOT_FOUND, "no such endpoint");
-		if (strcmp(method, api_routes[k].method)) {
-			char msg[64];
+		if (k == ARRAY_SIZE(api_routes)) {
+			char how[16] = "", msg[64];
 
-			snprintf(msg, sizeof(msg), "%s takes %s", api_routes[k].name,
-				 api_routes[k].method);
+			for (size_t j = 0; j < ARRAY_SIZE(api_routes); j++)
+				if (!strcmp(api_routes[j].name, name))
+					snprintf(how + strlen(how), sizeof(how) - strlen(how), "%s%s",
+						 how[0] ? " or " : "", api_routes[j].method);
+			if (!how[0])
+				return api_send_error(conn, MHD_HTTP_NOT_FOUND, "no such endpoint");
+			snprintf(msg, sizeof(msg), "%s takes %s", name, how);
 			return api_send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, msg);
 		}
 		req = calloc(1, sizeof(*req));

@@ -83,6 +83,10 @@ int api_json_remove_device(const char *body, size_t len, char *id, size_t idlen,
 
 /* VmResize {desired_vcpus, desired_ram, desired_balloon} -> each value, or -1
  * when absent (or null). desired_vcpus >= 1, the sizes (bytes) >= 0. */
+/* A body of one integer field {"KEY": N} with min <= N <= max (vm.balloon's
+ * amount_mib, vm.balloon-statistics' stats_polling_interval_s). */
+int api_json_one_int(const char *body, size_t len, const char *key, int64_t min, int64_t max,
+		     int64_t *out, char *err, size_t errlen);
 int api_json_resize(const char *body, size_t len, int64_t *vcpus, int64_t *ram,
 		    int64_t *balloon, char *err, size_t errlen);
 

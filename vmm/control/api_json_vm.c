@@ -18,6 +18,7 @@
 #include "isle/util.h"
 #include "control/api_json.h"
 #include "control/api_json_priv.h"
+#include "control/balloon_spec.h"
 #include "control/config.h"
 #include "core/device.h"
 
@@ -91,11 +92,15 @@ static const struct aj_field aj_memory_fields[] = {
 	{ "shared", T_BOOL, R_IGNORE, NULL }, { "prefault", T_BOOL, R_IGNORE, NULL },
 	{ "reserve", T_BOOL, R_IGNORE, NULL }, { "thp", T_BOOL, R_IGNORE, NULL },
 };
-/* The balloon is a later issue: an empty one (size 0) is accepted and not made. */
+/* The balloon (vmm/control/balloon_spec.h): size is the balloon at boot;
+ * stats_polling_interval_s is isle's (Firecracker's name), cloud-hypervisor
+ * has no statistics. */
 static const struct aj_field aj_balloon_fields[] = {
-	{ "size", T_INT, R_ZERO, "a balloon inflated at boot is not supported by isle yet" },
-	{ "deflate_on_oom", T_BOOL, R_IGNORE, NULL },
-	{ "free_page_reporting", T_BOOL, R_IGNORE, NULL }, { "id", T_STR, R_IGNORE, NULL },
+	{ "size", T_INT, R_USE, NULL },
+	{ "deflate_on_oom", T_BOOL, R_USE, NULL },
+	{ "free_page_reporting", T_BOOL, R_USE, NULL },
+	{ "stats_polling_interval_s", T_INT, R_USE, NULL },
+	{ "id", T_STR, R_IGNORE, NULL },
 	{ "iommu", T_BOOL, R_IGNORE, NULL }, { "pci_segment", T_INT, R_IGNORE, NULL },
 	{ "pci_device_id", T_INT, R_IGNORE, NULL },
 };
@@ -226,6 +231,26 @@ static int aj_memory(struct aj_vm *v, const json_t *o)
 		return r ? r : aj_required("memory", "size", v->err, v->errlen);
 	snprintf(buf, sizeof(buf), "%lldB", (long long)size);
 	return aj_set(v, "memory.size", "memory", buf);
+}
+
+static int aj_balloon(struct aj_vm *v, const json_t *o)
+{
+	json_int_t size = 0, stats = 0;
+	char buf[128];
+	int r;
+
+	if (!o)
+		return 0;
+	if ((r = AJ_CHECK(o, "balloon", aj_balloon_fields, v->err, v->errlen)) ||
+	    (r = aj_int(o, "balloon", "size", 0, INT64_MAX, &size, v->err, v->errlen)) < 0 ||
+	    (r = aj_int(o, "balloon", "stats_polling_interval_s", 0, BALLOON_STATS_MAX_S, &stats,
+			v->err, v->errlen)) < 0)
+		return r;
+	snprintf(buf, sizeof(buf), "size=%lldB,deflate_on_oom=%s,free_page_reporting=%s,stats=%lld",
+		 (long long)size, json_is_true(json_object_get(o, "deflate_on_oom")) ? "on" : "off",
+		 json_is_true(json_object_get(o, "free_page_reporting")) ? "on" : "off",
+		 (long long)stats);
+	return aj_set(v, "balloon", "balloon", buf);
 }
 
 static int aj_platform(struct aj_vm *v, const json_t *o)
@@ -372,8 +397,7 @@ int api_json_vm_config(const char *body, size_t len, struct vm_config *c, char *
 	    !(r = aj_console(&v, aj_get(o, "serial"), "serial")) &&
 	    !(r = aj_console(&v, aj_get(o, "console"), "console")) &&
 	    !(r = aj_console(&v, aj_get(o, "debug_console"), "debug_console")) &&
-	    !(aj_get(o, "balloon") && (r = AJ_CHECK(aj_get(o, "balloon"), "balloon",
-						    aj_balloon_fields, err, errlen)))) {
+	    !(r = aj_balloon(&v, aj_get(o, "balloon")))) {
 		v.iommu |= json_is_true(aj_get(o, "iommu"));
 		if (v.iommu) {
 			char aw[8];
@@ -386,7 +410,27 @@ int api_json_vm_config(const char *body, size_t len, struct vm_config *c, char *
 	return r;
 }
 
-/* ---- vm.remove-device, vm.resize ---- */
+/* ---- vm.remove-device, vm.resize, vm.balloon ---- */
+
+int api_json_one_int(const char *body, size_t len, const char *key, int64_t min, int64_t max,
+		     int64_t *out, char *err, size_t errlen)
+{
+	struct aj_field fields[] = { { key, T_INT, R_USE, NULL } };
+	json_int_t n = 0;
+	json_t *o;
+	int r;
+
+	if ((r = api_json_parse_object(body, len, &o, err, errlen)))
+		return r;
+	if (!(r = AJ_CHECK(o, "", fields, err, errlen)) &&
+	    (r = aj_int(o, "", key, min, max, &n, err, errlen)) == 0)
+		r = aj_required("", key, err, errlen);
+	json_decref(o);
+	if (r < 0)
+		return r;
+	*out = n;
+	return 0;
+}
 
 int api_json_remove_device(const char *body, size_t len, char *id, size_t idlen, char *err,
 			   size_t errlen)

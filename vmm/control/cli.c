@@ -45,6 +45,12 @@ const char cli_usage[] =
 	"                       put every PCI device behind an emulated Intel VT-d (DMA and\n"
 	"                       interrupt remapping, an ACPI DMAR table); aw: address width\n"
 	"                       (default 48)\n"
+	"  --maxmem SIZE        above --memory: RAM is maxmem and\n"
+	"                       the guest starts with a balloon of the difference (as xl)\n"
+	"  --balloon[=deflate_on_oom=on,stats=SECONDS,free_page_reporting=on,vfio=allow]\n"
+	"                       a virtio-balloon: the guest gives RAM back to the host on\n"
+	"                       request (isle mem-set, vm.resize, vm.balloon); with an\n"
+	"                       assigned device inflating is refused unless vfio=allow\n"
 	"  --pci BDF[@VSLOT][,KEY=VALUE...]\n"
 	"                       assign a host PCI function bound to vfio-pci (see\n"
 	"                       isle pci-assignable-add), in xl's syntax: keys permissive,\n"
@@ -78,9 +84,10 @@ static int cli_parse_run(int argc, char *const argv[], struct cli *cli, char *er
 			return err_msg(err, errlen, -EINVAL, "unknown option '--%.*s'", 64, arg);
 		memcpy(name, arg, nlen);
 		name[nlen] = '\0';
-		/* --iommu alone means its defaults; --edu and --testdev take no value. */
+		/* --iommu and --balloon alone mean their defaults; --edu and
+		 * --testdev take no value. */
 		flag = vm_config_key_flag(name);
-		if (flag || !strcmp(name, "iommu")) {
+		if (flag || !strcmp(name, "iommu") || !strcmp(name, "balloon")) {
 			if (eq && flag)
 				return err_msg(err, errlen, -EINVAL, "--%s takes no value", name);
 			val = eq ? eq + 1 : "";

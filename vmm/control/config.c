@@ -133,7 +133,7 @@ static int config_onoff(const char *v, bool *out)
 
 enum config_key { K_KERNEL, K_INITRD, K_CMDLINE, K_MEMORY, K_MAXMEM, K_VCPUS, K_SERIAL,
 		  K_DISK, K_NET, K_PCI, K_TESTDEV, K_EDU, K_IOMMU, K_NAME, K_ON_POWEROFF,
-		  K_ON_REBOOT, K_ON_CRASH, K_CONSOLE_SOCKET };
+		  K_ON_REBOOT, K_ON_CRASH, K_CONSOLE_SOCKET, K_BALLOON };
 
 static const struct { const char *name; enum config_key key; bool flag; } config_keys[] = {
 	{ "kernel", K_KERNEL, false }, { "initrd", K_INITRD, false },
@@ -144,6 +144,7 @@ static const struct { const char *name; enum config_key key; bool flag; } config
 	{ "iommu", K_IOMMU, false }, { "name", K_NAME, false },
 	{ "on_poweroff", K_ON_POWEROFF, false }, { "on_reboot", K_ON_REBOOT, false },
 	{ "on_crash", K_ON_CRASH, false }, { "console_socket", K_CONSOLE_SOCKET, false },
+	{ "balloon", K_BALLOON, false },
 };
 
 static int config_find(const char *key)
@@ -299,6 +300,29 @@ int vm_config_set(struct vm_config *c, const char *pfx, const char *key, const c
 		return config_device(c, DEVICE_NIC, pfx, key, val, err, errlen);
 	case K_PCI:
 		return config_device(c, DEVICE_PCI, pfx, key, val, err, errlen);
+	case K_BALLOON: {
+		/* One balloon: a new value replaces the old one; 0/off removes it. */
+		struct vm_config probe = { 0 };
+		char msg[200];
+		unsigned int k;
+
+		if (!strcmp(val, "0") || !strcmp(val, "off")) {
+			vm_config_drop(c, DEVICE_BALLOON);
+			return 0;
+		}
+		if ((r = config_device(&probe, DEVICE_BALLOON, pfx, key, val, err, errlen)))
+			return r;
+		for (k = 0; k < c->nr_devices && c->devices[k].kind != DEVICE_BALLOON; k++)
+			;
+		if (k < c->nr_devices) {
+			c->devices[k] = probe.devices[0];
+			vm_config_free(&probe);
+			return 0;
+		}
+		r = vm_config_add(c, &probe.devices[0], msg, sizeof(msg));
+		vm_config_free(&probe);
+		return r ? err_msg(err, errlen, r, "%s%s: %s", pfx, key, msg) : 0;
+	}
 	case K_TESTDEV:
 	case K_EDU:
 		on = true;
@@ -353,6 +377,28 @@ int vm_config_finish(struct vm_config *c, char *err, size_t errlen)
 		return err_msg(err, errlen, -EINVAL,
 			       "iommu: caching_mode=off cannot be used with pci (the host IOMMU "
 			       "learns the guest's mappings from its invalidations)");
+	if (c->maxmem > c->memory) {
+		/* xl's pre-ballooned start: RAM is maxmem, the balloon holds the rest. */
+		struct device_spec *b = NULL;
+		char msg[200];
+		int r;
+
+		for (unsigned int i = 0; i < c->nr_devices; i++)
+			if (c->devices[i].kind == DEVICE_BALLOON)
+				b = &c->devices[i];
+		if (!b) {
+			if ((r = config_device(c, DEVICE_BALLOON, "", "balloon", "", msg,
+					       sizeof(msg))))
+				return err_msg(err, errlen, r, "maxmem: %s", msg);
+			b = &c->devices[c->nr_devices - 1];
+		}
+		if (vm_config_count(c, DEVICE_PCI) && !b->balloon.vfio_allow)
+			return err_msg(err, errlen, -EINVAL,
+				       "maxmem above memory (a ballooned start) cannot be used with "
+				       "pci: assigned devices pin all guest RAM (balloon vfio=allow "
+				       "for mediated devices)");
+		b->balloon.size = c->maxmem - c->memory;
+	}
 	vm_config_name_disks(c);
 	vm_config_name_devices(c);
 	return 0;

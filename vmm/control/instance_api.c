@@ -19,17 +19,23 @@
 #include "control/api_json.h"
 #include "control/config.h"
 #include "control/instance.h"
+#include "control/instance_priv.h"
 #include "core/device.h"
 #include "devices/hotplug.h"
 #include "pci/pci.h"
+#include "virtio/balloon.h"
 
 #ifndef ISLE_VERSION
 #define ISLE_VERSION "0.1.0"
 #endif
 
-static void inst_reply(struct api_req *req, unsigned int status, json_t *o)
+void inst_reply(struct api_req *req, unsigned int status, json_t *o)
 {
-	api_reply_json(req, status, o ? json_dumps(o, JSON_COMPACT) : NULL);
+	if (!o) {
+		api_reply_error(req, 500, "out of memory");
+		return;
+	}
+	api_reply_json(req, status, json_dumps(o, JSON_COMPACT));
 	json_decref(o);
 }
 
@@ -95,7 +101,7 @@ static json_t *inst_info(struct inst *in)
 {
 	const struct vm_config *c = &in->cfg;
 	json_t *disks = json_array(), *net = json_array(), *devs = json_array();
-	json_t *tree = json_object(), *o;
+	json_t *tree = json_object(), *o, *b;
 	json_int_t uptime_ms = 0;
 
 	if (in->vm_live) {
@@ -121,10 +127,10 @@ static json_t *inst_info(struct inst *in)
 		      "config",
 		      "payload", "kernel", c->kernel, "initramfs", c->initrd, "cmdline", c->cmdline,
 		      "cpus", "boot_vcpus", (int)c->vcpus, "max_vcpus", (int)c->vcpus,
-		      "memory", "size", (json_int_t)c->memory,
+		      "memory", "size", (json_int_t)vm_config_ram(c),
 		      "disks", disks, "net", net, "devices", devs, "iommu", c->iommu.enabled,
 		      "state", inst_state_name(in->state),
-		      "memory_actual_size", (json_int_t)c->memory,
+		      "memory_actual_size", (json_int_t)inst_memory_actual(in),
 		      "device_tree", tree,
 		      "isle", "name", c->name, "pid", (int)getpid(),
 		      "on_poweroff", config_action_name(c->on_poweroff),
@@ -135,6 +141,8 @@ static json_t *inst_info(struct inst *in)
 	if (o && in->api_on)
 		json_object_set_new(json_object_get(o, "isle"), "api_socket",
 				    json_string(in->api.path));
+	if (o && (b = inst_balloon_json(in)))
+		json_object_set_new(json_object_get(o, "isle"), "balloon", b);
 	return o;
 }
 
@@ -221,6 +229,12 @@ static void inst_add(struct inst *in, struct api_req *req, enum device_kind kind
 		}
 		spec->nic.nr_tap_fds = req->nr_fds;
 		spec->nic.queues = req->nr_fds;
+	}
+	/* The balloon's policy, with its reason (realize would only log it). */
+	if (kind == DEVICE_PCI && inst_has_vm(in) &&
+	    (r = balloon_vfio_check(&in->vm, err, sizeof(err)))) {
+		api_reply_error(req, 409, "%s", err);
+		goto out;
 	}
 	/* The config keeps what it has, hot-added devices included, so a
 	 * restart brings them back; the fds stay with the running device. */
@@ -402,12 +416,12 @@ static void inst_resize(struct inst *in, struct api_req *req)
 		api_reply_error(req, 400, "isle cannot hot-plug vCPUs");
 		return;
 	}
-	if (ram >= 0 && (uint64_t)ram != in->cfg.memory) {
+	if (ram >= 0 && (uint64_t)ram != vm_config_ram(&in->cfg)) {
 		api_reply_error(req, 400, "isle cannot hot-plug memory (use the balloon)");
 		return;
 	}
 	if (balloon >= 0) {
-		api_reply_error(req, 400, "the VM has no balloon device");
+		inst_balloon_resize(in, req, balloon);
 		return;
 	}
 	api_reply_json(req, 204, NULL);
@@ -556,6 +570,12 @@ void inst_api(void *opaque, struct api_req *req)
 		return;
 	case API_VM_REMOVE_DEVICE:
 		inst_remove(in, req);
+		return;
+	case API_VM_BALLOON:
+	case API_VM_BALLOON_SET:
+	case API_VM_BALLOON_STATS:
+	case API_VM_BALLOON_STATS_SET:
+		inst_balloon_api(in, req);
 		return;
 	default:
 		api_reply_error(req, 404, "%s is not implemented", req->endpoint);

@@ -29,7 +29,7 @@ enum xl_type { XT_STR, XT_NUM, XT_LIST };
 enum xl_key { XK_TYPE, XK_BUILDER, XK_NAME, XK_MEMORY, XK_MAXMEM, XK_VCPUS, XK_MAXVCPUS,
 	      XK_KERNEL, XK_RAMDISK, XK_CMDLINE, XK_ROOT, XK_EXTRA, XK_ON_POWEROFF,
 	      XK_ON_REBOOT, XK_ON_CRASH, XK_SERIAL, XK_IOMMU, XK_TESTDEV, XK_EDU, XK_DISK,
-	      XK_VIF, XK_PCI, XK_NR };
+	      XK_VIF, XK_PCI, XK_BALLOON, XK_NR };
 
 static const struct { const char *name; enum xl_type type; const char *isle; }
 xl_keys[XK_NR] = {
@@ -48,6 +48,8 @@ xl_keys[XK_NR] = {
 	[XK_TESTDEV] = { "testdev", XT_NUM, "testdev" }, [XK_EDU] = { "edu", XT_NUM, "edu" },
 	[XK_DISK] = { "disk", XT_LIST, "disk" }, [XK_VIF] = { "vif", XT_LIST, "net" },
 	[XK_PCI] = { "pci", XT_LIST, "pci" },
+	/* isle's: 1, 0, or balloon_spec.h's options; maxmem > memory adds one. */
+	[XK_BALLOON] = { "balloon", XT_STR, "balloon" },
 };
 
 /* xl.cfg(5) keys that isle knows of and does not implement. */
@@ -214,20 +216,6 @@ static int xl_number(struct xl *x, int k, char buf[24], const char **val)
 	return 0;
 }
 
-/* Removes c's devices of one kind (a list given again replaces). */
-static void xl_drop(struct vm_config *c, enum device_kind kind)
-{
-	unsigned int j = 0;
-
-	for (unsigned int i = 0; i < c->nr_devices; i++)
-		if (c->devices[i].kind != kind) {
-			if (i != j)
-				c->devices[j] = c->devices[i];
-			j++;
-		}
-	c->nr_devices = j;
-}
-
 static const char *const xl_actions_unsupported[] = {
 	"rename-restart", "coredump-destroy", "coredump-restart", "soft-reset",
 };
@@ -299,7 +287,7 @@ static int xl_apply(struct xl *x, struct vm_config *c, enum xl_key k)
 		if (n > XLCFG_EDU_MAX)
 			return xlc_fail(ps, line, -EINVAL, "edu: at most %d devices",
 					XLCFG_EDU_MAX);
-		xl_drop(c, DEVICE_EDU);
+		vm_config_drop(c, DEVICE_EDU);
 		for (r = 0; !r && n--; )
 			r = xl_set(x, c, name, "edu", "1", line);
 		return r;
@@ -323,7 +311,7 @@ static int xl_apply(struct xl *x, struct vm_config *c, enum xl_key k)
 	case XK_VIF:
 	case XK_PCI:
 		if (!x->slot[k].add)
-			xl_drop(c, k == XK_DISK ? DEVICE_DISK : k == XK_VIF ? DEVICE_NIC : DEVICE_PCI);
+			vm_config_drop(c, k == XK_DISK ? DEVICE_DISK : k == XK_VIF ? DEVICE_NIC : DEVICE_PCI);
 		for (unsigned int i = 0; i < v->n; i++)
 			if ((r = xl_set(x, c, name, xl_keys[k].isle, v->item[i], v->item_line[i])))
 				return r;

@@ -29,6 +29,7 @@ static const struct device_type *const device_types[DEVICE_NR_KINDS] = {
 	[DEVICE_VTD] = &vtd_type,
 	[DEVICE_PCI] = &vfio_pci_type,
 	[DEVICE_HOTPLUG] = &hotplug_type,
+	[DEVICE_BALLOON] = &balloon_type,
 };
 
 static const char *const device_kind_names[DEVICE_NR_KINDS] = {
@@ -41,6 +42,7 @@ static const char *const device_kind_names[DEVICE_NR_KINDS] = {
 	[DEVICE_VTD] = "iommu",
 	[DEVICE_PCI] = "pci",
 	[DEVICE_HOTPLUG] = "hotplug",
+	[DEVICE_BALLOON] = "balloon",
 };
 
 /* A socket path must fit a sockaddr_un (108 bytes with the NUL). */
@@ -241,6 +243,15 @@ out:
 	return r;
 }
 
+/* A kind whose own parser (result r) took the name: it becomes the id. */
+static int device_spec_named(struct device_spec *s, int r, const char *name, char *err,
+			     size_t errlen)
+{
+	if (r || !name[0])
+		return r;
+	return device_spec_id(s, name, strlen(name), err, errlen);
+}
+
 /* Devices with no configuration of their own take only id=. */
 static int device_plain_parse(struct device_spec *s, const char *text, char *err, size_t errlen)
 {
@@ -263,14 +274,13 @@ int device_spec_parse(enum device_kind kind, const char *text, struct device_spe
 		return device_disk_parse(spec, text, err, errlen);
 	case DEVICE_NIC:
 		return device_nic_parse(spec, text, err, errlen);
-	case DEVICE_PCI: {
-		int r = pci_spec_parse(text, &spec->pci, err, errlen);
-
-		if (!r && spec->pci.name[0])
-			r = device_spec_id(spec, spec->pci.name, strlen(spec->pci.name), err,
-					   errlen);
-		return r;
-	}
+	case DEVICE_PCI:
+		return device_spec_named(spec, pci_spec_parse(text, &spec->pci, err, errlen),
+					 spec->pci.name, err, errlen);
+	case DEVICE_BALLOON:
+		return device_spec_named(spec,
+					 balloon_spec_parse(text, &spec->balloon, err, errlen),
+					 spec->balloon.id, err, errlen);
 	case DEVICE_SERIAL:
 	case DEVICE_POWER:
 	case DEVICE_HOTPLUG:
@@ -336,6 +346,8 @@ int vm_config_add(struct vm_config *c, const struct device_spec *spec, char *err
 		return err_msg(err, errlen, -ENOSPC, "at most %d disks", VM_MAX_DISKS);
 	if (spec->kind == DEVICE_NIC && vm_config_count(c, DEVICE_NIC) >= VM_MAX_NICS)
 		return err_msg(err, errlen, -ENOSPC, "at most %d NICs", VM_MAX_NICS);
+	if (spec->kind == DEVICE_BALLOON && vm_config_count(c, DEVICE_BALLOON))
+		return err_msg(err, errlen, -ENOSPC, "one balloon per VM");
 	for (unsigned int i = 0; i < c->nr_devices; i++)
 		if ((r = device_spec_conflict(spec, &c->devices[i], err, errlen)))
 			return r;
@@ -408,6 +420,22 @@ void device_spec_close_fds(struct device_spec *s)
 		if (s->nic.tap_fds[i] >= 0)
 			close(s->nic.tap_fds[i]);
 	s->nic.nr_tap_fds = 0;
+}
+
+void vm_config_drop(struct vm_config *c, enum device_kind kind)
+{
+	unsigned int j = 0;
+
+	for (unsigned int i = 0; i < c->nr_devices; i++) {
+		if (c->devices[i].kind == kind) {
+			device_spec_close_fds(&c->devices[i]);
+			continue;
+		}
+		if (i != j)
+			c->devices[j] = c->devices[i];
+		j++;
+	}
+	c->nr_devices = j;
 }
 
 void vm_config_free(struct vm_config *c)

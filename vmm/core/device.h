@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "control/balloon_spec.h"
 #include "control/pci_spec.h"
 #include "control/vif.h"
 
@@ -48,6 +49,7 @@ enum device_kind {
 	DEVICE_VTD,       /* the emulated Intel VT-d (vmm/devices/vtd_dev.c) */
 	DEVICE_PCI,       /* an assigned host PCI function (vmm/devices/vfio_pci.c) */
 	DEVICE_HOTPLUG,   /* ACPI PCI hotplug and power button (vmm/devices/hotplug.c) */
+	DEVICE_BALLOON,   /* virtio-balloon (vmm/virtio/balloon.c): struct vm_balloon */
 	DEVICE_NR_KINDS,
 };
 
@@ -58,10 +60,12 @@ struct device_spec {
 		struct vm_disk disk;
 		struct vif nic;
 		struct vm_pci pci;
+		struct vm_balloon balloon;
 	};
 };
 
-/* "serial", "power", "testdev", "disk", "net", "edu", "iommu", "pci"; NULL for an
+/* "serial", "power", "testdev", "disk", "net", "edu", "iommu", "pci",
+ * "hotplug", "balloon"; NULL for an
  * unknown kind. */
 const char *device_kind_name(enum device_kind kind);
 /* 0, or -EINVAL for a name that is no kind. */
@@ -74,6 +78,7 @@ bool device_id_ok(const char *id);
  *         socket=PATH[,vdev=NAME][,id=NAME]; from target= on it is the path
  *   net   xl vif syntax (vmm/control/vif.h)
  *   pci   xl PCI syntax (vmm/control/pci_spec.h); name= is the id
+ *   balloon  vmm/control/balloon_spec.h's options (id= among them)
  *   serial, power, testdev, edu, iommu: only id= (or nothing)
  * Fills *spec (zeroed first) and returns 0, or -EINVAL / -ENOTSUP with one
  * line in err, without a prefix. */
@@ -139,6 +144,7 @@ extern const struct device_type edu_type;
 extern const struct device_type vtd_type;
 extern const struct device_type vfio_pci_type;
 extern const struct device_type hotplug_type;
+extern const struct device_type balloon_type;
 
 /* The registered type for a kind, or NULL. */
 const struct device_type *device_type_of(enum device_kind kind);

@@ -198,7 +198,7 @@ static int vm_setup_memory(struct vm *vm)
 	struct layout_slot slots[4];
 	int n, r;
 
-	r = layout_init(&vm->layout, vm->cfg->memory);
+	r = layout_init(&vm->layout, vm_config_ram(vm->cfg));
 	if (r)
 		return r;
 	vm->mem_fd = memfd_create("isle-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);

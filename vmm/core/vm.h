@@ -76,6 +76,14 @@ struct vm_config {
 int vm_config_add(struct vm_config *c, const struct device_spec *spec, char *err,
 		  size_t errlen);
 unsigned int vm_config_count(const struct vm_config *c, enum device_kind kind);
+/* Removes (and closes the fds of) every spec of a kind: a list given again
+ * replaces the old one. */
+void vm_config_drop(struct vm_config *c, enum device_kind kind);
+/* Guest RAM: maxmem when above memory (the balloon holds the difference). */
+static inline uint64_t vm_config_ram(const struct vm_config *c)
+{
+	return c->maxmem > c->memory ? c->maxmem : c->memory;
+}
 /* Disks without a vdev get the first free xvdX, in order. */
 void vm_config_name_disks(struct vm_config *c);
 /* Devices without an id get the first free PREFIXn of their type (disk0,

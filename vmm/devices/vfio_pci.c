@@ -33,6 +33,7 @@
 #include "core/device.h"
 #include "core/vm.h"
 #include "devices/vfio_pci.h"
+#include "virtio/balloon.h"
 
 #define PAGE 4096ULL
 
@@ -361,6 +362,10 @@ static int vfio_pci_realize(struct device *dev)
 		goto fail;
 	if ((r = vfio_pci_vtd_check(v, spec->host, err, sizeof(err))))
 		goto fail;
+	/* The balloon's policy: no page of a ballooned guest may be pinned. */
+	if ((r = balloon_vfio_pin(vm, err, sizeof(err))))
+		goto fail;
+	v->balloon_pinned = true;
 	/* Behind the VT-d each function has its own container, which pins all
 	 * of RAM while the guest's translation is off: count them all. */
 	if ((r = vfio_memlock_check(vm->layout.ram_size * (vm->vtd ? vfio_pci_count(vm) : 1),
@@ -430,6 +435,8 @@ static void vfio_pci_unrealize(struct device *dev)
 	}
 	if (v->space)
 		vfio_space_put(v->vm, v->space);
+	if (v->balloon_pinned)
+		balloon_vfio_unpin(v->vm);
 	free(v);
 	dev->priv = NULL;
 }

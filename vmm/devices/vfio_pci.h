@@ -51,6 +51,7 @@ struct vfio_pci {
 	struct pci_dev pci;
 	struct vfio_device vd;
 	struct vfio_space *space;     /* the DMA space its container belongs to */
+	bool balloon_pinned;          /* counted by the balloon's policy */
 	char id[64];                  /* for messages: "pci0 (0000:00:04.0)" */
 	bool permissive;
 	bool rw_warned;               /* a trapped access failed (logged once) */

@@ -6,15 +6,18 @@ the ring at fixed places) is documented at the top of tests/fuzz/fuzz_blk.c;
 the constants below must match it. Run from anywhere:
     python3 tests/fuzz/corpus/gen_blk_seeds.py
 """
+import functools
 import os
 import struct
+import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True   # no __pycache__ beside the corpus
+import seedlib  # noqa: E402
+from seedlib import F_INDIRECT, F_NEXT, F_WRITE  # noqa: E402
 
 # header flags
 EVENT_IDX, INDIRECT, RO, SMALL_ELEM, DEPTH1, NO_DISCARD = (1 << i for i in range(6))
-# descriptor flags (linux/virtio_ring.h)
-F_NEXT, F_WRITE, F_INDIRECT = 1, 2, 4
 # request types and flags (linux/virtio_blk.h)
 T_IN, T_OUT, T_FLUSH, T_GET_ID, T_DISCARD, T_WRITE_ZEROES = 0, 1, 4, 8, 11, 13
 UNMAP = 1
@@ -23,23 +26,12 @@ HDRS, TABLE, DATA = 0x1000, 0x2000, 0x3000
 REGION = 0x8000
 
 
-class Guest:
+class Guest(seedlib.Guest):
     def __init__(self, qlog2=4):
-        self.num = 1 << qlog2
-        self.qlog2 = qlog2
-        self.ram = bytearray(0x1000)
+        super().__init__(qlog2, 0x1000, DESC, AVAIL)
         self.next_desc = 0
         self.chains = 0
         self.next_hdr = HDRS
-
-    def put(self, gpa, fmt, *vals):
-        end = gpa + struct.calcsize(fmt)
-        if end > len(self.ram):
-            self.ram.extend(bytes(end - len(self.ram)))
-        struct.pack_into(fmt, self.ram, gpa, *vals)
-
-    def desc(self, i, addr, length, flags=0, nxt=0, table=DESC):
-        self.put(table + 16 * i, "<QIHH", addr, length, flags, nxt)
 
     def header(self, typ, sector=0, extra=b""):
         gpa = self.next_hdr
@@ -66,7 +58,7 @@ class Guest:
                 last = i == len(bufs) - 1
                 self.desc(d, a, n, (F_WRITE if w else 0) | (0 if last else F_NEXT), d + 1)
             self.next_desc += len(bufs)
-        self.put(AVAIL + 4 + 2 * (self.chains % self.num), "<H", head)
+        self.avail(self.chains, head)
         self.chains += 1
 
     def seed(self, flags=0, slots=4, count=None):
@@ -79,11 +71,7 @@ def ranges(*rs, flags=0):
     return b"".join(struct.pack("<QII", s, n, flags) for s, n in rs)
 
 
-def write(name, data):
-    d = os.path.join(HERE, "blk")
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, name), "wb") as f:
-        f.write(data)
+write = functools.partial(seedlib.write, "blk")
 
 
 def main():

@@ -7,15 +7,18 @@ tests/fuzz/fuzz_virtq.c; the constants below must match it. Run from
 anywhere:
     python3 tests/fuzz/corpus/gen_virtq_seeds.py
 """
+import functools
 import os
 import struct
+import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True   # no __pycache__ beside the corpus
+import seedlib  # noqa: E402
+from seedlib import F_INDIRECT, F_NEXT, F_WRITE  # noqa: E402
 
 # header flags
 EVENT_IDX, INDIRECT, INFLIGHT, INFLIGHT_DATA, SMALL_ELEM, UNPOP, POLL = (1 << i for i in range(7))
-# descriptor flags (linux/virtio_ring.h)
-F_NEXT, F_WRITE, F_INDIRECT = 1, 2, 4
 
 # Placement in these seeds. Buffers need no bytes in the seed: guest RAM is
 # 64 KiB whatever the input's length, zero past it.
@@ -23,23 +26,9 @@ DESC, AVAIL, USED, TABLE = 0x000, 0x100, 0x200, 0x300
 DATA = 0x1000
 
 
-class Guest:
+class Guest(seedlib.Guest):
     def __init__(self, qlog2, size=0x300):
-        self.num = 1 << qlog2
-        self.qlog2 = qlog2
-        self.ram = bytearray(size)
-
-    def put(self, gpa, fmt, *vals):
-        end = gpa + struct.calcsize(fmt)
-        if end > len(self.ram):
-            self.ram.extend(bytes(end - len(self.ram)))
-        struct.pack_into(fmt, self.ram, gpa, *vals)
-
-    def desc(self, i, addr, length, flags=0, nxt=0, table=DESC):
-        self.put(table + 16 * i, "<QIHH", addr, length, flags, nxt)
-
-    def avail(self, slot, head):
-        self.put(AVAIL + 4 + 2 * (slot % self.num), "<H", head)
+        super().__init__(qlog2, size, DESC, AVAIL)
 
     def used_idx(self, idx):
         self.put(USED + 2, "<H", idx)
@@ -53,11 +42,7 @@ class Guest:
         return hdr + inflight + bytes(self.ram)
 
 
-def write(name, data):
-    d = os.path.join(HERE, "virtq")
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, name), "wb") as f:
-        f.write(data)
+write = functools.partial(seedlib.write, "virtq")
 
 
 def main():
