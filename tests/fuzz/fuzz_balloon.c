@@ -8,7 +8,7 @@
  * outside RAM. Input: a 16-byte header, little-endian,
  *   0 u8  queue size = 1 << (b % 9)
  *   1 u8  flags: bit 0 EVENT_IDX, 1 INDIRECT_DESC, 2 the policy keeps pages
- *         (discard says 1), 3 discard fails (-EIO)
+ *         (discard says all of them), 3 discard fails (-EIO)
  *   2 u8  queue role: % 4 = inflate, deflate, stats, report
  *   3 u8  avail count: avail->idx = count
  *   4 u16 desc offset (from 0x10000, rounded down to 16)
@@ -67,14 +67,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-static int fake_discard(void *opaque, uint64_t gpa, uint64_t len)
+static int64_t fake_discard(void *opaque, uint64_t gpa, uint64_t len)
 {
 	(void)opaque;
 	check(len > 0 && !(gpa & 4095) && !(len & 4095));
 	check((gpa >= RAM_GPA && gpa + len <= RAM_GPA + REGION_SIZE) ||
 	      (gpa >= RAM_GPA + REGION_SIZE && gpa + len <= RAM_GPA + RAM_SIZE));
 	if (discard_result)
-		return discard_result;
+		return discard_result < 0 ? discard_result : (int64_t)len;
 	/* What the host's discard leaves: zeros. */
 	memset(ram[gpa >= RAM_GPA + REGION_SIZE] + ((gpa - RAM_GPA) % REGION_SIZE), 0, len);
 	return 0;

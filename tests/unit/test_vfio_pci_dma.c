@@ -238,7 +238,58 @@ static void test_follow(void)
 	dma_as_destroy(&vm.dma);
 }
 
+/* The balloon's question: what a container maps stays, the rest goes. */
+static struct { uint64_t gpa, len; } given[8];
+static unsigned int ngiven;
+
+static int give(void *opaque, uint64_t gpa, uint64_t len)
+{
+	(void)opaque;
+	if (ngiven < 8)
+		given[ngiven++] = (typeof(given[0])){ gpa, len };
+	return 0;
+}
+
+static void test_discard_unmapped(void)
+{
+	struct vfio_space *s;
+	char err[256];
+
+	setup();
+	/* No container: everything goes, in one piece. */
+	ngiven = 0;
+	CU_ASSERT_EQUAL(vfio_vm_discard_unmapped(&vm, 0x10000, 0x8000, give, NULL), 0);
+	CU_ASSERT(ngiven == 1 && given[0].gpa == 0x10000 && given[0].len == 0x8000);
+	/* Translation off: the container maps all RAM, nothing goes. */
+	fake_identity = true;
+	CU_ASSERT_EQUAL_FATAL(vfio_space_get(&vm, NULL, &s, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL_FATAL(vfio_space_start(s, &fake_as, err, sizeof(err)), 0);
+	ngiven = 0;
+	CU_ASSERT_EQUAL(vfio_vm_discard_unmapped(&vm, 0x10000, 0x8000, give, NULL), 0x8000);
+	CU_ASSERT_EQUAL(ngiven, 0);
+	/* The guest maps RAM pages 0x11000 and 0x13000 (two leaves) for DMA:
+	 * a run over 0x10000-0x17fff gives three pieces around them. */
+	fake_identity = false;
+	page_set(0, 0x10000000, 0x11000, DMA_RW);
+	page_set(1, 0x10001000, 0x13000, DMA_READ);
+	dma_as_notify(&fake_as, DMA_EV_UNMAP, 0, UINT64_MAX);
+	ngiven = 0;
+	CU_ASSERT_EQUAL(vfio_vm_discard_unmapped(&vm, 0x10000, 0x8000, give, NULL), 0x2000);
+	CU_ASSERT_EQUAL_FATAL(ngiven, 3);
+	CU_ASSERT(given[0].gpa == 0x10000 && given[0].len == 0x1000);
+	CU_ASSERT(given[1].gpa == 0x12000 && given[1].len == 0x1000);
+	CU_ASSERT(given[2].gpa == 0x14000 && given[2].len == 0x4000);
+	/* A run that starts on a mapped page and one outside RAM. */
+	ngiven = 0;
+	CU_ASSERT_EQUAL(vfio_vm_discard_unmapped(&vm, 0x13000, 0x2000, give, NULL), 0x1000);
+	CU_ASSERT(ngiven == 1 && given[0].gpa == 0x14000);
+	CU_ASSERT_EQUAL(vfio_vm_discard_unmapped(&vm, RAM / 2, 0x1000, give, NULL), -EFAULT);
+	vfio_space_put(&vm, s);
+	CU_ASSERT_PTR_NULL(vm.vfio);
+}
+
 void unit_register(void)
 {
-	UNIT_SUITE("vfio_pci_dma", UNIT_TEST(test_identity_shared), UNIT_TEST(test_follow));
+	UNIT_SUITE("vfio_pci_dma", UNIT_TEST(test_identity_shared), UNIT_TEST(test_follow),
+		   UNIT_TEST(test_discard_unmapped));
 }

@@ -392,11 +392,11 @@ int vm_config_finish(struct vm_config *c, char *err, size_t errlen)
 				return err_msg(err, errlen, r, "maxmem: %s", msg);
 			b = &c->devices[c->nr_devices - 1];
 		}
-		if (vm_config_count(c, DEVICE_PCI) && !b->balloon.vfio_allow)
+		if (vm_config_count(c, DEVICE_PCI) && !b->balloon.vfio_allow && !c->iommu.enabled)
 			return err_msg(err, errlen, -EINVAL,
 				       "maxmem above memory (a ballooned start) cannot be used with "
-				       "pci: assigned devices pin all guest RAM (balloon vfio=allow "
-				       "for mediated devices)");
+				       "pci: assigned devices pin all guest RAM (unless behind the "
+				       "iommu; balloon vfio=allow for mediated devices)");
 		b->balloon.size = c->maxmem - c->memory;
 	}
 	vm_config_name_disks(c);

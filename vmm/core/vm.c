@@ -510,6 +510,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	pthread_mutex_init(&vm->coalesced_lock, NULL);
 	pthread_mutex_init(&vm->memslot_lock, NULL);
 	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_mutex_init(&vm->vfio_lock, NULL);
 	pthread_condattr_init(&attr);   /* vm_pause's deadline is CLOCK_MONOTONIC */
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&vm->pause_cond, &attr);

@@ -157,8 +157,11 @@ struct vm {
 	pthread_mutex_t memslot_lock;
 	uint64_t memslot_used[VM_MAX_MEMSLOTS / 64];
 	/* Assigned PCI functions' shared VFIO state (vmm/devices/vfio_pci.c),
-	 * NULL while none is assigned. */
+	 * NULL while none is assigned. vfio_lock guards the pointer and its
+	 * list of containers for the balloon's thread, which asks what they
+	 * map (vfio_vm_discard_unmapped); the main thread changes them. */
 	struct vfio_vm *vfio;
+	pthread_mutex_t vfio_lock;
 
 	/* The main thread's event loop (vm_run): devices add their fds
 	 * (backend sockets, timers, interrupt relays) from init on. */

@@ -130,6 +130,15 @@ struct vfio_container *vfio_space_container(struct vfio_space *s);
  * started space ignores the call. 0 or -errno with err. */
 int vfio_space_start(struct vfio_space *s, struct dma_as *as, char *err, size_t errlen);
 void vfio_space_put(struct vm *vm, struct vfio_space *s);
+/* The balloon's question (vmm/virtio/balloon.h, policy vfio-iommu): gives
+ * the parts of [gpa, gpa+len) (one RAM region, page aligned) that no
+ * container maps to discard(), with every container held still meanwhile
+ * (the guest cannot map a page for DMA between the question and the
+ * discard; one it maps afterwards is pinned afresh). Returns the bytes kept
+ * because a container maps them, or discard()'s or our -errno. Any thread. */
+int64_t vfio_vm_discard_unmapped(struct vm *vm, uint64_t gpa, uint64_t len,
+				 int (*discard)(void *opaque, uint64_t gpa, uint64_t len),
+				 void *opaque);
 /* How spaces reach VFIO: vfio-glue's container calls, which a unit test
  * replaces (before the VM's first space) to watch the maps and unmaps. */
 struct vfio_dma_ops {

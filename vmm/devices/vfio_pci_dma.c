@@ -276,8 +276,8 @@ static void space_notify(void *opaque, unsigned int event, uint64_t iova, uint64
 		log_warn("vfio: following the guest's DMA mappings: %s", strerror(-r));
 }
 
-int vfio_space_get(struct vm *vm, struct dma_as *as, struct vfio_space **out, char *err,
-		   size_t errlen)
+static int space_get_locked(struct vm *vm, struct dma_as *as, struct vfio_space **out,
+			    char *err, size_t errlen)
 {
 	struct vfio_space *s;
 	int r;
@@ -312,6 +312,17 @@ int vfio_space_get(struct vm *vm, struct dma_as *as, struct vfio_space **out, ch
 	vm->vfio->spaces = s;
 	*out = s;
 	return 0;
+}
+
+int vfio_space_get(struct vm *vm, struct dma_as *as, struct vfio_space **out, char *err,
+		   size_t errlen)
+{
+	int r;
+
+	pthread_mutex_lock(&vm->vfio_lock);
+	r = space_get_locked(vm, as, out, err, errlen);
+	pthread_mutex_unlock(&vm->vfio_lock);
+	return r;
 }
 
 struct vfio_container *vfio_space_container(struct vfio_space *s)
@@ -356,7 +367,7 @@ int vfio_space_start(struct vfio_space *s, struct dma_as *as, char *err, size_t 
 	return 0;
 }
 
-void vfio_space_put(struct vm *vm, struct vfio_space *s)
+static void space_put_locked(struct vm *vm, struct vfio_space *s)
 {
 	struct vfio_space **pp;
 
@@ -388,4 +399,65 @@ void vfio_space_put(struct vm *vm, struct vfio_space *s)
 		free(vm->vfio);
 		vm->vfio = NULL;
 	}
+}
+
+void vfio_space_put(struct vm *vm, struct vfio_space *s)
+{
+	pthread_mutex_lock(&vm->vfio_lock);
+	space_put_locked(vm, s);
+	pthread_mutex_unlock(&vm->vfio_lock);
+}
+
+/* The first container mapping that meets [cur, end) of host memory, by
+ * where the overlap starts; NULL if none does. Spaces locked. */
+static const struct vfio_map *maps_first_overlap(struct vfio_vm *vv, const uint8_t *cur,
+						 const uint8_t *end)
+{
+	const struct vfio_map *best = NULL;
+	const uint8_t *best_at = end;
+
+	for (struct vfio_space *s = vv->spaces; s; s = s->next)
+		for (size_t i = 0; i < s->maps.nr; i++) {
+			const struct vfio_map *m = &s->maps.m[i];
+			const uint8_t *lo = m->hva, *hi = lo + m->size;
+			const uint8_t *at = lo > cur ? lo : cur;
+
+			if (lo < end && hi > cur && at < best_at) {
+				best = m;
+				best_at = at;
+			}
+		}
+	return best;
+}
+
+int64_t vfio_vm_discard_unmapped(struct vm *vm, uint64_t gpa, uint64_t len,
+				 int (*discard)(void *opaque, uint64_t gpa, uint64_t len),
+				 void *opaque)
+{
+	uint64_t n = len, kept = 0;
+	uint8_t *hva = gmem_gpa_to_hva(&vm->gmem, gpa, &n), *cur, *end;
+	struct vfio_space *s;
+	int r = 0;
+
+	if (!hva || n < len)
+		return -EFAULT;
+	pthread_mutex_lock(&vm->vfio_lock);
+	/* Every container held still from the question to the discard: the
+	 * guest cannot map a page for DMA between the two. */
+	for (s = vm->vfio ? vm->vfio->spaces : NULL; s; s = s->next)
+		pthread_mutex_lock(&s->lock);
+	for (cur = hva, end = hva + len; cur < end && r >= 0; ) {
+		const struct vfio_map *m = vm->vfio ? maps_first_overlap(vm->vfio, cur, end) : NULL;
+		uint8_t *at = m ? ((uint8_t *)m->hva > cur ? (uint8_t *)m->hva : cur) : end;
+		uint8_t *past = m ? MIN((uint8_t *)m->hva + m->size, end) : end;
+
+		if (at > cur)
+			r = discard(opaque, gpa + (uint64_t)(cur - hva), (uint64_t)(at - cur));
+		kept += (uint64_t)(past - at);
+		cur = past;
+	}
+	for (s = vm->vfio ? vm->vfio->spaces : NULL; s; s = s->next)
+		pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&vm->vfio_lock);
+	return r < 0 ? r : (int64_t)kept;
 }

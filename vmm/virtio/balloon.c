@@ -5,15 +5,18 @@
  * features: an absent queue takes no index (inflate 0, deflate 1, then
  * stats, hint (never offered), reporting).
  *
- * What the queues bring is balloon_queue.c's; here: the register file
- * (num_pages is ours, actual the driver's), the thread, the statistics
- * timer and the policy (balloon.h) that decides whether a page may go.
+ * What the queues bring is balloon_queue.c's; the control side and the
+ * policy (balloon.h) that decides whether a page may go are
+ * balloon_ctl.c's; here: the register file (num_pages is ours, actual the
+ * driver's), the thread, the statistics timer, and the discard that asks
+ * the policy.
  *
  * Locking: b->lock covers the queues, the config fields and the policy
  * state; the thread holds it while it serves a batch, so a reset, a
  * new target or an assigned device arriving waits for a discard under way
- * and never sees half of one. Order: the transport's vp->lock -> b->lock;
- * the thread takes no transport lock (config_changed is any-thread). */
+ * and never sees half of one. Order: the transport's vp->lock -> b->lock
+ * -> vm->vfio_lock -> the VFIO containers' locks (policy vfio-iommu); the
+ * thread takes no transport lock (config_changed is any-thread). */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -29,51 +32,10 @@
 #include "isle/log.h"
 #include "isle/util.h"
 #include "core/vm.h"
+#include "devices/vfio_pci.h"
 #include "virtio/balloon.h"
 #include "virtio/virtio_pci.h"
-
-#define BALLOON_CLASS       0x00ff00   /* "other" (what QEMU gives it) */
-#define BALLOON_QUEUE_MAX   128
-#define BALLOON_CONFIG_SIZE 16         /* num_pages, actual, hint cmd id, poison */
-#define BALLOON_MIN_KEEP    (64ULL << 20)   /* a target leaves the guest this much */
-
-enum bq_role { BQ_INFLATE, BQ_DEFLATE, BQ_STATS, BQ_REPORT, BQ_NR_ROLES };
-
-struct balloon_q {
-	struct vq vq;
-	int kick_fd, call_fd;
-	bool on;
-};
-
-struct balloon {
-	struct virtio_pci vp;
-	struct vm *vm;
-	struct vm_balloon opt;
-	uint64_t ram_pages;
-	pthread_t thread;
-	bool thread_started;
-	int wake_fd, timer_fd;
-
-	pthread_mutex_t lock;            /* all below */
-	bool stop, active;
-	uint64_t features;
-	struct balloon_q q[BQ_NR_ROLES];
-	bool stats_held;                 /* the driver's stats buffer, ours until the next poll */
-	uint16_t stats_head;
-	uint32_t num_pages, actual;
-	unsigned int vfio_pins;          /* assigned functions */
-	unsigned int stats_s;
-	struct bq bq;
-	struct iovec iov[VQ_ELEM_MAX_IOV];
-};
-
-static uint64_t balloon_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
+#include "virtio/balloon_priv.h"
 
 static void balloon_wake(struct balloon *b)
 {
@@ -83,24 +45,26 @@ static void balloon_wake(struct balloon *b)
 		log_debug("balloon: wake: %s", strerror(errno));
 }
 
-/* The policy, under b->lock: may pages go back to the host now? */
-static bool balloon_may_discard(const struct balloon *b)
+static int balloon_punch(void *opaque, uint64_t gpa, uint64_t len)
 {
-	return !b->vfio_pins || b->opt.vfio_allow;
+	return gmem_discard(opaque, gpa, len);
 }
 
-static const char *balloon_policy_name(const struct balloon *b)
-{
-	return !b->vfio_pins ? "free" : b->opt.vfio_allow ? "vfio-allow" : "vfio-refuse";
-}
-
-static int balloon_discard(void *opaque, uint64_t gpa, uint64_t len)
+/* bq's discard: what goes back to the host is the policy's call. */
+static int64_t balloon_discard(void *opaque, uint64_t gpa, uint64_t len)
 {
 	struct balloon *b = opaque;
+	int r;
 
-	if (!balloon_may_discard(b))
-		return 1;
-	return gmem_discard(&b->vm->gmem, gpa, len);
+	switch (balloon_policy(b)) {
+	case BP_VFIO_REFUSE:
+		return (int64_t)len;
+	case BP_VFIO_IOMMU:
+		return vfio_vm_discard_unmapped(b->vm, gpa, len, balloon_punch, &b->vm->gmem);
+	default:
+		r = gmem_discard(&b->vm->gmem, gpa, len);
+		return r < 0 ? r : 0;
+	}
 }
 
 static uint64_t balloon_get_features(struct virtio_pci *vp)
@@ -352,7 +316,7 @@ static void *balloon_thread(void *opaque)
 	return NULL;
 }
 
-static int balloon_timer_set(struct balloon *b, unsigned int s)
+int balloon_timer_set(struct balloon *b, unsigned int s)
 {
 	struct itimerspec its = {
 		.it_interval = { .tv_sec = s }, .it_value = { .tv_sec = s },
@@ -462,125 +426,3 @@ const struct device_type balloon_type = {
 	.realize = balloon_realize,
 	.unrealize = balloon_unrealize,
 };
-
-/* --- control (main thread) --- */
-
-struct balloon *balloon_of(struct vm *vm)
-{
-	return device_priv_of_type(vm, &balloon_type);
-}
-
-void balloon_get_info(struct balloon *b, struct balloon_info *out)
-{
-	uint64_t now = balloon_now_ns();
-
-	pthread_mutex_lock(&b->lock);
-	*out = (struct balloon_info){
-		.ram = b->ram_pages << BQ_PAGE_SHIFT,
-		.target_pages = b->num_pages, .actual_pages = b->actual,
-		.driver_ok = b->active, .deflate_on_oom = b->opt.deflate_on_oom,
-		.free_page_reporting = b->opt.free_page_reporting,
-		.vfio_allow = b->opt.vfio_allow, .stats_s = b->stats_s,
-		.features = b->features, .policy = balloon_policy_name(b),
-		.vfio_devices = b->vfio_pins, .c = b->bq.c, .st = b->bq.st,
-		.stats_age_ms = b->bq.st.when_ns ? (int64_t)((now - b->bq.st.when_ns) / 1000000)
-						 : -1,
-	};
-	pthread_mutex_unlock(&b->lock);
-}
-
-int balloon_set_target(struct balloon *b, uint64_t bytes, char *err, size_t errlen)
-{
-	uint64_t ram = b->ram_pages << BQ_PAGE_SHIFT;
-	int r = 0;
-
-	if (bytes >= ram || ram - bytes < BALLOON_MIN_KEEP)
-		return err_msg(err, errlen, -EINVAL,
-			       "a balloon of %lluM would leave the guest less than %lluM of its "
-			       "%lluM", (unsigned long long)(bytes >> 20), BALLOON_MIN_KEEP >> 20,
-			       (unsigned long long)(ram >> 20));
-	pthread_mutex_lock(&b->lock);
-	if (bytes >= BQ_PAGE_SIZE && !balloon_may_discard(b))
-		r = err_msg(err, errlen, -EPERM,
-			    "balloon: %u assigned device(s) pin all guest RAM: inflating is refused "
-			    "(policy vfio-refuse; vfio=allow for mediated devices)", b->vfio_pins);
-	else
-		b->num_pages = (uint32_t)(bytes >> BQ_PAGE_SHIFT);
-	pthread_mutex_unlock(&b->lock);
-	if (!r)
-		virtio_pci_config_changed(&b->vp);
-	return r;
-}
-
-bool balloon_has_stats(const struct balloon *b)
-{
-	return b->opt.stats_s != 0;
-}
-
-int balloon_set_stats_interval(struct balloon *b, unsigned int s, char *err, size_t errlen)
-{
-	int r;
-
-	if (!b->opt.stats_s)
-		return err_msg(err, errlen, -ENOTSUP,
-			       "the balloon has no statistics queue (stats=SECONDS at boot)");
-	if (s < 1 || s > BALLOON_STATS_MAX_S)
-		return err_msg(err, errlen, -EINVAL, "stats interval: 1 to %d seconds",
-			       BALLOON_STATS_MAX_S);
-	pthread_mutex_lock(&b->lock);
-	r = balloon_timer_set(b, s);
-	if (!r)
-		b->stats_s = s;
-	pthread_mutex_unlock(&b->lock);
-	return r ? err_msg(err, errlen, r, "stats timer: %s", strerror(-r)) : 0;
-}
-
-/* Under b->lock: whether a device may be assigned now. */
-static int balloon_vfio_refused(const struct balloon *b, char *err, size_t errlen)
-{
-	if (b->opt.vfio_allow || (!b->actual && !b->num_pages))
-		return 0;
-	return err_msg(err, errlen, -EBUSY,
-		       "the balloon holds %lluM (target %lluM): deflate it first (isle mem-set, "
-		       "vm.resize desired_balloon 0); an assigned device pins all guest RAM",
-		       (unsigned long long)((uint64_t)b->actual << BQ_PAGE_SHIFT >> 20),
-		       (unsigned long long)((uint64_t)b->num_pages << BQ_PAGE_SHIFT >> 20));
-}
-
-/* check and pin: the same question, pin also counts the device. */
-static int balloon_vfio_admit(struct vm *vm, bool count, char *err, size_t errlen)
-{
-	struct balloon *b = balloon_of(vm);
-	int r;
-
-	if (!b)
-		return 0;
-	pthread_mutex_lock(&b->lock);
-	r = balloon_vfio_refused(b, err, errlen);
-	if (!r && count)
-		b->vfio_pins++;
-	pthread_mutex_unlock(&b->lock);
-	return r;
-}
-
-int balloon_vfio_check(struct vm *vm, char *err, size_t errlen)
-{
-	return balloon_vfio_admit(vm, false, err, errlen);
-}
-
-int balloon_vfio_pin(struct vm *vm, char *err, size_t errlen)
-{
-	return balloon_vfio_admit(vm, true, err, errlen);
-}
-
-void balloon_vfio_unpin(struct vm *vm)
-{
-	struct balloon *b = balloon_of(vm);
-
-	if (!b)
-		return;
-	pthread_mutex_lock(&b->lock);
-	if (b->vfio_pins)
-		b->vfio_pins--;
-	pthread_mutex_unlock(&b->lock);
-}

@@ -9,10 +9,17 @@
  *  - "vfio-refuse": an assigned (VFIO) device pins all guest RAM, so a page
  *    given back would still be a DMA target the guest no longer sees:
  *    targets above 0 are refused, and pages the guest inflates anyway stay
- *    (counted as kept). Assigning a device to a VM whose balloon holds
- *    pages is refused until it is deflated.
+ *    (counted as kept).
+ *  - "vfio-iommu": the assigned devices are behind isle's VT-d, so their
+ *    containers hold only what the guest mapped for DMA: targets are taken,
+ *    and of the pages the guest gives, those a container maps stay (kept),
+ *    the rest go back. (While the guest's translation is off a container
+ *    maps all of RAM: everything stays.)
  *  - "vfio-allow": vfio=allow (mediated devices that pin on demand): pages
  *    go back although devices are assigned; the operator's call.
+ * Assigning a device to a VM whose balloon holds pages (or is asked to) is
+ * refused until it is deflated, unless vfio=allow: a new container starts
+ * as the identity and would pin every page the balloon gave back.
  *
  * Threads: every function here is for the main thread (the control socket,
  * device realize); the device serves its queues on its own thread. */
@@ -36,7 +43,7 @@ struct balloon_info {
 	bool deflate_on_oom, free_page_reporting, vfio_allow;
 	unsigned int stats_s;        /* 0: no statistics queue */
 	uint64_t features;           /* negotiated (0 before a driver) */
-	const char *policy;          /* "free", "vfio-refuse", "vfio-allow" */
+	const char *policy;          /* "free", "vfio-refuse", "vfio-iommu", "vfio-allow" */
 	unsigned int vfio_devices;
 	struct bq_counters c;
 	struct bq_stats st;

@@ -30,17 +30,16 @@ static int bq_cmp_u32(const void *a, const void *b)
 /* One piece inside one RAM region. */
 static void bq_give(struct bq *b, uint64_t gpa, uint64_t len, uint64_t *done)
 {
-	uint64_t pages = len >> BQ_PAGE_SHIFT;
-	int r;
+	int64_t kept;
 
 	b->c.discard_calls++;
-	r = b->discard(b->opaque, gpa, len);
-	if (r == 0)
-		*done += pages;
-	else if (r > 0)
-		b->c.kept += pages;
-	else
+	kept = b->discard(b->opaque, gpa, len);
+	if (kept < 0 || (uint64_t)kept > len) {
 		b->c.discard_errors++;
+		return;
+	}
+	*done += (len - (uint64_t)kept) >> BQ_PAGE_SHIFT;
+	b->c.kept += (uint64_t)kept >> BQ_PAGE_SHIFT;
 }
 
 /* [gpa, gpa+len): the parts in RAM go, pages outside are counted bad. */

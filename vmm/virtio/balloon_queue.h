@@ -11,9 +11,10 @@
  *    each run goes to discard() whole (cut only where RAM regions meet): a
  *    1 GiB inflation in 4096-PFN buffers costs a few hundred calls, not
  *    262,144.
- *  - discard() is the device's: it returns 0 when the run went back to the
- *    host, 1 when the policy kept it (an assigned device pins RAM), or
- *    -errno (counted, the guest is not told: the pages stay allocated).
+ *  - discard() is the device's: it returns how many bytes of the run the
+ *    policy kept (0: all went back to the host; an assigned device may pin
+ *    all of it or some pages), or -errno (counted, the guest is not told:
+ *    the pages stay allocated).
  *  - The statistics buffer is parsed into values[] by tag; unknown tags and
  *    a trailing partial entry are ignored.
  *  - Single-threaded: the device's lock covers it. */
@@ -52,7 +53,7 @@ struct bq_stats {
 
 struct bq {
 	const struct gmem *gm;
-	int (*discard)(void *opaque, uint64_t gpa, uint64_t len);
+	int64_t (*discard)(void *opaque, uint64_t gpa, uint64_t len);
 	void *opaque;
 	struct bq_counters c;
 	struct bq_stats st;
