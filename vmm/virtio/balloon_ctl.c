@@ -43,9 +43,12 @@ struct balloon *balloon_of(struct vm *vm)
 
 void balloon_get_info(struct balloon *b, struct balloon_info *out)
 {
-	uint64_t now = balloon_now_ns();
+	uint64_t now;
 
+	/* now is read under the lock: stats delivered between the two reads would make the
+	 * age negative (an unsigned wrap) */
 	pthread_mutex_lock(&b->lock);
+	now = balloon_now_ns();
 	*out = (struct balloon_info){
 		.ram = b->ram_pages << BQ_PAGE_SHIFT,
 		.target_pages = b->num_pages, .actual_pages = b->actual,
@@ -54,8 +57,9 @@ void balloon_get_info(struct balloon *b, struct balloon_info *out)
 		.vfio_allow = b->opt.vfio_allow, .stats_s = b->stats_s,
 		.features = b->features, .policy = balloon_policy_name(b),
 		.vfio_devices = b->vfio_pins, .c = b->bq.c, .st = b->bq.st,
-		.stats_age_ms = b->bq.st.when_ns ? (int64_t)((now - b->bq.st.when_ns) / 1000000)
-						 : -1,
+		.stats_age_ms = !b->bq.st.when_ns ? -1
+				: now > b->bq.st.when_ns ? (int64_t)((now - b->bq.st.when_ns) / 1000000)
+							 : 0,
 	};
 	pthread_mutex_unlock(&b->lock);
 }
@@ -65,7 +69,8 @@ int balloon_set_target(struct balloon *b, uint64_t bytes, char *err, size_t errl
 	uint64_t ram = b->ram_pages << BQ_PAGE_SHIFT;
 	int r = 0;
 
-	if (bytes >= ram || ram - bytes < BALLOON_MIN_KEEP)
+	/* a target of 0 (deflate everything) is always allowed, however small the RAM */
+	if (bytes && (bytes >= ram || ram - bytes < BALLOON_MIN_KEEP))
 		return err_msg(err, errlen, -EINVAL,
 			       "a balloon of %lluM would leave the guest less than %lluM of its "
 			       "%lluM", (unsigned long long)(bytes >> 20), BALLOON_MIN_KEEP >> 20,
