@@ -1,5 +1,6 @@
-/* Disk images: opening, geometry, locking, engine choice, and the checks and
- * completion plumbing every engine shares (see disk.h for the contract).
+/* Disk images: opening, geometry, locking, format and engine choice, and the
+ * checks and completion plumbing every engine shares (see disk.h for the
+ * contract); the raw format, the identity, is here too.
  *
  * disk_submit() validates a request once, here, so an engine only ever sees
  * requests that lie inside [0, size), respect read-only, and fit the queue;
@@ -126,6 +127,36 @@ static bool disk_in_memory(const struct disk *disk)
 	       (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC);
 }
 
+static int raw_open(struct disk *disk, const struct stat *st, char *err, size_t errlen)
+{
+	if (disk->is_blockdev)
+		return disk_probe_bdev(disk, st, err, errlen);
+	disk_probe_file(disk, st);
+	return 0;
+}
+
+static int raw_submit(struct disk *disk, struct disk_req *req)
+{
+	return disk->engine->submit(disk, req);
+}
+
+/* Raw: the identity format. */
+const struct disk_format_ops disk_format_raw = {
+	.name = "raw",
+	.kind = DISK_FORMAT_RAW,
+	.open = raw_open,
+	.submit = raw_submit,
+};
+
+/* The owner closes the format's shared state; a clone only forgets it. */
+static void disk_format_close(struct disk *disk)
+{
+	if (disk->format_owner && disk->format && disk->format->close)
+		disk->format->close(disk);
+	disk->format_priv = NULL;
+	disk->format_owner = false;
+}
+
 static int disk_attach(struct disk *disk, enum disk_engine_hint engine, char *err, size_t errlen)
 {
 	static const struct disk_engine_ops *const order[] = {
@@ -168,9 +199,20 @@ int disk_open(struct disk *disk, const struct disk_spec *spec,
 	disk->done_tail = &disk->done_head;
 	if (err && errlen)
 		err[0] = '\0';
-	if (spec->format != DISK_FORMAT_RAW)
+	switch (spec->format) {
+	case DISK_FORMAT_RAW:
+		disk->format = &disk_format_raw;
+		break;
+	case DISK_FORMAT_QCOW2:
+		disk->format = &disk_format_qcow2;
+		break;
+	default:
 		return err_msg(err, errlen, -ENOTSUP, "format %s not supported yet",
 				 diskspec_format_name(spec->format));
+	}
+	if (disk->format->kind != DISK_FORMAT_RAW && flags->direct)
+		return err_msg(err, errlen, -ENOTSUP, "--direct is not supported for %s images",
+			       disk->format->name);
 	snprintf(disk->path, sizeof(disk->path), "%s", spec->path);
 	disk->readonly = spec->readonly || flags->readonly;
 	disk->direct = flags->direct;
@@ -203,13 +245,16 @@ int disk_open(struct disk *disk, const struct disk_spec *spec,
 	if (r)
 		goto fail;
 	disk->is_blockdev = S_ISBLK(st.st_mode);
-	if (disk->is_blockdev) {
-		r = disk_probe_bdev(disk, &st, err, errlen);
-		if (r)
-			goto fail;
-	} else {
-		disk_probe_file(disk, &st);
-	}
+	r = disk->format->open(disk, &st, err, errlen);
+	if (r)
+		goto fail;
+	disk->format_owner = true;
+	if (disk->format->kind != DISK_FORMAT_RAW && engine != DISK_ENGINE_DEFAULT &&
+	    engine != DISK_ENGINE_SYNC)
+		log_info("%s: %s images are served by the sync engine", disk->path,
+			 disk->format->name);
+	if (disk->format->kind != DISK_FORMAT_RAW)
+		engine = DISK_ENGINE_SYNC;   /* the format does its I/O itself */
 	disk->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (disk->efd < 0) {
 		r = err_msg(err, errlen, -errno, "eventfd: %s", strerror(errno));
@@ -218,13 +263,14 @@ int disk_open(struct disk *disk, const struct disk_spec *spec,
 	r = disk_attach(disk, engine, err, errlen);
 	if (r)
 		goto fail;
-	log_debug("%s: %llu bytes, blocks %u/%u, %s%s%s, engine %s", disk->path,
-		  (unsigned long long)disk->size, disk->logical_block_size,
+	log_debug("%s: %s, %llu bytes, blocks %u/%u, %s%s%s, engine %s", disk->path,
+		  disk->format->name, (unsigned long long)disk->size, disk->logical_block_size,
 		  disk->physical_block_size, disk->readonly ? "ro" : "rw",
 		  disk->direct ? ", direct" : "", disk->can_discard ? ", discard" : "",
 		  disk->engine->name);
 	return 0;
 fail:
+	disk_format_close(disk);
 	if (disk->efd >= 0)
 		close(disk->efd);
 	close(disk->fd);
@@ -240,6 +286,7 @@ void disk_close(struct disk *disk)
 	disk->done_head = NULL;
 	disk->done_tail = &disk->done_head;
 	disk->inflight = 0;
+	disk_format_close(disk);
 	if (disk->efd >= 0)
 		close(disk->efd);
 	if (disk->fd >= 0)
@@ -297,7 +344,7 @@ int disk_submit(struct disk *disk, struct disk_req *req)
 	req->next = NULL;
 	req->result = 0;
 	disk->inflight++;
-	r = disk->engine->submit(disk, req);
+	r = (disk->format ? disk->format : &disk_format_raw)->submit(disk, req);
 	if (r)
 		disk->inflight--;
 	return r;

@@ -1,6 +1,6 @@
-/* Disk images for isle-tapdisk: one struct disk per open image (a raw file or
- * a block device) and one I/O engine behind it (sync, libaio or io_uring),
- * chosen per disk through a const ops table.
+/* Disk images for isle-tapdisk: one struct disk per open image (a file or a
+ * block device), its format (raw or qcow2) and one I/O engine behind it
+ * (sync, libaio or io_uring), each chosen per disk through a const ops table.
  *
  * Asynchronous contract, the same for every engine:
  *  - disk_submit() either refuses the request at once (returns -errno; the
@@ -32,6 +32,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 
 #include "diskspec.h"
@@ -74,6 +75,7 @@ struct disk_flags {
 };
 
 struct disk_engine_ops;
+struct disk_format_ops;
 
 struct disk {
 	int fd;
@@ -91,6 +93,9 @@ struct disk {
 	unsigned int inflight;
 	const struct disk_engine_ops *engine;
 	void *engine_priv;
+	const struct disk_format_ops *format;
+	void *format_priv;              /* shared by the image's clones */
+	bool format_owner;              /* the image's disk (not a queue's clone) closes it */
 	struct disk_req *done_head;     /* completions waiting for reap */
 	struct disk_req **done_tail;
 };
@@ -105,6 +110,24 @@ struct disk_engine_ops {
 	int (*get_event_fd)(struct disk *disk);
 	int (*reap)(struct disk *disk);                         /* completions run */
 };
+
+/* The image format, between the requests and the engine; one per format
+ * file, const with designated initializers. Raw is the identity: the engine
+ * does the request as it is. A format with shared state (qcow2's metadata)
+ * keeps it in format_priv, which a queue's clone of the disk shares (its
+ * format_owner false) and only the image's own disk frees. */
+struct disk_format_ops {
+	const char *name;
+	enum disk_format kind;
+	/* The image is open and locked: probes it (size, geometry, discard)
+	 * and sets up format_priv. 0 or -errno with a message in err. */
+	int (*open)(struct disk *disk, const struct stat *st, char *err, size_t errlen);
+	void (*close)(struct disk *disk);                       /* the owner's */
+	int (*submit)(struct disk *disk, struct disk_req *req); /* checked req */
+};
+
+extern const struct disk_format_ops disk_format_raw;
+extern const struct disk_format_ops disk_format_qcow2;
 
 extern const struct disk_engine_ops disk_engine_sync;
 extern const struct disk_engine_ops disk_engine_aio;

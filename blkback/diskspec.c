@@ -346,8 +346,8 @@ static int ds_finish(struct ds *ds)
 			return ds_fail(ds, -EINVAL, "a cdrom is read-only; access=rw is not allowed");
 		spec->readonly = true;
 	}
-	if (spec->format != DISK_FORMAT_RAW)
-		return ds_fail(ds, -ENOTSUP, "format %s not supported yet (only raw images)",
+	if (spec->format != DISK_FORMAT_RAW && spec->format != DISK_FORMAT_QCOW2)
+		return ds_fail(ds, -ENOTSUP, "format %s not supported yet (raw and qcow2 images)",
 			       diskspec_format_name(spec->format));
 	return 0;
 }

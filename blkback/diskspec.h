@@ -9,7 +9,9 @@
  *   key=value,...,target=[prefix:]PATH     target= last, taken verbatim
  *   flags: cdrom, discard, no-discard
  * Prefixes: phy: file: raw: aio: tap:[aio:|sync:|uring:|raw:] (raw images);
- * qcow:, qcow2:, vhd:, qed: and tap:<those>: parse but give -ENOTSUP. */
+ * qcow2: and tap:qcow2: (qcow2 images, also format=qcow2 or positional);
+ * qcow:, vhd:, qed: and tap:<those>: parse but give -ENOTSUP. A file is
+ * never probed: without a qcow2 prefix or format it is raw. */
 #ifndef ISLE_BLKBACK_DISKSPEC_H
 #define ISLE_BLKBACK_DISKSPEC_H
 

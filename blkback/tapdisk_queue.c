@@ -253,6 +253,7 @@ static int tapdisk_queue_disk(struct td_queue *q)
 	d->done_head = NULL;
 	d->done_tail = &d->done_head;
 	d->inflight = 0;
+	d->format_owner = false;   /* the format's shared state stays the image's */
 	d->queue_depth = MIN(q->num, DISK_MAX_DEPTH);
 	d->efd = -1;
 	d->fd = fcntl(q->image->fd, F_DUPFD_CLOEXEC, 0);

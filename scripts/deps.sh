@@ -4,6 +4,8 @@ ISLE_PACKAGES=(
 	gcc make meson ninja-build pkg-config   # build
 	libcunit1-dev                           # host unit tests
 	libaio-dev liburing-dev                 # isle-tapdisk I/O engines
+	zlib1g-dev libzstd-dev                  # isle-tapdisk qcow2: compressed clusters
+	qemu-utils                              # qcow2 tests: qemu-img, qemu-io (the reference)
 	acpica-tools                            # iasl compiles the DSDT
 	clang libclang-rt-14-dev                # libFuzzer targets, sanitizers
 	qemu-system-x86                         # the reference VMM in tests and benches

@@ -874,10 +874,16 @@ static void test_open_errors(void)
 	CU_ASSERT_EQUAL(disk_open(&d, &spec, DISK_ENGINE_SYNC, NULL, err, sizeof(err)),
 			-EINVAL);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "neither a regular file nor a block device"));
-	spec.format = DISK_FORMAT_QCOW2;
+	spec.format = DISK_FORMAT_VHD;
 	CU_ASSERT_EQUAL(disk_open(&d, &spec, DISK_ENGINE_SYNC, NULL, err, sizeof(err)),
 			-ENOTSUP);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err, "qcow2"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "format vhd not supported"));
+	/* qcow2 is served, but never with O_DIRECT. */
+	spec.format = DISK_FORMAT_QCOW2;
+	CU_ASSERT_EQUAL(disk_open(&d, &spec, DISK_ENGINE_SYNC,
+				  &(struct disk_flags){ .direct = true }, err, sizeof(err)),
+			-ENOTSUP);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "--direct is not supported for qcow2"));
 }
 
 /* DEFAULT takes the spec's engine, else the best available. */

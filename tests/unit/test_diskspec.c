@@ -18,6 +18,7 @@ struct ds_case {
 	bool ro;
 	const char *vdev;               /* NULL: "" expected */
 	bool cdrom;
+	enum disk_format format;        /* DISK_FORMAT_RAW unless given */
 	const char *err_has;            /* when rc != 0 */
 };
 
@@ -80,11 +81,13 @@ static const struct ds_case cases[] = {
 
 	/* errors */
 	BAD("", -EINVAL, "empty disk spec"),
-	BAD("qcow2:/x", -ENOTSUP, "format qcow2 not supported yet"),
+	OK("qcow2:/x", "/x", .format = DISK_FORMAT_QCOW2),
 	BAD("vhd:/x", -ENOTSUP, "format vhd not supported yet"),
-	BAD("tap:qcow2:/x", -ENOTSUP, "format qcow2 not supported yet"),
+	OK("tap:qcow2:/x", "/x", .format = DISK_FORMAT_QCOW2, .backend = DISK_BACKEND_TAP),
 	BAD("tap:vhd:/x", -ENOTSUP, "format vhd not supported yet"),
-	BAD("format=qcow2,target=/x", -ENOTSUP, "format qcow2 not supported yet"),
+	OK("format=qcow2,target=/x", "/x", .format = DISK_FORMAT_QCOW2),
+	OK("/x,qcow2,xvda,rw", "/x", .format = DISK_FORMAT_QCOW2, .vdev = "xvda"),
+	BAD("qcow:/x", -ENOTSUP, "format qcow not supported yet"),
 	BAD("/x,qed", -ENOTSUP, "format qed"),
 	BAD("nbd:host:1234", -EINVAL, "unknown target prefix 'nbd:'"),
 	BAD("disk2:a.img", -EINVAL, "unknown target prefix 'disk2:'"),
@@ -148,9 +151,9 @@ static void test_golden_table(void)
 		}
 		good++;
 		CU_ASSERT_STRING_EQUAL(spec.path, c->path);
-		CU_ASSERT_EQUAL(spec.format, DISK_FORMAT_RAW);
 		CU_ASSERT_EQUAL(spec.engine, c->engine);
 		CU_ASSERT_EQUAL(spec.backendtype, c->backend);
+		CU_ASSERT_EQUAL(spec.format, c->format);
 		CU_ASSERT_EQUAL(spec.readonly, c->ro);
 		CU_ASSERT_EQUAL(spec.cdrom, c->cdrom);
 		CU_ASSERT_STRING_EQUAL(spec.vdev, c->vdev ? c->vdev : "");
