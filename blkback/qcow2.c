@@ -376,8 +376,11 @@ static int qcow2_open_backing(struct qcow2 *q, uint64_t off, uint32_t len,
 			       "supported)", q->path, q->backing_fmt);
 	bo.readonly = true;
 	r = qcow2_open_chain(&q->bq, q->bfd, q->backing, &bo, seen, sub, sizeof(sub));
+	/* The failing image names itself; only the disk adds its own name,
+	 * so a deep chain's message is not buried under every level's. */
 	if (r)
-		return err_msg(err, errlen, r, "%s: backing file: %s", q->path, sub);
+		return q->level ? err_msg(err, errlen, r, "%s", sub)
+				: err_msg(err, errlen, r, "%s: backing file: %s", q->path, sub);
 	q->chain = 1 + q->bq->chain;
 	return 0;
 }
@@ -410,6 +413,7 @@ static int qcow2_open_chain(struct qcow2 **qp, int fd, const char *path,
 		goto fail;
 	}
 	q->file_size = S_ISBLK(st.st_mode) ? (uint64_t)lseek(fd, 0, SEEK_END) : (uint64_t)st.st_size;
+	q->level = seen->n;
 	if (seen->n < QCOW2_MAX_CHAIN) {
 		seen->dev[seen->n] = st.st_dev;
 		seen->ino[seen->n++] = st.st_ino;

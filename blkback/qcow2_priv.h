@@ -108,6 +108,7 @@ struct qcow2 {
 	int bfd;
 	uint64_t bsize;
 	unsigned int chain;
+	unsigned int level;        /* images above this one in the chain (0: the disk) */
 	char backing[PATH_MAX];
 	char backing_fmt[16];
 

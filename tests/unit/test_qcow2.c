@@ -11,17 +11,25 @@
  * qcow2 <- qcow2 chain reads through with partial-cluster copy-on-write;
  * write-zeroes reads back as zeros; a raw file is not a qcow2 image; an
  * unknown incompatible bit is refused naming it; the dirty bit allows only
- * read-only; a backing chain loop is refused. */
+ * read-only; a backing chain loop is refused. Malformed images (truncated
+ * tables, tables and clusters past the end, on the header or on another
+ * table, an undecodable compressed cluster, refcount underflow and a
+ * refcount at its maximum, a chain deeper than QCOW2_MAX_CHAIN): a clear
+ * refusal at open or -EIO for the request, the image marked corrupt when
+ * its metadata is, and the file not grown. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cunit.h"
 #include "qcow2.h"
+
+#define QCOW2_COPIED (1ULL << 63)
 
 static char dir[64];
 static char err[512];
@@ -249,6 +257,243 @@ static void test_refusals(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "loop"));
 }
 
+/* Malformed images, each made from m.qcow2 (4 KiB clusters, 1 MiB, 8 KiB
+ * written by qemu-io): header 0, refcount table 0x1000, refcount block
+ * 0x2000, L1 0x3000, L2 0x4000, data 0x5000 and 0x6000 (checked below, so
+ * a change in qemu-img's layout fails loudly instead of testing nothing).
+ * Each gets a clear refusal at open or -EIO for the request that meets the
+ * damage; nothing crashes and the file does not grow. */
+static void put_be(const char *name, uint64_t off, uint64_t v, int bytes)
+{
+	char path[256];
+	uint8_t b[8];
+	int fd;
+
+	for (int i = 0; i < bytes; i++)
+		b[i] = (uint8_t)(v >> (8 * (bytes - 1 - i)));
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_FATAL(pwrite(fd, b, (size_t)bytes, (off_t)off) == bytes);
+	close(fd);
+}
+
+static uint64_t get_be(const char *name, uint64_t off)
+{
+	char path[256];
+	uint8_t b[8] = { 0 };
+	uint64_t v = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_RDONLY);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT(pread(fd, b, 8, (off_t)off) == 8);
+	close(fd);
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | b[i];
+	return v;
+}
+
+static off_t file_size(const char *name)
+{
+	char path[256];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return stat(path, &st) ? -1 : st.st_size;
+}
+
+static void mk_small(const char *name)
+{
+	CU_ASSERT_EQUAL_FATAL(sh("cd %s && rm -f %s && qemu-img create -q -f qcow2 -o "
+				 "cluster_size=4096 %s 1M && qemu-io -c 'write -P 0x21 0 8k' %s "
+				 ">/dev/null", dir, name, name, name), 0);
+	CU_ASSERT_EQUAL_FATAL(get_be(name, 40), 0x3000);                 /* L1 */
+	CU_ASSERT_EQUAL_FATAL(get_be(name, 48), 0x1000);                 /* refcount table */
+	CU_ASSERT_EQUAL_FATAL(get_be(name, 0x1000), 0x2000);             /* refcount block */
+	CU_ASSERT_EQUAL_FATAL(get_be(name, 0x3000), QCOW2_COPIED | 0x4000); /* L2 */
+	CU_ASSERT_EQUAL_FATAL(get_be(name, 0x4000), QCOW2_COPIED | 0x5000); /* data */
+}
+
+/* Opens name read-write; NULL with err set when refused. */
+static struct qcow2 *open_small(const char *name, int *fd)
+{
+	return open_img(name, false, fd);
+}
+
+static void test_malformed_open(void)
+{
+	struct qcow2 *q;
+	int fd;
+
+	/* Truncated: the L1 table is past the end of the file. */
+	mk_small("t.qcow2");
+	CU_ASSERT_EQUAL_FATAL(sh("truncate -s 8192 %s/t.qcow2", dir), 0);
+	q = open_small("t.qcow2", &fd);
+	CU_ASSERT_PTR_NULL(q);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "L1 table at 0x3000 is not inside"));
+	/* The refcount table past the end. */
+	mk_small("t.qcow2");
+	put_be("t.qcow2", 48, 0x100000, 8);
+	q = open_small("t.qcow2", &fd);
+	CU_ASSERT_PTR_NULL(q);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "refcount table"));
+	/* The L1 table on the header. */
+	mk_small("t.qcow2");
+	put_be("t.qcow2", 40, 0, 8);
+	q = open_small("t.qcow2", &fd);
+	CU_ASSERT_PTR_NULL(q);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "L1 table at 0x0"));
+	/* An L1 table far too large for the disk (and for memory). */
+	mk_small("t.qcow2");
+	put_be("t.qcow2", 36, 0x10000000, 4);
+	q = open_small("t.qcow2", &fd);
+	CU_ASSERT_PTR_NULL(q);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "l1_size"));
+	/* refcount_order 7: 128-bit refcounts do not exist. */
+	mk_small("t.qcow2");
+	put_be("t.qcow2", 96, 7, 4);
+	q = open_small("t.qcow2", &fd);
+	CU_ASSERT_PTR_NULL(q);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "refcount_order 7"));
+	/* cluster_bits 31. */
+	mk_small("t.qcow2");
+	put_be("t.qcow2", 20, 31, 4);
+	q = open_small("t.qcow2", &fd);
+	CU_ASSERT_PTR_NULL(q);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "cluster_bits 31"));
+	/* A backing file name past the end of the file. */
+	mk_small("t.qcow2");
+	put_be("t.qcow2", 8, 0x100000, 8);
+	put_be("t.qcow2", 16, 16, 4);
+	q = open_small("t.qcow2", &fd);
+	CU_ASSERT_PTR_NULL(q);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "backing file name"));
+}
+
+/* One request meets the damage: -EIO, the image is marked corrupt (no
+ * more writes; reopening for writing is refused), reads elsewhere work. */
+static void damaged(const char *what, uint64_t off, uint64_t val, bool write_hits)
+{
+	struct qcow2 *q;
+	off_t before;
+	int fd;
+
+	mk_small("c.qcow2");
+	put_be("c.qcow2", off, val, 8);
+	before = file_size("c.qcow2");
+	q = open_small("c.qcow2", &fd);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	if (write_hits) {
+		CU_ASSERT_EQUAL(wr(q, 16384, 4096, 0x99), -EIO);  /* allocates */
+	} else {
+		uint8_t b[4096];
+		struct iovec v = { b, sizeof(b) };
+
+		CU_ASSERT_EQUAL(qcow2_rw(q, DISK_OP_READ, 0, &v, 1, sizeof(b)), -EIO);
+		CU_ASSERT_EQUAL(wr(q, 8192, 4096, 0x99), -EIO);  /* corrupt: no writes */
+	}
+	close_img(q, fd);
+	CU_ASSERT(file_size("c.qcow2") <= before + 4096);
+	q = open_small("c.qcow2", &fd);
+	CU_ASSERT_PTR_NULL(q);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "marked corrupt"));
+	if (!q)
+		printf("  %s: refused as marked corrupt\n", what);
+	else
+		close_img(q, fd);
+}
+
+static void test_malformed_tables(void)
+{
+	/* An L1 entry past the end of the file. */
+	damaged("L1 entry past EOF", 0x3000, QCOW2_COPIED | 0x100000, false);
+	/* The L2 table on the header. */
+	damaged("L2 table on the header", 0x3000, QCOW2_COPIED | 0x0200, false);
+	/* A data cluster on the header's cluster (0 would read as unallocated:
+	 * 0x800 is inside it and misaligned too). */
+	damaged("data on the header", 0x4000, QCOW2_COPIED | 0x800, false);
+	/* A data cluster on the L1 table. */
+	damaged("data on the L1 table", 0x4000, QCOW2_COPIED | 0x3000, false);
+	/* A data cluster past the end of the file. */
+	damaged("data past EOF", 0x4000, QCOW2_COPIED | 0x200000, false);
+	/* A compressed cluster whose bytes run past the end of the file. */
+	damaged("compressed past EOF", 0x4000, (1ULL << 62) | 0x10000, false);
+	/* The refcount block past the end: the first allocation finds it. */
+	damaged("refcount block past EOF", 0x1000, 0x100000, true);
+}
+
+/* A compressed cluster that holds no deflate stream: that read gets -EIO
+ * (the data is lost, not the metadata: the image stays writable). */
+static void test_bad_compressed(void)
+{
+	uint8_t b[4096];
+	struct iovec v = { b, sizeof(b) };
+	struct qcow2 *q;
+	int fd;
+
+	mk_small("z.qcow2");
+	put_be("z.qcow2", 0x4000, (1ULL << 62) | (7ULL << 58) | 0x5000, 8);
+	q = open_small("z.qcow2", &fd);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	CU_ASSERT_EQUAL(qcow2_rw(q, DISK_OP_READ, 0, &v, 1, sizeof(b)), -EIO);
+	CU_ASSERT(rd(q, 4096, 4096, 0x21));
+	CU_ASSERT_EQUAL(wr(q, 0, 4096, 0x42), 4096);   /* a new cluster replaces it */
+	CU_ASSERT(rd(q, 0, 4096, 0x42));
+	close_img(q, fd);
+}
+
+/* Refcounts at their limits: a data cluster whose refcount is already 0
+ * (discarding it would underflow) gives -EIO, never a wrap to the maximum;
+ * one at 65535 (the 16-bit maximum) is neither freed nor wrapped. */
+static void test_malformed_refcounts(void)
+{
+	struct qcow2 *q;
+	int r, fd;
+
+	mk_small("r.qcow2");
+	put_be("r.qcow2", 0x2000 + 5 * 2, 0, 2);
+	q = open_small("r.qcow2", &fd);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	r = qcow2_discard(q, 0, 4096, false);
+	if (!r)
+		r = qcow2_flush(q);
+	CU_ASSERT_EQUAL(r, -EIO);
+	close_img(q, fd);
+	CU_ASSERT_EQUAL(get_be("r.qcow2", 0x2000 + 5 * 2) >> 48, 0);
+
+	mk_small("r.qcow2");
+	put_be("r.qcow2", 0x2000 + 5 * 2, 0xffff, 2);
+	q = open_small("r.qcow2", &fd);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	CU_ASSERT_EQUAL(qcow2_discard(q, 0, 4096, false), 0);
+	CU_ASSERT_EQUAL(qcow2_flush(q), 0);
+	CU_ASSERT(rd(q, 0, 4096, 0));
+	CU_ASSERT(rd(q, 4096, 4096, 0x21));
+	close_img(q, fd);
+	CU_ASSERT_EQUAL(get_be("r.qcow2", 0x2000 + 5 * 2) >> 48, 0xfffe);
+}
+
+/* A chain deeper than QCOW2_MAX_CHAIN images is refused. */
+static void test_chain_depth(void)
+{
+	struct qcow2 *q;
+	int fd;
+
+	CU_ASSERT_EQUAL_FATAL(sh("cd %s && qemu-img create -q -f qcow2 d0.qcow2 1M && "
+				 "for i in $(seq 1 %d); do qemu-img create -q -f qcow2 -u "
+				 "-b d$((i - 1)).qcow2 -F qcow2 d$i.qcow2 1M || exit 1; done",
+				 dir, QCOW2_MAX_CHAIN), 0);
+	q = open_img("d15.qcow2", true, &fd);
+	CU_ASSERT_PTR_NOT_NULL(q);
+	if (q)
+		close_img(q, fd);
+	q = open_img("d16.qcow2", true, &fd);
+	CU_ASSERT_PTR_NULL(q);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "deeper than 16"));
+}
+
 static int suite_init(void)
 {
 	if (sh("command -v qemu-img >/dev/null && command -v qemu-io >/dev/null")) {
@@ -280,4 +525,9 @@ void unit_register(void)
 	CU_add_test(s, "zstd", test_zstd);
 	CU_add_test(s, "backing chain", test_backing_chain);
 	CU_add_test(s, "refusals", test_refusals);
+	CU_add_test(s, "malformed headers", test_malformed_open);
+	CU_add_test(s, "malformed tables", test_malformed_tables);
+	CU_add_test(s, "undecodable compressed cluster", test_bad_compressed);
+	CU_add_test(s, "refcounts at their limits", test_malformed_refcounts);
+	CU_add_test(s, "backing chain depth", test_chain_depth);
 }
