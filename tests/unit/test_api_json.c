@@ -186,8 +186,8 @@ static const struct bad_case vm_bad[] = {
 	{ VMB(", \"platform\": {\"uuid\": \"x\"}"), -ENOTSUP, "SMBIOS" },
 	{ VMB(", \"platform\": {\"tdx\": true}"), -ENOTSUP, "TDX" },
 	{ VMB(", \"disks\": {}"), -EINVAL, "disks: expected an array" },
-	{ VMB(", \"disks\": [{\"path\": \"/a\"}, {\"path\": \"/b\", \"image_type\": \"Qcow2\"}]"),
-	  -ENOTSUP, "disks[1].image_type: Qcow2" },
+	{ VMB(", \"disks\": [{\"path\": \"/a\"}, {\"path\": \"/b\", \"image_type\": \"Vhdx\"}]"),
+	  -ENOTSUP, "disks[1].image_type: Vhdx" },
 	{ VMB(", \"disks\": [{\"path\": \"/a\", \"id\": \"d\"},"
 	      " {\"path\": \"/b\", \"id\": \"d\"}]"),
 	  -EEXIST, "disks[1]: disk:" },
@@ -310,6 +310,8 @@ static const struct good_case hot_good[] = {
 	  " \"serial\": null, \"lock_granularity\": \"ByteRange\", \"disable_io_uring\": true}",
 	  "access=rw,target=/a,b=c/x.img", 0, false },
 	{ DISK, "{\"path\": \"phy:img\"}", "access=rw,target=file:phy:img", 0, false },
+	{ DISK, "{\"path\": \"/c.qcow2\", \"image_type\": \"Qcow2\", \"backing_files\": true}",
+	  "format=qcow2,access=rw,target=/c.qcow2", 0, false },
 	{ DISK, "{\"vhost_user\": true, \"vhost_socket\": \"/run/b,1.sock\", \"id\": \"vb\","
 	  " \"image_type\": \"Unknown\"}", "socket=/run/b,1.sock,id=vb", 0, false },
 	{ NET, "{\"ip\": \"192.168.249.1\", \"mask\": \"255.255.255.0\","
@@ -363,7 +365,8 @@ static const struct { enum which w; struct bad_case c; } hot_bad[] = {
 	{ DISK, { "{}", -EINVAL, "path: required" } },
 	{ DISK, { "{\"path\": \"\"}", -EINVAL, "path: empty" } },
 	{ DISK, { "{\"path\": \"/a\\nb\"}", -EINVAL, "control characters" } },
-	{ DISK, { "{\"path\": \"/img\", \"image_type\": \"Qcow2\"}", -ENOTSUP, "Qcow2 images" } },
+	{ DISK, { "{\"vhost_user\": true, \"vhost_socket\": \"/s\", \"image_type\": \"Qcow2\"}",
+		  -EINVAL, "its backend's" } },
 	{ DISK, { "{\"path\": \"/img\", \"image_type\": \"Vhdx\"}", -ENOTSUP, "Vhdx" } },
 	{ DISK, { "{\"path\": \"/img\", \"image_type\": \"FixedVhd\"}", -ENOTSUP, "FixedVhd" } },
 	{ DISK, { "{\"path\": \"/img\", \"image_type\": \"Unknown\"}", -ENOTSUP, "probe" } },

@@ -97,6 +97,14 @@ static const struct map_case disk_cases[] = {
 	{ "/img,raw,xvdb,rw,cdrom", 0, "{\"path\":\"/img\",\"readonly\":true,\"id\":\"xvdb\"}" },
 	{ "discard,backendtype=phy,phy:/dev/x,xvdb", 0,
 	  "{\"path\":\"/dev/x\",\"readonly\":false,\"id\":\"xvdb\"}" },
+	/* qcow2, however xl spells it. */
+	{ "qcow2:/img", 0, "{\"path\":\"/img\",\"readonly\":false,\"image_type\":\"Qcow2\"}" },
+	{ "tap:qcow2:/img,xvdb,w", 0,
+	  "{\"path\":\"/img\",\"readonly\":false,\"image_type\":\"Qcow2\",\"id\":\"xvdb\"}" },
+	{ "format=qcow2,vdev=xvdc,access=r,target=/c.qcow2", 0,
+	  "{\"path\":\"/c.qcow2\",\"readonly\":true,\"image_type\":\"Qcow2\",\"id\":\"xvdc\"}" },
+	{ "/img,qcow2,xvdb", 0,
+	  "{\"path\":\"/img\",\"readonly\":false,\"image_type\":\"Qcow2\",\"id\":\"xvdb\"}" },
 	/* isle's vhost-user-blk form. */
 	{ "socket=/run/vu.sock,vdev=xvdb", 0,
 	  "{\"vhost_user\":true,\"vhost_socket\":\"/run/vu.sock\",\"id\":\"xvdb\"}" },
@@ -104,8 +112,8 @@ static const struct map_case disk_cases[] = {
 	/* Refused. */
 	{ "", -EINVAL, "empty target" },
 	{ "vdev=xvdb", -EINVAL, "no target" },
-	{ "qcow2:/img", -ENOTSUP, "qcow2 images" },
-	{ "tap:qcow2:/img", -ENOTSUP, "qcow2 images" },
+	{ "qcow:/img", -ENOTSUP, "qcow images" },
+	{ "format=raw,target=qcow2:/img", -EINVAL, "says qcow2, format= says raw" },
 	{ "/img,vhd,xvdb", -ENOTSUP, "vhd images" },
 	{ "format=qed,target=/img", -ENOTSUP, "qed images" },
 	{ "xyz:/img", -EINVAL, "unknown target prefix 'xyz:'" },
@@ -289,7 +297,7 @@ static void test_verbs(void)
 	CU_ASSERT_EQUAL(xlf_run("block-detach", "vm", "xvdb", "-t"), 2);
 	CU_ASSERT_EQUAL(xlf_run("block-detach", "-t", "0", "vm"), 2);
 	CU_ASSERT_EQUAL(xlf_run("mem-set", "vm", "lots", NULL), 2);
-	CU_ASSERT_EQUAL(xlf_run("block-attach", "vm", "qcow2:/img", NULL), 2);
+	CU_ASSERT_EQUAL(xlf_run("block-attach", "vm", "vhd:/img", NULL), 2);
 	CU_ASSERT_EQUAL(xlf_run("network-attach", "vm", "colour=blue", NULL), 2);
 	/* No such VM. */
 	CU_ASSERT_EQUAL(xlf_run("pause", "ghost", NULL, NULL), 1);

@@ -239,29 +239,39 @@ static const struct aj_field aj_disk_fields[] = {
 	{ "id", T_STR, R_USE, NULL },
 	{ "serial", T_STR, R_ABSENT, "isle's disks have no serial number" },
 	{ "queue_affinity", T_ARR, R_ABSENT, AJ_NOT_SUP("pinning I/O queues") },
-	{ "backing_files", T_BOOL, R_FALSE, AJ_NOT_SUP("backing files (qcow2 chains)") },
+	/* isle-tapdisk follows a qcow2 image's backing chain as xl and QEMU do. */
+	{ "backing_files", T_BOOL, R_IGNORE, NULL },
 	{ "sparse", T_BOOL, R_IGNORE, NULL }, { "image_type", T_STR, R_USE, NULL },
 	{ "lock_granularity", T_STR, R_USE, NULL },
 	{ "disable_io_uring", T_BOOL, R_IGNORE, NULL }, { "disable_aio", T_BOOL, R_IGNORE, NULL },
 };
 
-/* image_type: Raw (or absent); Unknown only for vhost-user (the backend's). */
-static int aj_image_type(const json_t *obj, const char *where, bool vhost, char *err,
-			 size_t errlen)
+/* image_type: Raw (or absent) or Qcow2, which isle-tapdisk serves (*fmt
+ * becomes "qcow2"; never probed); Unknown only for vhost-user (the
+ * backend's). */
+static int aj_image_type(const json_t *obj, const char *where, bool vhost, const char **fmt,
+			 char *err, size_t errlen)
 {
 	const char *t = aj_str(obj, "image_type");
 	char p[AJ_PATH_MAX];
 
+	*fmt = NULL;
 	aj_path(p, where, "image_type");
 	if (!t || !strcmp(t, "Raw") || (vhost && !strcmp(t, "Unknown")))
 		return 0;
 	if (!strcmp(t, "Unknown"))
 		return err_msg(err, errlen, -ENOTSUP, "%s: Unknown asks to probe the image "
-			       "format; isle serves raw images only (say Raw)", p);
-	if (!strcmp(t, "Qcow2") || !strcmp(t, "FixedVhd") || !strcmp(t, "Vhdx") ||
-	    !strcmp(t, "FlatVmdk"))
+			       "format; isle never guesses it (say Raw or Qcow2)", p);
+	if (!strcmp(t, "Qcow2")) {
+		if (vhost)
+			return err_msg(err, errlen, -EINVAL, "%s: a vhost-user disk's format is "
+				       "its backend's", p);
+		*fmt = "qcow2";
+		return 0;
+	}
+	if (!strcmp(t, "FixedVhd") || !strcmp(t, "Vhdx") || !strcmp(t, "FlatVmdk"))
 		return err_msg(err, errlen, -ENOTSUP, "%s: %s images are not supported by isle "
-			       "(raw images only)", p, t);
+			       "(Raw and Qcow2)", p, t);
 	return err_msg(err, errlen, -EINVAL, "%s: '%.32s' is not one of Raw, Qcow2, FixedVhd, "
 		       "Vhdx, FlatVmdk, Unknown", p, t);
 }
@@ -269,7 +279,7 @@ static int aj_image_type(const json_t *obj, const char *where, bool vhost, char 
 int aj_disk(const json_t *obj, const char *where, char *spec, size_t speclen, char *err,
 	    size_t errlen)
 {
-	const char *path, *sock, *id, *lock;
+	const char *path, *sock, *id, *lock, *fmt;
 	bool vhost, ro;
 	json_int_t n, seg;
 	size_t off = 0;
@@ -293,7 +303,7 @@ int aj_disk(const json_t *obj, const char *where, char *spec, size_t speclen, ch
 			       aj_path(p, where, "lock_granularity"), lock);
 	vhost = json_is_true(aj_get(obj, "vhost_user"));
 	ro = json_is_true(aj_get(obj, "readonly"));
-	if ((r = aj_image_type(obj, where, vhost, err, errlen)))
+	if ((r = aj_image_type(obj, where, vhost, &fmt, err, errlen)))
 		return r;
 	if (vhost) {
 		if (!sock)
@@ -323,7 +333,8 @@ int aj_disk(const json_t *obj, const char *where, char *spec, size_t speclen, ch
 			       aj_path(p, where, "path"), PATH_MAX - 1);
 	/* target= goes last: isle and isle-tapdisk take the rest as the path;
 	 * one that would read as "prefix:..." gets an explicit file:. */
-	if (aj_cat(spec, speclen, &off, "access=%s", ro ? "ro" : "rw") ||
+	if ((fmt && aj_cat(spec, speclen, &off, "format=%s,", fmt)) ||
+	    aj_cat(spec, speclen, &off, "access=%s", ro ? "ro" : "rw") ||
 	    (id && aj_cat(spec, speclen, &off, ",id=%s", id)) ||
 	    aj_cat(spec, speclen, &off, ",target=%s%s", config_disk_prefix(path) ? "file:" : "",
 		   path))

@@ -13,8 +13,9 @@
  * go through isle's own validator (device_spec_parse) first; the disk spec
  * is mapped here, in diskspec.c's model, since isle-tapdisk's parser is not
  * part of the VMM: DiskConfig has a path, readonly and an id, so the
- * target's prefixes are taken off (raw images only, as vm.add-disk) and the
- * vdev becomes the id. */
+ * target's prefixes are taken off (a qcow2 one, or format=qcow2, becomes
+ * image_type Qcow2; raw and qcow2 only, as vm.add-disk) and the vdev
+ * becomes the id. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,20 +42,26 @@ enum { XD_TARGET, XD_FORMAT, XD_VDEV, XD_ACCESS, XD_N };
 struct xl_disk {
 	const char *v[XD_N];      /* what each positional parameter got */
 	bool pfx_format;          /* the target's prefix said the format */
+	bool qcow2;               /* the prefix or format= said qcow2 */
 	bool ro;
 	const char *id;
 };
 
-static int xl_format_ok(const char *f, size_t n, char *err, size_t errlen)
+/* raw (or empty) and qcow2 are served; *qcow2 says which. */
+static int xl_format_ok(const char *f, size_t n, bool *qcow2, char *err, size_t errlen)
 {
-	static const char *const other[] = { "qcow", "qcow2", "vhd", "qed" };
+	static const char *const other[] = { "qcow", "vhd", "qed" };
 
 	if (!n || (n == 3 && !memcmp(f, "raw", 3)))
 		return 0;
+	if (n == 5 && !memcmp(f, "qcow2", 5)) {
+		*qcow2 = true;
+		return 0;
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(other); i++)
 		if (n == strlen(other[i]) && !memcmp(f, other[i], n))
 			return err_msg(err, errlen, -ENOTSUP, "%s images cannot be hot-added (raw "
-				       "images only)", other[i]);
+				       "and qcow2 images only)", other[i]);
 	return err_msg(err, errlen, -EINVAL, "unknown format '%.*s'", (int)MIN(n, 32), f);
 }
 
@@ -80,8 +87,8 @@ static int xl_disk_target(struct xl_disk *d, const char *t, char *err, size_t er
 		bool tap = word == 0 && xl_word_in(t, n, first + 6, 2);
 		bool known = word ? xl_word_in(t, n, driver, 4) : xl_word_in(t, n, first, 8);
 
-		/* Otherwise a format's name: raw, or a refused qcow2: etc. */
-		r = known ? 0 : xl_format_ok(t, n, err, errlen);
+		/* Otherwise a format's name: raw, qcow2, or a refused vhd: etc. */
+		r = known ? 0 : xl_format_ok(t, n, &d->qcow2, err, errlen);
 		if (r == -EINVAL)
 			return err_msg(err, errlen, -EINVAL, "unknown %s '%.*s:' (write file:PATH "
 				       "for a file name with ':')",
@@ -109,7 +116,7 @@ static int xl_disk_param(struct xl_disk *d, int p, const char *v, char *err, siz
 		return xl_disk_target(d, v, err, errlen);
 	case XD_FORMAT:
 		d->v[p] = v;
-		return xl_format_ok(v, strlen(v), err, errlen);
+		return xl_format_ok(v, strlen(v), &d->qcow2, err, errlen);
 	case XD_ACCESS:
 		if (!strcmp(v, "r") || !strcmp(v, "ro"))
 			d->ro = true;
@@ -212,6 +219,8 @@ int xl_disk_config(const char *spec, json_t **out, char *err, size_t errlen)
 				r = xl_disk_param(&d, slot, item, err, errlen);
 		}
 	}
+	if (!r && d.qcow2 && d.v[XD_FORMAT] && !strcmp(d.v[XD_FORMAT], "raw"))
+		r = err_msg(err, errlen, -EINVAL, "the target says qcow2, format= says raw");
 	if (!r && !d.v[XD_TARGET])
 		r = err_msg(err, errlen, -EINVAL, "no target: give a path, e.g. phy:/dev/vg/disk "
 			    "or file:/img,xvdb,w");
@@ -222,6 +231,8 @@ int xl_disk_config(const char *spec, json_t **out, char *err, size_t errlen)
 			    "up to 30 letters, digits, _ . -)", d.id);
 	if (!r) {
 		*out = json_pack("{s:s, s:b}", "path", d.v[XD_TARGET], "readonly", d.ro);
+		if (d.qcow2)
+			json_object_set_new(*out, "image_type", json_string("Qcow2"));
 		if (d.id)
 			json_object_set_new(*out, "id", json_string(d.id));
 	}
