@@ -1,8 +1,10 @@
 /* blkload: bench/blk's host-process load generator, a vhost-user-blk
  * frontend that needs no KVM:
- *   blkload --socket PATH --rw randread|randwrite|seqread --bs N --qd N --ms N
+ *   blkload --socket PATH --rw randread|randwrite|seqread|seqwrite --bs N --qd N --ms N
+ *           [--span-mb N]
  * It keeps qd requests in flight for ms milliseconds, as the test guest's
- * blkbench scenario does, and prints
+ * blkbench scenario does, over the first span-mb MiB of the disk (default:
+ * all of it up to 1 GiB, as blkbench), and prints
  *   # blkload rw=... bs=... qd=... ms=... requests=N iops=N errors=N
  * Exit: 0 if every request completed OK, 1 on a failure, 2 on bad arguments.
  *
@@ -474,7 +476,7 @@ static void load_run(struct load *l, unsigned int qd, uint64_t ms)
 static int usage(const char *why)
 {
 	fprintf(stderr, "blkload: %s\nusage: blkload --socket PATH --rw randread|randwrite|"
-		"seqread --bs N --qd N --ms N\n", why);
+		"seqread|seqwrite --bs N --qd N --ms N [--span-mb N]\n", why);
 	return 2;
 }
 
@@ -492,11 +494,12 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' }, { "rw", required_argument, NULL, 'r' },
 		{ "bs", required_argument, NULL, 'b' }, { "qd", required_argument, NULL, 'q' },
-		{ "ms", required_argument, NULL, 'm' }, { NULL, 0, NULL, 0 },
+		{ "ms", required_argument, NULL, 'm' }, { "span-mb", required_argument, NULL, 'S' },
+		{ NULL, 0, NULL, 0 },
 	};
 	static struct load l;
 	const char *sock = NULL, *rw = "randread";
-	uint64_t bs = 4096, qd = 1, ms = 3000;
+	uint64_t bs = 4096, qd = 1, ms = 3000, span_mb = 0;
 	struct vpci_env env = {
 		.cfg_read8 = sim_cfg_read8, .cfg_read16 = sim_cfg_read16,
 		.cfg_read32 = sim_cfg_read32, .cfg_write16 = sim_cfg_write16,
@@ -512,8 +515,9 @@ int main(int argc, char **argv)
 	log_init("blkload");
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if ((c == 'b' && !parse_u64(optarg, &bs)) || (c == 'q' && !parse_u64(optarg, &qd)) ||
-		    (c == 'm' && !parse_u64(optarg, &ms)))
-			return usage("--bs, --qd and --ms take a decimal number");
+		    (c == 'm' && !parse_u64(optarg, &ms)) ||
+		    (c == 'S' && (!parse_u64(optarg, &span_mb) || !span_mb || span_mb > (1ULL << 40))))
+			return usage("--bs, --qd, --ms and --span-mb take a decimal number");
 		if (c == 's')
 			sock = optarg;
 		else if (c == 'r')
@@ -525,10 +529,10 @@ int main(int argc, char **argv)
 		return usage("unexpected argument");
 	if (!sock)
 		return usage("--socket is required");
-	l.write = !strcmp(rw, "randwrite");
-	l.seq = !strcmp(rw, "seqread");
+	l.write = !strcmp(rw, "randwrite") || !strcmp(rw, "seqwrite");
+	l.seq = !strcmp(rw, "seqread") || !strcmp(rw, "seqwrite");
 	if (!l.write && !l.seq && strcmp(rw, "randread"))
-		return usage("--rw must be randread, randwrite or seqread");
+		return usage("--rw must be randread, randwrite, seqread or seqwrite");
 	if (bs < 512 || bs > MAX_BS || bs % 512 || qd < 1 || qd > MAX_QD || ms < 1 ||
 	    ms > 24 * 3600 * 1000)
 		return usage("--bs 512..131072 in whole sectors, --qd 1..64, --ms 1..86400000");
@@ -569,6 +573,13 @@ int main(int argc, char **argv)
 	/* qd chains in flight, at most one of them in the indirect table. */
 	nseg = (unsigned int)(bs + PAGE - 1) / PAGE;
 	l.span = MIN(l.bf.capacity, (uint64_t)1 << 21) / (bs / 512);   /* <= 1 GiB, in blocks */
+	if (span_mb && span_mb * 2048 > l.bf.capacity) {
+		fprintf(stderr, "blkload: --span-mb %llu is more than the disk (%llu sectors)\n",
+			(unsigned long long)span_mb, (unsigned long long)l.bf.capacity);
+		goto reset;
+	}
+	if (span_mb)
+		l.span = span_mb * 2048 / (bs / 512);
 	if (nseg > l.bf.seg_limit || !l.span ||
 	    (qd - 1) * (nseg + 2) + (l.bf.vq.flags & VQD_F_INDIRECT ? 1 : nseg + 2) >
 	    l.bf.queue_size) {
