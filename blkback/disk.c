@@ -378,12 +378,17 @@ void disk_complete_later(struct disk *disk, struct disk_req *req, int64_t result
 {
 	uint64_t one = 1;
 
+	bool first = !disk->done_head;
+
 	req->result = result;
 	req->next = NULL;
 	*disk->done_tail = req;
 	disk->done_tail = &req->next;
-	/* Cannot fail short of a counter near 2^64; the list is the truth. */
-	if (write(disk->efd, &one, sizeof(one)) < 0)
+	/* One signal per batch: a non-empty list always has one pending, since
+	 * every reap drains the eventfd and then takes the whole list (one
+	 * syscall less per request at queue depth). Cannot fail short of a
+	 * counter near 2^64; the list is the truth. */
+	if (first && write(disk->efd, &one, sizeof(one)) < 0)
 		log_warn("%s: eventfd write: %s", disk->path, strerror(errno));
 }
 

@@ -179,6 +179,7 @@ static int aio_reap(struct disk *disk)
 		if (n < 0) {
 			if (n == -EINTR)
 				continue;
+			disk_run_completions(disk);   /* the eventfd was drained */
 			return n;
 		}
 		for (int i = 0; i < n; i++) {
