@@ -69,10 +69,16 @@ static const struct opts_case cases[] = {
 	{ "--socket s --tap-fd 3 --bridge 0123456789abcdefg", -EINVAL, "interface names" },
 };
 
-/* Splits line into a writable argv (argv[0] "isle-netback") and parses. */
+/* Splits line into a writable argv (argv[0] "isle-netback") and parses.
+ * The options point into argv's strings, as in main(): they live in a
+ * static buffer so the caller can read o until the next parse (on this
+ * function's stack they were gone once it returned, which ASan's
+ * MALLOC_PERTURB_ runs showed as a flaky socket name). */
 static int parse(const char *line, struct nb_opts *o, char *err, size_t errlen)
 {
-	char buf[1024], *argv[64], *tok, *save;
+	static char buf[1024];
+	static char *argv[64];
+	char *tok, *save;
 	int argc = 0;
 
 	snprintf(buf, sizeof(buf), "%s", line);
