@@ -377,7 +377,6 @@ void disk_eventfd_drain(struct disk *disk)
 void disk_complete_later(struct disk *disk, struct disk_req *req, int64_t result)
 {
 	uint64_t one = 1;
-
 	bool first = !disk->done_head;
 
 	req->result = result;

@@ -1,8 +1,8 @@
 /* libFuzzer target for blkback/diskspec.c: the input is one disk spec as
  * bytes. Besides crashes and sanitizer reports, it checks what a caller
  * relies on: a success has a non-empty, terminated path and a valid or
- * empty vdev and is raw or qcow2; a failure has a one-line message; and the counted
- * and the NUL-terminated entry points agree. */
+ * empty vdev and is raw or qcow2; a failure has a one-line message; and
+ * the counted and the NUL-terminated entry points agree. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,7 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ra = diskspec_parse_buf((const char *)data, size, &a, err_a, sizeof(err_a));
 	if (ra == 0) {
 		if (!a.path[0] || !memchr(a.path, '\0', sizeof(a.path)) ||
-		    (a.format != DISK_FORMAT_RAW && a.format != DISK_FORMAT_QCOW2) || !memchr(a.vdev, '\0', sizeof(a.vdev)) ||
+		    (a.format != DISK_FORMAT_RAW && a.format != DISK_FORMAT_QCOW2) ||
+		    !memchr(a.vdev, '\0', sizeof(a.vdev)) ||
 		    (a.vdev[0] && !diskspec_vdev_valid(a.vdev)) || (a.cdrom && !a.readonly))
 			abort();
 	} else {

@@ -79,6 +79,16 @@ static void request(struct qcow2 *q, uint64_t dsize, uint8_t *buf, bool ro)
 		abort();
 }
 
+/* A read must return its length or an I/O error, never anything else. */
+static void read_at(struct qcow2 *q, uint64_t off, uint64_t len, uint8_t *buf)
+{
+	struct iovec v = { buf, len };
+	int64_t r = qcow2_rw(q, DISK_OP_READ, off, &v, 1, len);
+
+	if (r != (int64_t)len && !io_errno_ok(r, false))
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t buf[MAX_REQ];
@@ -119,21 +129,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (unsigned int i = 0; i < n; i++)
 		request(q, dsize, buf, o.readonly);
 	/* The start (tables usually follow the header) and a sample across. */
-	for (uint64_t off = 0; off < dsize && off < (64u << 10); off += 4096) {
-		uint64_t len = dsize - off < 4096 ? dsize - off : 4096;
-		struct iovec v = { buf, len };
-		int64_t rr = qcow2_rw(q, DISK_OP_READ, off, &v, 1, len);
-
-		if (rr != (int64_t)len && !io_errno_ok(rr, false))
-			abort();
-	}
-	for (unsigned int i = 1; i < 8 && dsize >= 4096; i++) {
+	for (uint64_t off = 0; off < dsize && off < (64u << 10); off += 4096)
+		read_at(q, off, dsize - off < 4096 ? dsize - off : 4096, buf);
+	for (unsigned int i = 1; i < 8; i++) {
 		uint64_t off = (dsize / 8 * i) & ~4095ULL;
-		struct iovec v = { buf, 4096 };
-		int64_t rr = off + 4096 <= dsize ? qcow2_rw(q, DISK_OP_READ, off, &v, 1, 4096) : 4096;
 
-		if (rr != 4096 && !io_errno_ok(rr, false))
-			abort();
+		if (off + 4096 <= dsize)
+			read_at(q, off, 4096, buf);
 	}
 	qcow2_get_info(q, &info);
 	qcow2_close(q);

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "cunit.h"
+#include "isle/util.h"
 #include "qcow2.h"
 
 #define QCOW2_COPIED (1ULL << 63)
@@ -263,16 +264,22 @@ static void test_refusals(void)
  * a change in qemu-img's layout fails loudly instead of testing nothing).
  * Each gets a clear refusal at open or -EIO for the request that meets the
  * damage; nothing crashes and the file does not grow. */
+static const char *img_path(const char *name)
+{
+	static char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return path;
+}
+
 static void put_be(const char *name, uint64_t off, uint64_t v, int bytes)
 {
-	char path[256];
 	uint8_t b[8];
 	int fd;
 
 	for (int i = 0; i < bytes; i++)
 		b[i] = (uint8_t)(v >> (8 * (bytes - 1 - i)));
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = open(path, O_WRONLY);
+	fd = open(img_path(name), O_WRONLY);
 	CU_ASSERT_FATAL(fd >= 0);
 	CU_ASSERT_FATAL(pwrite(fd, b, (size_t)bytes, (off_t)off) == bytes);
 	close(fd);
@@ -280,13 +287,11 @@ static void put_be(const char *name, uint64_t off, uint64_t v, int bytes)
 
 static uint64_t get_be(const char *name, uint64_t off)
 {
-	char path[256];
 	uint8_t b[8] = { 0 };
 	uint64_t v = 0;
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = open(path, O_RDONLY);
+	fd = open(img_path(name), O_RDONLY);
 	CU_ASSERT_FATAL(fd >= 0);
 	CU_ASSERT(pread(fd, b, 8, (off_t)off) == 8);
 	close(fd);
@@ -297,12 +302,13 @@ static uint64_t get_be(const char *name, uint64_t off)
 
 static off_t file_size(const char *name)
 {
-	char path[256];
 	struct stat st;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	return stat(path, &st) ? -1 : st.st_size;
+	return stat(img_path(name), &st) ? -1 : st.st_size;
 }
+
+/* The 16-bit refcount of the first data cluster (cluster 5). */
+#define RC_DATA0 (0x2000 + 5 * 2)
 
 static void mk_small(const char *name)
 {
@@ -316,60 +322,53 @@ static void mk_small(const char *name)
 	CU_ASSERT_EQUAL_FATAL(get_be(name, 0x4000), QCOW2_COPIED | 0x5000); /* data */
 }
 
-/* Opens name read-write; NULL with err set when refused. */
-static struct qcow2 *open_small(const char *name, int *fd)
+/* Header fields that make open refuse the image; up to two patches each
+ * (a zero width: none). */
+static const struct {
+	uint64_t off, val;
+	int bytes;
+	uint64_t off2, val2;
+	int bytes2;
+	const char *want;
+} bad_headers[] = {
+	/* The refcount table past the end. */
+	{ 48, 0x100000, 8, 0, 0, 0, "refcount table" },
+	/* The L1 table on the header. */
+	{ 40, 0, 8, 0, 0, 0, "L1 table at 0x0" },
+	/* An L1 table far too large for the disk (and for memory). */
+	{ 36, 0x10000000, 4, 0, 0, 0, "l1_size" },
+	/* refcount_order 7: 128-bit refcounts do not exist. */
+	{ 96, 7, 4, 0, 0, 0, "refcount_order 7" },
+	{ 20, 31, 4, 0, 0, 0, "cluster_bits 31" },
+	/* A backing file name past the end of the file. */
+	{ 8, 0x100000, 8, 16, 16, 4, "backing file name" },
+};
+
+static void open_refused(const char *name, const char *want)
 {
-	return open_img(name, false, fd);
+	int fd;
+	struct qcow2 *q = open_img(name, false, &fd);
+
+	CU_ASSERT_PTR_NULL(q);
+	if (q)
+		close_img(q, fd);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, want));
 }
 
 static void test_malformed_open(void)
 {
-	struct qcow2 *q;
-	int fd;
-
 	/* Truncated: the L1 table is past the end of the file. */
 	mk_small("t.qcow2");
-	CU_ASSERT_EQUAL_FATAL(sh("truncate -s 8192 %s/t.qcow2", dir), 0);
-	q = open_small("t.qcow2", &fd);
-	CU_ASSERT_PTR_NULL(q);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err, "L1 table at 0x3000 is not inside"));
-	/* The refcount table past the end. */
-	mk_small("t.qcow2");
-	put_be("t.qcow2", 48, 0x100000, 8);
-	q = open_small("t.qcow2", &fd);
-	CU_ASSERT_PTR_NULL(q);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err, "refcount table"));
-	/* The L1 table on the header. */
-	mk_small("t.qcow2");
-	put_be("t.qcow2", 40, 0, 8);
-	q = open_small("t.qcow2", &fd);
-	CU_ASSERT_PTR_NULL(q);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err, "L1 table at 0x0"));
-	/* An L1 table far too large for the disk (and for memory). */
-	mk_small("t.qcow2");
-	put_be("t.qcow2", 36, 0x10000000, 4);
-	q = open_small("t.qcow2", &fd);
-	CU_ASSERT_PTR_NULL(q);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err, "l1_size"));
-	/* refcount_order 7: 128-bit refcounts do not exist. */
-	mk_small("t.qcow2");
-	put_be("t.qcow2", 96, 7, 4);
-	q = open_small("t.qcow2", &fd);
-	CU_ASSERT_PTR_NULL(q);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err, "refcount_order 7"));
-	/* cluster_bits 31. */
-	mk_small("t.qcow2");
-	put_be("t.qcow2", 20, 31, 4);
-	q = open_small("t.qcow2", &fd);
-	CU_ASSERT_PTR_NULL(q);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err, "cluster_bits 31"));
-	/* A backing file name past the end of the file. */
-	mk_small("t.qcow2");
-	put_be("t.qcow2", 8, 0x100000, 8);
-	put_be("t.qcow2", 16, 16, 4);
-	q = open_small("t.qcow2", &fd);
-	CU_ASSERT_PTR_NULL(q);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err, "backing file name"));
+	CU_ASSERT_EQUAL_FATAL(sh("truncate -s 8192 %s", img_path("t.qcow2")), 0);
+	open_refused("t.qcow2", "L1 table at 0x3000 is not inside");
+	for (size_t i = 0; i < ARRAY_SIZE(bad_headers); i++) {
+		mk_small("t.qcow2");
+		put_be("t.qcow2", bad_headers[i].off, bad_headers[i].val, bad_headers[i].bytes);
+		if (bad_headers[i].bytes2)
+			put_be("t.qcow2", bad_headers[i].off2, bad_headers[i].val2,
+			       bad_headers[i].bytes2);
+		open_refused("t.qcow2", bad_headers[i].want);
+	}
 }
 
 /* One request meets the damage: -EIO, the image is marked corrupt (no
@@ -383,7 +382,7 @@ static void damaged(const char *what, uint64_t off, uint64_t val, bool write_hit
 	mk_small("c.qcow2");
 	put_be("c.qcow2", off, val, 8);
 	before = file_size("c.qcow2");
-	q = open_small("c.qcow2", &fd);
+	q = open_img("c.qcow2", false, &fd);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
 	if (write_hits) {
 		CU_ASSERT_EQUAL(wr(q, 16384, 4096, 0x99), -EIO);  /* allocates */
@@ -396,7 +395,7 @@ static void damaged(const char *what, uint64_t off, uint64_t val, bool write_hit
 	}
 	close_img(q, fd);
 	CU_ASSERT(file_size("c.qcow2") <= before + 4096);
-	q = open_small("c.qcow2", &fd);
+	q = open_img("c.qcow2", false, &fd);
 	CU_ASSERT_PTR_NULL(q);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "marked corrupt"));
 	if (!q)
@@ -435,7 +434,7 @@ static void test_bad_compressed(void)
 
 	mk_small("z.qcow2");
 	put_be("z.qcow2", 0x4000, (1ULL << 62) | (7ULL << 58) | 0x5000, 8);
-	q = open_small("z.qcow2", &fd);
+	q = open_img("z.qcow2", false, &fd);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
 	CU_ASSERT_EQUAL(qcow2_rw(q, DISK_OP_READ, 0, &v, 1, sizeof(b)), -EIO);
 	CU_ASSERT(rd(q, 4096, 4096, 0x21));
@@ -453,26 +452,26 @@ static void test_malformed_refcounts(void)
 	int r, fd;
 
 	mk_small("r.qcow2");
-	put_be("r.qcow2", 0x2000 + 5 * 2, 0, 2);
-	q = open_small("r.qcow2", &fd);
+	put_be("r.qcow2", RC_DATA0, 0, 2);
+	q = open_img("r.qcow2", false, &fd);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
 	r = qcow2_discard(q, 0, 4096, false);
 	if (!r)
 		r = qcow2_flush(q);
 	CU_ASSERT_EQUAL(r, -EIO);
 	close_img(q, fd);
-	CU_ASSERT_EQUAL(get_be("r.qcow2", 0x2000 + 5 * 2) >> 48, 0);
+	CU_ASSERT_EQUAL(get_be("r.qcow2", RC_DATA0) >> 48, 0);
 
 	mk_small("r.qcow2");
-	put_be("r.qcow2", 0x2000 + 5 * 2, 0xffff, 2);
-	q = open_small("r.qcow2", &fd);
+	put_be("r.qcow2", RC_DATA0, 0xffff, 2);
+	q = open_img("r.qcow2", false, &fd);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
 	CU_ASSERT_EQUAL(qcow2_discard(q, 0, 4096, false), 0);
 	CU_ASSERT_EQUAL(qcow2_flush(q), 0);
 	CU_ASSERT(rd(q, 0, 4096, 0));
 	CU_ASSERT(rd(q, 4096, 4096, 0x21));
 	close_img(q, fd);
-	CU_ASSERT_EQUAL(get_be("r.qcow2", 0x2000 + 5 * 2) >> 48, 0xfffe);
+	CU_ASSERT_EQUAL(get_be("r.qcow2", RC_DATA0) >> 48, 0xfffe);
 }
 
 /* A chain deeper than QCOW2_MAX_CHAIN images is refused. */

@@ -41,23 +41,27 @@ enum { XD_TARGET, XD_FORMAT, XD_VDEV, XD_ACCESS, XD_N };
 
 struct xl_disk {
 	const char *v[XD_N];      /* what each positional parameter got */
-	bool pfx_format;          /* the target's prefix said the format */
-	bool qcow2;               /* the prefix or format= said qcow2 */
+	bool pfx_format;          /* the target's prefix took the format's place */
+	int tfmt, kfmt;           /* XL_FMT_*: what the target's prefix, format= said */
 	bool ro;
 	const char *id;
 };
 
-/* raw (or empty) and qcow2 are served; *qcow2 says which. */
-static int xl_format_ok(const char *f, size_t n, bool *qcow2, char *err, size_t errlen)
+enum { XL_FMT_NONE, XL_FMT_RAW, XL_FMT_QCOW2 };
+static const char *const xl_fmt_name[] = { "", "raw", "qcow2" };
+
+/* raw and qcow2 are served (*fmt says which; an empty name says nothing). */
+static int xl_format_ok(const char *f, size_t n, int *fmt, char *err, size_t errlen)
 {
 	static const char *const other[] = { "qcow", "vhd", "qed" };
 
-	if (!n || (n == 3 && !memcmp(f, "raw", 3)))
+	if (!n)
 		return 0;
-	if (n == 5 && !memcmp(f, "qcow2", 5)) {
-		*qcow2 = true;
-		return 0;
-	}
+	for (int i = XL_FMT_RAW; i <= XL_FMT_QCOW2; i++)
+		if (n == strlen(xl_fmt_name[i]) && !memcmp(f, xl_fmt_name[i], n)) {
+			*fmt = i;
+			return 0;
+		}
 	for (size_t i = 0; i < ARRAY_SIZE(other); i++)
 		if (n == strlen(other[i]) && !memcmp(f, other[i], n))
 			return err_msg(err, errlen, -ENOTSUP, "%s images cannot be hot-added (raw "
@@ -87,8 +91,10 @@ static int xl_disk_target(struct xl_disk *d, const char *t, char *err, size_t er
 		bool tap = word == 0 && xl_word_in(t, n, first + 6, 2);
 		bool known = word ? xl_word_in(t, n, driver, 4) : xl_word_in(t, n, first, 8);
 
-		/* Otherwise a format's name: raw, qcow2, or a refused vhd: etc. */
-		r = known ? 0 : xl_format_ok(t, n, &d->qcow2, err, errlen);
+		/* Otherwise a format's name: qcow2, or a refused vhd: etc.; raw:
+		 * is both a prefix and a format. */
+		r = known && !(n == 3 && !memcmp(t, "raw", 3)) ? 0 :
+			xl_format_ok(t, n, &d->tfmt, err, errlen);
 		if (r == -EINVAL)
 			return err_msg(err, errlen, -EINVAL, "unknown %s '%.*s:' (write file:PATH "
 				       "for a file name with ':')",
@@ -116,7 +122,7 @@ static int xl_disk_param(struct xl_disk *d, int p, const char *v, char *err, siz
 		return xl_disk_target(d, v, err, errlen);
 	case XD_FORMAT:
 		d->v[p] = v;
-		return xl_format_ok(v, strlen(v), &d->qcow2, err, errlen);
+		return xl_format_ok(v, strlen(v), &d->kfmt, err, errlen);
 	case XD_ACCESS:
 		if (!strcmp(v, "r") || !strcmp(v, "ro"))
 			d->ro = true;
@@ -219,8 +225,9 @@ int xl_disk_config(const char *spec, json_t **out, char *err, size_t errlen)
 				r = xl_disk_param(&d, slot, item, err, errlen);
 		}
 	}
-	if (!r && d.qcow2 && d.v[XD_FORMAT] && !strcmp(d.v[XD_FORMAT], "raw"))
-		r = err_msg(err, errlen, -EINVAL, "the target says qcow2, format= says raw");
+	if (!r && d.tfmt && d.kfmt && d.tfmt != d.kfmt)
+		r = err_msg(err, errlen, -EINVAL, "the target says %s, format= says %s",
+			    xl_fmt_name[d.tfmt], xl_fmt_name[d.kfmt]);
 	if (!r && !d.v[XD_TARGET])
 		r = err_msg(err, errlen, -EINVAL, "no target: give a path, e.g. phy:/dev/vg/disk "
 			    "or file:/img,xvdb,w");
@@ -231,7 +238,7 @@ int xl_disk_config(const char *spec, json_t **out, char *err, size_t errlen)
 			    "up to 30 letters, digits, _ . -)", d.id);
 	if (!r) {
 		*out = json_pack("{s:s, s:b}", "path", d.v[XD_TARGET], "readonly", d.ro);
-		if (d.qcow2)
+		if ((d.tfmt ? d.tfmt : d.kfmt) == XL_FMT_QCOW2)
 			json_object_set_new(*out, "image_type", json_string("Qcow2"));
 		if (d.id)
 			json_object_set_new(*out, "id", json_string(d.id));
