@@ -6,9 +6,10 @@
  * the one stats buffer that shuttles between driver and device, and free
  * page reporting chains. Everything is polled: the test guest takes no
  * interrupts in ring 3, and the host's requests (a new target, a stats
- * request) are things the caller looks for on its own schedule. At most
- * one buffer is in flight per queue, so a used buffer is always the one we
- * are waiting for. */
+ * request) are things the caller looks for on its own schedule. The stats
+ * and reporting queues have one buffer in flight at most; the inflate and
+ * deflate queues up to `depth`, each buffer's token its slot of PFNs, so a
+ * used buffer says which pages the host has. */
 #include <stddef.h>
 
 #include "isle/util.h"
@@ -127,10 +128,10 @@ static int balloonfe_stats_service(struct balloonfe *b)
 
 /* Waits for the one buffer in flight on queue role, answering stats
  * requests meanwhile. */
-static int balloonfe_wait(struct balloonfe *b, unsigned int role)
+/* Waits for the next used buffer of queue role; *token is its token. */
+static int balloonfe_wait(struct balloonfe *b, unsigned int role, void **token)
 {
 	uint64_t deadline = fe_deadline_us(b->timeout_us);
-	void *token;
 	uint32_t len;
 	int r;
 
@@ -141,7 +142,7 @@ static int balloonfe_wait(struct balloonfe *b, unsigned int role)
 		 * ring breaks the device. */
 		if (balloonfe_stats_service(b) < 0 && b->broken)
 			return -EIO;
-		r = vqd_get_used(&b->vq[role], &token, &len);
+		r = vqd_get_used(&b->vq[role], token, &len);
 		if (r < 0)
 			return balloonfe_break(b, vqd_broken_reason(&b->vq[role]), -EIO);
 		if (r)
@@ -222,7 +223,10 @@ static int balloonfe_setup(struct balloonfe *b, const struct balloonfe_opts *o,
 	}
 	off = ALIGN_UP(off, (size_t)16);
 	b->pfns = (uint32_t *)(dma + off);
-	off += (size_t)b->batch * sizeof(uint32_t);
+	off += (size_t)b->depth * b->batch * sizeof(uint32_t);
+	/* A slot per ring entry at most: the ring never refuses a buffer. */
+	b->depth = MIN(b->depth, b->vq[BALLOONFE_VQ_INFLATE].num);
+	b->depth = MIN(b->depth, b->vq[BALLOONFE_VQ_DEFLATE].num);
 	b->stats = (struct virtio_balloon_stat *)(dma + off);
 	off += BALLOONFE_STATS_MAX * BALLOONFE_STAT_BYTES;
 	if (off > dma_len)
@@ -248,10 +252,13 @@ int balloonfe_init(struct balloonfe *b, const struct vpci_env *env,
 	b->broken = true;               /* until the end of this function */
 	b->timeout_us = o.timeout_us ? o.timeout_us : BALLOONFE_TIMEOUT_US;
 	b->batch = o.batch ? o.batch : BALLOONFE_BATCH;
+	b->depth = o.depth ? o.depth : 1;
 	b->stats_fn = o.stats_fn;
 	b->stats_ctx = o.stats_ctx;
 	if (b->batch > BALLOONFE_BATCH_MAX)
 		return balloonfe_fail(b, "batch above BALLOONFE_BATCH_MAX", -EINVAL);
+	if (b->depth > BALLOONFE_DEPTH_MAX)
+		return balloonfe_fail(b, "depth above BALLOONFE_DEPTH_MAX", -EINVAL);
 	if (!dma || !priv || ((uintptr_t)dma & (VQD_ALIGN - 1)))
 		return balloonfe_fail(b, "memory areas missing or misaligned", -EINVAL);
 	r = vpci_probe(&b->pci, env);
@@ -314,11 +321,35 @@ int balloonfe_target(struct balloonfe *b, uint32_t *pages)
 	return balloonfe_fail(b, "config generation never settled", -EIO);
 }
 
-/* Sends pfns[0, n) on the inflate or deflate queue, a buffer at a time. */
+/* One PFN buffer of slot `slot` on queue role: pfns[0, k). */
+static int balloonfe_pfns_add(struct balloonfe *b, unsigned int role, unsigned int slot,
+			      const uint32_t *pfns, unsigned int k)
+{
+	uint32_t *buf = b->pfns + (size_t)slot * b->batch;
+	struct vqd_sg sg = { buf, k * (uint32_t)sizeof(uint32_t) };
+	int r;
+
+	/* le32 PFNs: our native layout (fe_env.h). */
+	memcpy(buf, pfns, k * sizeof(uint32_t));
+	r = vqd_add(&b->vq[role], &sg, 1, NULL, 0, buf);
+	if (r == -EIO)
+		return balloonfe_break(b, vqd_broken_reason(&b->vq[role]), -EIO);
+	/* depth <= the ring's size: a refusal is our bug, and buffers may
+	 * be in flight, so nothing can be trusted after it. */
+	if (r)
+		return balloonfe_break(b, "could not queue the PFN buffer", r);
+	balloonfe_kick(b, role);
+	return 0;
+}
+
+/* Sends pfns[0, n) on the inflate or deflate queue in buffers of batch
+ * PFNs, up to depth of them in flight; actual follows each used one. */
 static int balloonfe_pfns(struct balloonfe *b, unsigned int role, const uint32_t *pfns,
 			  unsigned int n)
 {
 	bool inflate = role == BALLOONFE_VQ_INFLATE;
+	unsigned int held[BALLOONFE_DEPTH_MAX] = { 0 };   /* pages per slot in flight */
+	unsigned int inflight = 0;
 
 	if (b->broken)
 		return -EIO;
@@ -327,23 +358,35 @@ static int balloonfe_pfns(struct balloonfe *b, unsigned int role, const uint32_t
 	if (inflate ? n > UINT32_MAX - b->actual : n > b->actual)
 		return balloonfe_fail(b, inflate ? "balloon would exceed 2^32 pages" :
 				      "deflating more pages than the balloon holds", -EINVAL);
-	while (n) {
-		unsigned int k = MIN(n, b->batch);
-		struct vqd_sg sg = { b->pfns, k * (uint32_t)sizeof(uint32_t) };
+	while (n || inflight) {
+		unsigned int slot = 0, k;
+		void *token;
 		int r;
 
-		/* le32 PFNs: our native layout (fe_env.h). */
-		memcpy(b->pfns, pfns, k * sizeof(uint32_t));
-		r = vqd_add(&b->vq[role], &sg, 1, NULL, 0, &b->vq[role]);
-		if (r == -EIO)
-			return balloonfe_break(b, vqd_broken_reason(&b->vq[role]), -EIO);
-		if (r)
-			return balloonfe_fail(b, "could not queue the PFN buffer", r);
-		balloonfe_kick(b, role);
-		r = balloonfe_wait(b, role);
+		if (n && inflight < b->depth) {
+			while (held[slot])
+				slot++;
+			k = MIN(n, b->batch);
+			r = balloonfe_pfns_add(b, role, slot, pfns, k);
+			if (r)
+				return r;
+			held[slot] = k;
+			inflight++;
+			pfns += k;
+			n -= k;
+			continue;
+		}
+		r = balloonfe_wait(b, role, &token);
 		if (r)
 			return r;
+		/* virtq_driver checked the id; the token is one of our slots. */
+		slot = (unsigned int)(((uint32_t *)token - b->pfns) / b->batch);
+		if (slot >= b->depth || !held[slot])
+			return balloonfe_break(b, "used buffer of no slot in flight", -EIO);
 		/* Used: the host has the pages (or has let go of them). */
+		k = held[slot];
+		held[slot] = 0;
+		inflight--;
 		if (inflate) {
 			b->actual += k;
 			b->inflated += k;
@@ -354,8 +397,6 @@ static int balloonfe_pfns(struct balloonfe *b, unsigned int role, const uint32_t
 		r = balloonfe_write_actual(b);
 		if (r)
 			return r;
-		pfns += k;
-		n -= k;
 	}
 	return 0;
 }
@@ -380,6 +421,7 @@ int balloonfe_poll(struct balloonfe *b)
 int balloonfe_report(struct balloonfe *b, const struct vqd_sg *ranges, unsigned int n)
 {
 	struct vqd *vq = &b->vq[BALLOONFE_VQ_REPORT];
+	void *token;
 	int r;
 
 	if (b->broken)
@@ -399,7 +441,7 @@ int balloonfe_report(struct balloonfe *b, const struct vqd_sg *ranges, unsigned 
 	if (r)
 		return balloonfe_fail(b, "could not queue the report", r);
 	balloonfe_kick(b, BALLOONFE_VQ_REPORT);
-	r = balloonfe_wait(b, BALLOONFE_VQ_REPORT);
+	r = balloonfe_wait(b, BALLOONFE_VQ_REPORT, &token);
 	if (!r)
 		b->reports++;
 	return r;

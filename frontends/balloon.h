@@ -19,8 +19,11 @@
  *  - Pages are 4 KiB (VIRTIO_BALLOON_PFN_SHIFT), named by 32-bit PFNs. The
  *    caller owns the choice of pages and must not touch a page while it is
  *    in the balloon. balloonfe_inflate()/_deflate() send the PFNs in
- *    buffers of at most `batch`, wait for each to be used, and after each
- *    one update and write `actual` (config offset 4; the driver owns it).
+ *    buffers of at most `batch`, up to `depth` of them in flight (1, as
+ *    Linux, by default; more keeps the device busy while the driver waits
+ *    for one and fills the next), and as each one is used update and write
+ *    `actual` (config offset 4; the driver owns it). They return once all
+ *    are used, in whatever order the device uses them.
  *    num_pages (offset 0) is the host's target: balloonfe_target().
  *  - Stats: with STATS_VQ and a callback, one buffer of (le16 tag, le64
  *    value) entries (10 bytes each, packed) is given to the device after
@@ -72,6 +75,7 @@
 #define BALLOONFE_QUEUE_MAX    32u       /* QEMU's reporting queue size */
 #define BALLOONFE_BATCH        256u      /* Linux's PFNs per buffer */
 #define BALLOONFE_BATCH_MAX    4096u     /* 16 MiB per buffer: 1 GiB in 64 */
+#define BALLOONFE_DEPTH_MAX    4u        /* PFN buffers in flight */
 #define BALLOONFE_STATS_MAX    16u       /* tags 0..15 */
 #define BALLOONFE_STAT_BYTES   10u       /* le16 tag + le64 value, packed */
 #define BALLOONFE_TIMEOUT_US   10000000ull
@@ -86,9 +90,9 @@ enum balloonfe_vq {
 	BALLOONFE_VQ_NR,
 };
 
-/* Upper bounds for four queues of BALLOONFE_QUEUE_MAX, the PFN and stats
- * buffers and alignment. */
-#define BALLOONFE_DMA_BYTES    (24 * 1024)
+/* Upper bounds for four queues of BALLOONFE_QUEUE_MAX (8 KiB), the PFN
+ * buffers, the stats buffer and alignment. */
+#define BALLOONFE_DMA_BYTES    (8 * 1024 + BALLOONFE_DEPTH_MAX * BALLOONFE_BATCH_MAX * 4)
 #define BALLOONFE_PRIV_BYTES   (4 * 1024)
 
 /* Features the driver may ask for (VERSION_1 is always asked). EVENT_IDX is
@@ -115,6 +119,7 @@ struct balloonfe_opts {
 	uint64_t features;          /* subset of BALLOONFE_FEATURES to ask for */
 	unsigned int queue_max;     /* cap on queue sizes (<= BALLOONFE_QUEUE_MAX) */
 	unsigned int batch;         /* PFNs per buffer (<= BALLOONFE_BATCH_MAX) */
+	unsigned int depth;         /* PFN buffers in flight (<= BALLOONFE_DEPTH_MAX; 0: 1) */
 	uint64_t timeout_us;        /* per buffer */
 	balloonfe_stats_fn stats_fn;   /* NULL: the stats queue stays unused */
 	void *stats_ctx;
@@ -126,9 +131,9 @@ struct balloonfe {
 	struct vqd vq[BALLOONFE_VQ_NR];       /* num 0: queue not in use */
 	int qidx[BALLOONFE_VQ_NR];            /* device index, -1 if absent */
 	uint64_t notify[BALLOONFE_VQ_NR];
-	uint32_t *pfns;                       /* DMA: batch PFNs */
+	uint32_t *pfns;                       /* DMA: depth buffers of batch PFNs */
 	struct virtio_balloon_stat *stats;    /* DMA: BALLOONFE_STATS_MAX entries */
-	unsigned int batch;
+	unsigned int batch, depth;
 	uint64_t timeout_us;
 	balloonfe_stats_fn stats_fn;
 	void *stats_ctx;
@@ -165,8 +170,8 @@ int balloonfe_reset(struct balloonfe *b);
 int balloonfe_target(struct balloonfe *b, uint32_t *pages);
 
 /* Gives n pages to the host / takes n back (n > 0, any count: split into
- * buffers of `batch`). actual moves after each buffer; deflating more than
- * actual is -EINVAL. */
+ * buffers of `batch`, `depth` in flight). actual moves as each buffer is
+ * used; deflating more than actual is -EINVAL. */
 int balloonfe_inflate(struct balloonfe *b, const uint32_t *pfns, unsigned int n);
 int balloonfe_deflate(struct balloonfe *b, const uint32_t *pfns, unsigned int n);
 

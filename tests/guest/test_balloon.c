@@ -64,7 +64,7 @@ static struct balloonfe bl;
 static struct virtio_glue glue;
 static uint8_t bl_dma[BALLOONFE_DMA_BYTES] __attribute__((aligned(4096)));
 static uint8_t bl_priv[BALLOONFE_PRIV_BYTES] __attribute__((aligned(16)));
-static uint32_t batch[BALLOONFE_BATCH_MAX];
+static uint32_t batch[BALLOONFE_BATCH_MAX * BALLOONFE_DEPTH_MAX];
 static uint32_t announced;         /* the last target reached and printed */
 static uint64_t touched;           /* pages [0, touched) were in the balloon */
 
@@ -182,22 +182,22 @@ static bool balloon_pause(void)
 	return balloonfe_poll(&bl) >= 0;
 }
 
-/* One buffer's worth towards want: inflate (after a write into each page)
- * or deflate the top of the balloon. */
+/* Up to a full pipeline of buffers towards want: inflate (after a write
+ * into each page) or deflate the top of the balloon. */
 static int balloon_step(uint32_t want)
 {
 	uint32_t actual = bl.actual;
 	unsigned int n;
 
 	if (want > actual) {
-		n = MIN(want - actual, BALLOONFE_BATCH_MAX);
+		n = MIN(want - actual, (uint32_t)ARRAY_SIZE(batch));
 		pool_pfns(actual, n, batch);
 		for (unsigned int i = 0; i < n; i++)
 			page_at(batch[i])[0] = pattern(batch[i], 0);
 		touched = MAX(touched, (uint64_t)actual + n);
 		return balloonfe_inflate(&bl, batch, n);
 	}
-	n = MIN(actual - want, BALLOONFE_BATCH_MAX);
+	n = MIN(actual - want, (uint32_t)ARRAY_SIZE(batch));
 	pool_pfns(actual - n, n, batch);
 	return balloonfe_deflate(&bl, batch, n);
 }
@@ -261,7 +261,7 @@ static bool balloon_up(void)
 {
 	struct balloonfe_opts o = {
 		.features = BALLOONFE_FEATURES, .batch = BALLOONFE_BATCH_MAX,
-		.stats_fn = stats_fill,
+		.depth = BALLOONFE_DEPTH_MAX, .stats_fn = stats_fill,
 	};
 	int bdf, r;
 

@@ -92,8 +92,17 @@ static void fake_pfns(struct fake_vpci_q *q, struct vq_elem *e, bool inflate)
 		fk.deflated += n;
 		fk.deflate_bufs++;
 	}
-	if (!fk.never_complete)
-		fake_push(q, e->head, 0);
+	if (fk.never_complete)
+		return;
+	if (fk.hold_pfn_bufs && fk.nheld < FAKE_HOLD_MAX) {
+		fk.held[fk.nheld++] = e->head;
+		if (fk.nheld < fk.hold_pfn_bufs)
+			return;
+		while (fk.nheld)
+			fake_push(q, fk.held[--fk.nheld], 0);
+		return;
+	}
+	fake_push(q, e->head, 0);
 }
 
 static void fake_stats(struct vq_elem *e)

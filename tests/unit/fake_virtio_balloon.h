@@ -9,7 +9,7 @@
  * the driver's function). Inflate/deflate buffers complete at the notify;
  * the stats buffer is held until the test asks for fresh numbers
  * (fake_stats_request(), QEMU's polling timer). Knobs make the device
- * misbehave. */
+ * misbehave or hold PFN buffers to use them out of order. */
 #ifndef TESTS_UNIT_FAKE_VIRTIO_BALLOON_H
 #define TESTS_UNIT_FAKE_VIRTIO_BALLOON_H
 
@@ -24,6 +24,7 @@
 #define FAKE_NQ      5u                 /* inflate, deflate, stats, hint, report */
 #define FAKE_PFN_LOG 8192u
 #define FAKE_REPORT_MAX 64u
+#define FAKE_HOLD_MAX 8u
 
 struct fake {
 	struct fake_vpci vp;                /* FAKE_NQ queues, notified at their index */
@@ -49,6 +50,10 @@ struct fake {
 	/* Knobs. */
 	bool never_complete, bad_id;
 	uint32_t len_extra;
+	unsigned int hold_pfn_bufs;         /* hold PFN buffers until this many, then
+					     * use them last-in first-out */
+	uint16_t held[FAKE_HOLD_MAX];
+	unsigned int nheld;
 };
 
 extern struct fake fk;

@@ -189,6 +189,55 @@ static void test_inflate_deflate(void)
 	fake_teardown();
 }
 
+/* Buffers in flight: the device has all of a pipeline before it uses any,
+ * uses them in any order, and actual follows each one. */
+static void test_depth(void)
+{
+	static uint32_t pfns[2000];
+	struct balloonfe_opts o = {
+		.features = BALLOONFE_FEATURES, .batch = 256, .depth = 4, .stats_fn = stats_fill,
+	};
+
+	for (unsigned int i = 0; i < ARRAY_SIZE(pfns); i++)
+		pfns[i] = 0x1000u + i;
+	fake_setup(ALL_OFFERED);
+	CU_ASSERT_EQUAL_FATAL(open_with(&o), 0);
+	CU_ASSERT_EQUAL(b.depth, 4);
+	fk.hold_pfn_bufs = 4;        /* used last-in first-out once it holds four */
+	CU_ASSERT_EQUAL(balloonfe_inflate(&b, pfns, 1024), 0);
+	CU_ASSERT_EQUAL(fk.inflate_bufs, 4);
+	CU_ASSERT_EQUAL(fk.actual_at_pop, 0);          /* all four out before one came back */
+	CU_ASSERT_EQUAL(memcmp(fk.pfn_log, pfns, 1024 * sizeof(uint32_t)), 0);
+	CU_ASSERT_EQUAL(fk.bc.actual, 1024);
+	CU_ASSERT_EQUAL(fk.actual_writes, 1 + 4);
+	/* Eight buffers, two pipelines; the buffers' slots are reused. */
+	CU_ASSERT_EQUAL(balloonfe_deflate(&b, pfns, 1024), 0);
+	CU_ASSERT_EQUAL(fk.deflated, 1024);
+	CU_ASSERT_EQUAL(fk.bc.actual, 0);
+	fk.hold_pfn_bufs = 0;
+	CU_ASSERT_EQUAL(balloonfe_inflate(&b, pfns, 2000), 0);   /* 8 buffers, one short */
+	CU_ASSERT_EQUAL(fk.inflate_bufs, 4 + 8);
+	CU_ASSERT_EQUAL(memcmp(fk.pfn_log + 1024, pfns, 2000 * sizeof(uint32_t)), 0);
+	CU_ASSERT_EQUAL(fk.bc.actual, 2000);
+	CU_ASSERT_FALSE(b.broken);
+	fake_teardown();
+
+	/* Never more in flight than the ring has entries. */
+	fake_setup(ALL_OFFERED);
+	o.queue_max = 2;
+	CU_ASSERT_EQUAL_FATAL(open_with(&o), 0);
+	CU_ASSERT_EQUAL(b.depth, 2);
+	fk.hold_pfn_bufs = 2;
+	CU_ASSERT_EQUAL(balloonfe_inflate(&b, pfns, 1024), 0);
+	CU_ASSERT_EQUAL(fk.bc.actual, 1024);
+	fake_teardown();
+	/* A pipeline beyond the DMA area's PFN buffers is refused. */
+	fake_setup(ALL_OFFERED);
+	o.depth = BALLOONFE_DEPTH_MAX + 1;
+	CU_ASSERT_EQUAL(open_with(&o), -EINVAL);
+	fake_teardown();
+}
+
 static void test_target(void)
 {
 	uint32_t t = 0;
@@ -375,6 +424,7 @@ void unit_register(void)
 		   UNIT_TEST(test_init),
 		   UNIT_TEST(test_init_combos),
 		   UNIT_TEST(test_inflate_deflate),
+		   UNIT_TEST(test_depth),
 		   UNIT_TEST(test_target),
 		   UNIT_TEST(test_stats),
 		   UNIT_TEST(test_report),

@@ -118,6 +118,29 @@ static void test_inflate_runs_and_blocks(void)
 	free(b);
 }
 
+/* A buffer already in order (our driver's, a fresh balloon's) is taken as
+ * it is: its duplicates still count once, a gap still splits the run. */
+static void test_inflate_sorted(void)
+{
+	static const uint32_t at[] = { 40, 41, 42, 43, 43 /* a repeat */, 44, 50 /* a gap */, 51 };
+	struct bq *b = calloc(1, sizeof(*b));
+	uint32_t pfns[ARRAY_SIZE(at)];
+	struct iovec iov[2];
+	struct vq_elem e;
+
+	ram_setup(b);
+	for (unsigned int i = 0; i < ARRAY_SIZE(at); i++)
+		pfns[i] = htole32((uint32_t)(RAM_PFN0 + at[i]));
+	elem_out(&e, iov, 2, pfns, sizeof(pfns));
+	bq_inflate(b, &e);
+	CU_ASSERT_EQUAL(calls, 2);
+	CU_ASSERT_EQUAL(b->c.inflated, 7);
+	CU_ASSERT(page_is(RAM_PFN0 + 44, 0));
+	CU_ASSERT(page_is(RAM_PFN0 + 45, 0x40 + 45));
+	CU_ASSERT(page_is(RAM_PFN0 + 51, 0));
+	free(b);
+}
+
 static void test_inflate_bad_pfns(void)
 {
 	struct bq *b = calloc(1, sizeof(*b));
@@ -223,6 +246,7 @@ void unit_register(void)
 {
 	UNIT_SUITE("balloon_queue",
 		   UNIT_TEST(test_inflate_runs_and_blocks),
+		   UNIT_TEST(test_inflate_sorted),
 		   UNIT_TEST(test_inflate_bad_pfns),
 		   UNIT_TEST(test_policy_keeps),
 		   UNIT_TEST(test_stats),

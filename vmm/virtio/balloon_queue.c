@@ -1,6 +1,7 @@
 /* A virtio-balloon's buffers: PFN arrays merged into runs, statistics,
  * free page reports (see balloon_queue.h for the contract). */
 #include <endian.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,9 +83,16 @@ static void bq_pfn_runs(struct bq *b, const struct vq_elem *e,
 		if (!got)
 			break;
 		off += got;
-		for (size_t i = 0; i < got; i++)
+		bool sorted = true;
+
+		for (size_t i = 0; i < got; i++) {
 			b->pfns[i] = le32toh(b->pfns[i]);
-		qsort(b->pfns, got, sizeof(uint32_t), bq_cmp_u32);
+			sorted &= !i || b->pfns[i - 1] <= b->pfns[i];
+		}
+		/* Drivers that give a range in order (ours, the common case
+		 * of a fresh balloon) need no sort. */
+		if (!sorted)
+			qsort(b->pfns, got, sizeof(uint32_t), bq_cmp_u32);
 		while (k < got) {
 			size_t j = k + 1;
 			uint64_t first = b->pfns[k], len = 1;
