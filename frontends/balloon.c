@@ -79,21 +79,30 @@ static int balloonfe_write_actual(struct balloonfe *b)
 	return 0;
 }
 
-/* Refills the stats buffer from the caller and gives it to the device. */
+/* Refills the stats buffer from the caller and gives it to the device. A
+ * callback that fails is reported (-EINVAL) after the buffer went back
+ * with the values sent last: the device keeps asking, so statistics
+ * resume once the callback recovers. */
 static int balloonfe_stats_give(struct balloonfe *b)
 {
 	struct balloonfe_stat fresh[BALLOONFE_STATS_MAX];
 	struct vqd_sg sg;
 	unsigned int n;
-	int r;
+	int r, cb = 0;
 
 	n = b->stats_fn(b->stats_ctx, fresh, BALLOONFE_STATS_MAX);
-	if (!n || n > BALLOONFE_STATS_MAX)
-		return balloonfe_fail(b, "stats callback gave no (or too many) entries", -EINVAL);
-	for (unsigned int i = 0; i < n; i++) {
-		/* Packed, little-endian (fe_env.h): plain stores suffice. */
-		b->stats[i].tag = fresh[i].tag;
-		b->stats[i].val = fresh[i].val;
+	if (!n || n > BALLOONFE_STATS_MAX) {
+		cb = balloonfe_fail(b, "stats callback gave no (or too many) entries", -EINVAL);
+		if (!b->stats_n)
+			return cb;      /* nothing sent yet to send again */
+		n = b->stats_n;
+	} else {
+		for (unsigned int i = 0; i < n; i++) {
+			/* Packed, little-endian (fe_env.h): plain stores suffice. */
+			b->stats[i].tag = fresh[i].tag;
+			b->stats[i].val = fresh[i].val;
+		}
+		b->stats_n = n;
 	}
 	sg = (struct vqd_sg){ b->stats, n * BALLOONFE_STAT_BYTES };
 	r = vqd_add(&b->vq[BALLOONFE_VQ_STATS], &sg, 1, NULL, 0, &b->vq[BALLOONFE_VQ_STATS]);
@@ -103,7 +112,7 @@ static int balloonfe_stats_give(struct balloonfe *b)
 		return balloonfe_fail(b, "could not queue the stats buffer", r);
 	b->stats_out = true;
 	balloonfe_kick(b, BALLOONFE_VQ_STATS);
-	return 0;
+	return cb;
 }
 
 /* The device returning the stats buffer is its request for fresh values. */
@@ -126,9 +135,8 @@ static int balloonfe_stats_service(struct balloonfe *b)
 	return r ? r : 1;
 }
 
-/* Waits for the one buffer in flight on queue role, answering stats
- * requests meanwhile. */
-/* Waits for the next used buffer of queue role; *token is its token. */
+/* Waits for the next used buffer of queue role (*token: its token),
+ * answering stats requests meanwhile. */
 static int balloonfe_wait(struct balloonfe *b, unsigned int role, void **token)
 {
 	uint64_t deadline = fe_deadline_us(b->timeout_us);

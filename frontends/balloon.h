@@ -38,7 +38,9 @@
  *    checked by virtq_driver (any writable length on an out-only buffer is
  *    a violation), config values are only ever numbers we compare. A broken
  *    ring or a timeout makes the driver "broken": everything returns -EIO
- *    until balloonfe_init() (the device may still own our buffers).
+ *    until balloonfe_init() (the device may still own our buffers; with
+ *    depth > 1 which of them it used is unknown, so re-initializing, which
+ *    writes actual = 0, is the only way back).
  *  - Functions return 0 (balloonfe_poll: requests answered) or -errno:
  *    -EINVAL bad arguments, -EOPNOTSUPP feature not negotiated,
  *    -ETIMEDOUT, -EIO; b->error names the driver-detected problem. */
@@ -138,6 +140,7 @@ struct balloonfe {
 	balloonfe_stats_fn stats_fn;
 	void *stats_ctx;
 	bool stats_out;                       /* the device holds the stats buffer */
+	unsigned int stats_n;                 /* entries in it, as last filled */
 	uint32_t actual;                      /* pages in the balloon, as written */
 	bool broken;
 	const char *error;                    /* last driver-detected problem */

@@ -620,6 +620,27 @@ static void inflate_case(const char *opts, bool iommu, bool pin, bool freed, con
 	vm_down();
 }
 
+/* More buffers than one hold of the lock serves (BALLOON_SERVE_BUDGET),
+ * behind a single kick: all are used, the thread comes back for the rest
+ * on its own. */
+static void test_serve_budget(void)
+{
+	struct balloon_info i;
+	const unsigned int n = 3 * BALLOON_SERVE_BUDGET + 1;
+
+	vm_up(false);
+	CU_ASSERT_EQUAL_FATAL(balloon_add(""), 0);
+	driver_start(VERSION_1, 2);
+	pfn_buffer();
+	for (unsigned int k = 0; k < n; k++)
+		q_put(1, BUF_GPA, NPAGES * sizeof(uint32_t), false);
+	kick(1);
+	CU_ASSERT(wait_used(1, (uint16_t)n, WAIT_MS));
+	info(&i);
+	CU_ASSERT_EQUAL(i.c.deflated, (uint64_t)n * NPAGES);
+	vm_down();
+}
+
 static void test_inflate_free(void)
 {
 	inflate_case("", false, false, true, "free");
@@ -900,7 +921,7 @@ static void test_broken_ring_needs_reset(void)
 void unit_register(void)
 {
 	UNIT_SUITE("balloon", UNIT_TEST(test_features_and_queues), UNIT_TEST(test_config_space),
-		   UNIT_TEST(test_realize), UNIT_TEST(test_inflate_free),
+		   UNIT_TEST(test_realize), UNIT_TEST(test_serve_budget), UNIT_TEST(test_inflate_free),
 		   UNIT_TEST(test_inflate_vfio_refuse_keeps), UNIT_TEST(test_inflate_vfio_allow),
 		   UNIT_TEST(test_inflate_vfio_iommu), UNIT_TEST(test_buffers_before_driver_ok),
 		   UNIT_TEST(test_queue_index_mapping), UNIT_TEST(test_stats_queue),

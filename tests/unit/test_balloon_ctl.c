@@ -259,6 +259,16 @@ static void test_vfio_pin_refused(void)
 	balloon_vfio_unpin(&vm);
 	vm_down();
 
+	/* A VM that starts pre-ballooned, deflated since: its next boot
+	 * would refuse the device, so the hot-add is refused now. */
+	up(false, "size=32M");
+	CU_ASSERT_EQUAL(balloon_set_target(b, 0, err, sizeof(err)), 0);
+	err[0] = '\0';
+	CU_ASSERT_EQUAL(balloon_vfio_pin(&vm, err, sizeof(err)), -EBUSY);
+	err_says("starts with a balloon of 32M");
+	CU_ASSERT_EQUAL(info().vfio_devices, 0);
+	vm_down();
+
 	/* vfio=allow: pages go back although devices are assigned. */
 	up(false, "vfio=allow");
 	CU_ASSERT_EQUAL(balloon_set_target(b, 16ULL << 20, err, sizeof(err)), 0);
@@ -276,9 +286,9 @@ static void test_vfio_pin_refused(void)
 	vm_down();
 }
 
-/* Behind isle's VT-d: targets are taken with devices assigned; assigning
- * to an inflated balloon is still refused (a new container starts as the
- * identity). */
+/* Behind isle's VT-d: targets are taken with devices assigned; a device
+ * may come while a target is not yet followed (nothing has gone back), not
+ * to a balloon holding pages (a new container starts as the identity). */
 static void test_vfio_iommu(void)
 {
 	up(true, "");
@@ -286,10 +296,25 @@ static void test_vfio_iommu(void)
 	CU_ASSERT_STRING_EQUAL(info().policy, "vfio-iommu");
 	CU_ASSERT_EQUAL(balloon_set_target(b, 16ULL << 20, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(info().target_pages, 4096);
+	CU_ASSERT_EQUAL(balloon_vfio_pin(&vm, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(info().vfio_devices, 2);
+	driver_actual(100);
+	err[0] = '\0';
 	CU_ASSERT_EQUAL(balloon_vfio_pin(&vm, err, sizeof(err)), -EBUSY);
-	CU_ASSERT_EQUAL(info().vfio_devices, 1);
+	err_says("deflate it first");
+	CU_ASSERT_EQUAL(info().vfio_devices, 2);
+	balloon_vfio_unpin(&vm);
 	balloon_vfio_unpin(&vm);
 	CU_ASSERT_STRING_EQUAL(info().policy, "free");
+	vm_down();
+
+	/* A pre-ballooned start behind the VT-d: the device is admitted
+	 * whether it is realized before the balloon or after it. */
+	up(true, "size=32M");
+	CU_ASSERT_EQUAL(info().target_pages, 8192);
+	CU_ASSERT_EQUAL(balloon_vfio_pin(&vm, err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(info().policy, "vfio-iommu");
+	balloon_vfio_unpin(&vm);
 	vm_down();
 
 	/* vfio=allow wins over the VT-d's policy. */

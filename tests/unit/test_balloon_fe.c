@@ -23,12 +23,15 @@
 
 static struct balloonfe b;
 static unsigned int stats_calls;
+static bool stats_broken;       /* stats_fill fails (gives nothing) */
 
 /* Tags 0..15, values that change with every call. */
 static unsigned int stats_fill(void *ctx, struct balloonfe_stat *out, unsigned int max)
 {
 	unsigned int n = MIN(max, (unsigned int)BALLOONFE_STATS_MAX);
 
+	if (stats_broken)
+		return 0;
 	stats_calls++;
 	for (unsigned int i = 0; i < n; i++)
 		out[i] = (struct balloonfe_stat){ (uint16_t)i,
@@ -289,6 +292,26 @@ static void test_stats(void)
 	CU_ASSERT_EQUAL(b.stats_requests, 7);
 	CU_ASSERT_TRUE(fk.stats_held);
 	CU_ASSERT_EQUAL(balloonfe_poll(&b), 0);
+	fake_teardown();
+
+	/* A callback failing later: the buffer goes back with the values
+	 * sent last, the error is reported, and fresh values follow once the
+	 * callback recovers. */
+	fake_setup(ALL_OFFERED);
+	CU_ASSERT_EQUAL_FATAL(open_default(0, 0), 0);
+	CU_ASSERT_EQUAL(stats_calls, 1);
+	stats_broken = true;
+	CU_ASSERT_TRUE(fake_stats_request());
+	CU_ASSERT_EQUAL(balloonfe_poll(&b), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(b.error);
+	CU_ASSERT_FALSE(b.broken);
+	CU_ASSERT_TRUE(fk.stats_held);
+	CU_ASSERT_EQUAL(fk.stats_len, BALLOONFE_STATS_MAX * BALLOONFE_STAT_BYTES);
+	CU_ASSERT_EQUAL(fk.stat[4], 0x0102030405060700ull + 4 + 0x100000ull * 1);
+	stats_broken = false;
+	CU_ASSERT_TRUE(fake_stats_request());
+	CU_ASSERT_EQUAL(balloonfe_poll(&b), 1);
+	CU_ASSERT_EQUAL(fk.stat[4], 0x0102030405060700ull + 4 + 0x100000ull * 2);
 	fake_teardown();
 
 	/* A callback with nothing to say fails the start-up, cleanly. */

@@ -141,6 +141,30 @@ static void test_inflate_sorted(void)
 	free(b);
 }
 
+/* A buffer claiming more than BQ_BUF_PFNS (64 iovecs over one array of
+ * 4096 PFNs): only BQ_BUF_PFNS are read, the rest counted bad unread. */
+static void test_inflate_capped(void)
+{
+	static uint32_t pfns[BQ_CHUNK_PFNS];
+	struct bq *b = calloc(1, sizeof(*b));
+	struct iovec iov[64];
+	struct vq_elem e;
+
+	ram_setup(b);
+	for (unsigned int i = 0; i < ARRAY_SIZE(pfns); i++)
+		pfns[i] = htole32((uint32_t)(RAM_PFN0 + 1));
+	vq_elem_init(&e, iov, ARRAY_SIZE(iov));
+	for (unsigned int i = 0; i < ARRAY_SIZE(iov); i++)
+		iov[i] = (struct iovec){ .iov_base = pfns, .iov_len = sizeof(pfns) };
+	e.out_num = ARRAY_SIZE(iov);
+	e.out_len = ARRAY_SIZE(iov) * sizeof(pfns);
+	bq_inflate(b, &e);
+	CU_ASSERT_EQUAL(b->c.bad_pfns, ARRAY_SIZE(iov) * BQ_CHUNK_PFNS - BQ_BUF_PFNS);
+	CU_ASSERT_EQUAL(calls, BQ_BUF_PFNS / BQ_CHUNK_PFNS);   /* one run per chunk read */
+	CU_ASSERT_EQUAL(b->c.inflated, BQ_BUF_PFNS / BQ_CHUNK_PFNS);
+	free(b);
+}
+
 static void test_inflate_bad_pfns(void)
 {
 	struct bq *b = calloc(1, sizeof(*b));
@@ -247,6 +271,7 @@ void unit_register(void)
 	UNIT_SUITE("balloon_queue",
 		   UNIT_TEST(test_inflate_runs_and_blocks),
 		   UNIT_TEST(test_inflate_sorted),
+		   UNIT_TEST(test_inflate_capped),
 		   UNIT_TEST(test_inflate_bad_pfns),
 		   UNIT_TEST(test_policy_keeps),
 		   UNIT_TEST(test_stats),

@@ -172,6 +172,7 @@ static void balloon_reset(struct virtio_pci *vp)
 	balloon_stop_queues(b);
 	b->features = 0;
 	b->actual = 0;      /* a new driver starts with an empty balloon */
+	b->bq.st = (struct bq_stats){ 0 };   /* and has sent no statistics */
 	pthread_mutex_unlock(&b->lock);
 	balloon_wake(b);
 }
@@ -198,17 +199,24 @@ static const struct virtio_dev_ops balloon_ops = {
 	.call_changed = balloon_call_changed,
 };
 
-/* Serves one queue until it is empty, under b->lock. */
-static void balloon_serve(struct balloon *b, enum bq_role role)
+/* Serves up to BALLOON_SERVE_BUDGET buffers of one queue, under b->lock:
+ * true if there may be more. The budget bounds how long a guest keeps the
+ * lock (from vm.info, a new target, a hot-add, the VM's teardown) however
+ * fast it refills the ring. */
+static bool balloon_serve(struct balloon *b, enum bq_role role)
 {
 	struct balloon_q *q = &b->q[role];
 	struct vq_elem e;
-	bool pushed = false;
+	bool pushed = false, more = false;
 	int r;
 
 	if (!q->on)
-		return;
-	for (;;) {
+		return false;
+	for (unsigned int n = 0;; n++) {
+		if (n == BALLOON_SERVE_BUDGET) {
+			more = true;
+			break;
+		}
 		vq_elem_init(&e, b->iov, ARRAY_SIZE(b->iov));
 		r = vq_pop(&q->vq, &e);
 		if (r < 0) {
@@ -250,6 +258,7 @@ static void balloon_serve(struct balloon *b, enum bq_role role)
 	}
 	if (pushed)
 		vq_notify_eventfd(&q->vq, q->call_fd);
+	return more;
 }
 
 /* The statistics timer: give the buffer back, which asks for new figures. */
@@ -275,6 +284,7 @@ static void balloon_drain(int fd)
 static void *balloon_thread(void *opaque)
 {
 	struct balloon *b = opaque;
+	bool more = false;
 
 	for (;;) {
 		struct pollfd pfd[2 + BQ_NR_ROLES];
@@ -293,7 +303,11 @@ static void *balloon_thread(void *opaque)
 			pfd[n++] = (struct pollfd){ .fd = b->q[i].kick_fd, .events = POLLIN };
 		}
 		pthread_mutex_unlock(&b->lock);
-		if (poll(pfd, n, -1) < 0) {
+		/* A queue left with buffers is served again after a pause of
+		 * 1 ms with the lock free: whoever waits for it (a mutex is not
+		 * fair) gets it, and a guest that keeps its ring full costs
+		 * isle one buffer batch per millisecond. */
+		if (poll(pfd, n, more ? 1 : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_error("balloon: poll: %s", strerror(errno));
@@ -306,9 +320,10 @@ static void *balloon_thread(void *opaque)
 		/* Every queue after any wake-up: an empty ring costs one load,
 		 * and activation may have brought buffers the driver queued
 		 * before DRIVER_OK, with no kick to come for them. */
+		more = false;
 		if (b->active)
 			for (unsigned int i = 0; i < BQ_NR_ROLES; i++)
-				balloon_serve(b, (enum bq_role)i);
+				more |= balloon_serve(b, (enum bq_role)i);
 		if (pfd[1].revents & POLLIN)
 			balloon_stats_poll(b);
 		pthread_mutex_unlock(&b->lock);

@@ -111,11 +111,24 @@ int balloon_set_stats_interval(struct balloon *b, unsigned int s, char *err, siz
 	return r ? err_msg(err, errlen, r, "stats timer: %s", strerror(-r)) : 0;
 }
 
-/* Under b->lock: whether a device may be assigned now. */
+/* Under b->lock: whether a device may be assigned now. Pages already given
+ * back would be pinned again by the device's container (behind the VT-d
+ * too: a new container is the identity until the guest programs it), so
+ * a balloon holding pages refuses. A target not yet followed is refused
+ * only where the device makes the policy vfio-refuse, and so is a VM that
+ * starts pre-ballooned (its next boot would refuse the device): behind
+ * the VT-d nothing has gone yet and what goes next is the policy's call.
+ * The same answer at boot in either order of the devices. */
 static int balloon_vfio_refused(const struct balloon *b, char *err, size_t errlen)
 {
-	if (b->opt.vfio_allow || (!b->actual && !b->num_pages))
+	if (b->opt.vfio_allow || (!b->actual && (b->vm->vtd || (!b->num_pages && !b->opt.size))))
 		return 0;
+	if (!b->actual && !b->num_pages)
+		return err_msg(err, errlen, -EBUSY,
+			       "the VM starts with a balloon of %lluM (maxmem above memory, or "
+			       "size=): an assigned device pins all guest RAM (iommu=on, or "
+			       "balloon vfio=allow for mediated devices)",
+			       (unsigned long long)(b->opt.size >> 20));
 	return err_msg(err, errlen, -EBUSY,
 		       "the balloon holds %lluM (target %lluM): deflate it first (isle mem-set, "
 		       "vm.resize desired_balloon 0); an assigned device pins all guest RAM",

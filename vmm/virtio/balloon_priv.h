@@ -17,6 +17,7 @@
 #define BALLOON_QUEUE_MAX   128
 #define BALLOON_CONFIG_SIZE 16         /* num_pages, actual, hint cmd id, poison */
 #define BALLOON_MIN_KEEP    (64ULL << 20)   /* a target leaves the guest this much */
+#define BALLOON_SERVE_BUDGET 4         /* buffers of a queue per hold of the lock */
 
 enum bq_role { BQ_INFLATE, BQ_DEFLATE, BQ_STATS, BQ_REPORT, BQ_NR_ROLES };
 

@@ -75,6 +75,10 @@ static void bq_pfn_runs(struct bq *b, const struct vq_elem *e,
 {
 	uint64_t total = e->out_len / sizeof(uint32_t);
 
+	if (total > BQ_BUF_PFNS) {
+		b->c.bad_pfns += total - BQ_BUF_PFNS;
+		total = BQ_BUF_PFNS;
+	}
 	for (uint64_t off = 0; off < total; ) {
 		size_t n = (size_t)MIN(total - off, (uint64_t)BQ_CHUNK_PFNS), got, k = 0;
 

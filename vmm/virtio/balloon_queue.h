@@ -7,6 +7,9 @@
  *    PFNs inside an inflate or deflate buffer do not: each is checked
  *    against the guest memory map; one that is not RAM is ignored and
  *    counted (bad_pfns), never an error of the queue.
+ *  - A buffer counts for at most BQ_BUF_PFNS PFNs; the rest is counted bad
+ *    unread, so one buffer's work is bounded whatever lengths the guest
+ *    claims (Linux sends 256 PFNs a buffer, the test guest 4096).
  *  - Inflated PFNs are sorted and merged into runs of contiguous pages, and
  *    each run goes to discard() whole (cut only where RAM regions meet): a
  *    1 GiB inflation in 4096-PFN buffers costs a few hundred calls, not
@@ -30,6 +33,7 @@
 #define BQ_PAGE_SHIFT    12            /* VIRTIO_BALLOON_PFN_SHIFT */
 #define BQ_PAGE_SIZE     (1u << BQ_PAGE_SHIFT)
 #define BQ_CHUNK_PFNS    4096          /* PFNs sorted and merged at a time */
+#define BQ_BUF_PFNS      65536         /* PFNs read from one buffer (256 MiB) */
 #define BQ_STATS_TAGS    16            /* Linux 6.12's tags 0-15 */
 #define BQ_STATS_MAX     64            /* entries read from one buffer */
 
