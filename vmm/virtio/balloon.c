@@ -199,11 +199,11 @@ static const struct virtio_dev_ops balloon_ops = {
 	.call_changed = balloon_call_changed,
 };
 
-/* Serves up to BALLOON_SERVE_BUDGET buffers of one queue, under b->lock:
- * true if there may be more. The budget bounds how long a guest keeps the
- * lock (from vm.info, a new target, a hot-add, the VM's teardown) however
- * fast it refills the ring. */
-static bool balloon_serve(struct balloon *b, enum bq_role role)
+/* Serves one queue under b->lock until it is empty or, once a buffer is
+ * done, the round's deadline has passed: true if it has more. The deadline
+ * bounds how long a guest keeps the lock from vm.info, a new target, a
+ * hot-add or the VM's teardown, however fast it refills the ring. */
+static bool balloon_serve(struct balloon *b, enum bq_role role, uint64_t deadline)
 {
 	struct balloon_q *q = &b->q[role];
 	struct vq_elem e;
@@ -213,10 +213,6 @@ static bool balloon_serve(struct balloon *b, enum bq_role role)
 	if (!q->on)
 		return false;
 	for (unsigned int n = 0;; n++) {
-		if (n == BALLOON_SERVE_BUDGET) {
-			more = true;
-			break;
-		}
 		vq_elem_init(&e, b->iov, ARRAY_SIZE(b->iov));
 		r = vq_pop(&q->vq, &e);
 		if (r < 0) {
@@ -227,6 +223,11 @@ static bool balloon_serve(struct balloon *b, enum bq_role role)
 		if (r == 0) {
 			if (vq_enable_notify(&q->vq))
 				continue;
+			break;
+		}
+		if (n && balloon_now_ns() >= deadline) {
+			vq_unpop(&q->vq, &e);   /* the next round's */
+			more = true;
 			break;
 		}
 		switch (role) {
@@ -284,11 +285,15 @@ static void balloon_drain(int fd)
 static void *balloon_thread(void *opaque)
 {
 	struct balloon *b = opaque;
+	/* After a round cut short, a pause with the lock free: whoever waits
+	 * for it gets it (a mutex is not fair). */
+	const struct timespec pause = { .tv_nsec = BALLOON_PAUSE_NS };
 	bool more = false;
 
 	for (;;) {
 		struct pollfd pfd[2 + BQ_NR_ROLES];
 		unsigned int n = 0;
+		uint64_t deadline;
 
 		pfd[n++] = (struct pollfd){ .fd = b->wake_fd, .events = POLLIN };
 		pfd[n++] = (struct pollfd){ .fd = b->timer_fd, .events = POLLIN };
@@ -303,11 +308,7 @@ static void *balloon_thread(void *opaque)
 			pfd[n++] = (struct pollfd){ .fd = b->q[i].kick_fd, .events = POLLIN };
 		}
 		pthread_mutex_unlock(&b->lock);
-		/* A queue left with buffers is served again after a pause of
-		 * 1 ms with the lock free: whoever waits for it (a mutex is not
-		 * fair) gets it, and a guest that keeps its ring full costs
-		 * isle one buffer batch per millisecond. */
-		if (poll(pfd, n, more ? 1 : -1) < 0) {
+		if (ppoll(pfd, n, more ? &pause : NULL, NULL) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_error("balloon: poll: %s", strerror(errno));
@@ -321,9 +322,10 @@ static void *balloon_thread(void *opaque)
 		 * and activation may have brought buffers the driver queued
 		 * before DRIVER_OK, with no kick to come for them. */
 		more = false;
+		deadline = balloon_now_ns() + b->serve_ns;
 		if (b->active)
 			for (unsigned int i = 0; i < BQ_NR_ROLES; i++)
-				more |= balloon_serve(b, (enum bq_role)i);
+				more |= balloon_serve(b, (enum bq_role)i, deadline);
 		if (pfd[1].revents & POLLIN)
 			balloon_stats_poll(b);
 		pthread_mutex_unlock(&b->lock);
@@ -387,6 +389,7 @@ static int balloon_realize(struct device *dev)
 	b->opt = dev->spec.balloon;
 	b->stats_s = b->opt.stats_s;
 	b->ram_pages = vm->layout.ram_size >> BQ_PAGE_SHIFT;
+	b->serve_ns = BALLOON_SERVE_NS;
 	b->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	b->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	pthread_mutex_init(&b->lock, NULL);

@@ -17,7 +17,8 @@
 #define BALLOON_QUEUE_MAX   128
 #define BALLOON_CONFIG_SIZE 16         /* num_pages, actual, hint cmd id, poison */
 #define BALLOON_MIN_KEEP    (64ULL << 20)   /* a target leaves the guest this much */
-#define BALLOON_SERVE_BUDGET 4         /* buffers of a queue per hold of the lock */
+#define BALLOON_SERVE_NS    20000000ull   /* a round of the queues holds the lock this long */
+#define BALLOON_PAUSE_NS    200000        /* then lets it go this long if a queue has more */
 
 enum bq_role { BQ_INFLATE, BQ_DEFLATE, BQ_STATS, BQ_REPORT, BQ_NR_ROLES };
 
@@ -45,6 +46,7 @@ struct balloon {
 	uint32_t num_pages, actual;
 	unsigned int vfio_pins;          /* assigned functions */
 	unsigned int stats_s;
+	uint64_t serve_ns;               /* BALLOON_SERVE_NS; the unit tests shorten it */
 	struct bq bq;
 	struct iovec iov[VQ_ELEM_MAX_IOV];
 };
