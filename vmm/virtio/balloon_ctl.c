@@ -121,10 +121,10 @@ int balloon_set_stats_interval(struct balloon *b, unsigned int s, char *err, siz
  * The same answer at boot in either order of the devices. */
 static int balloon_vfio_refused(const struct balloon *b, char *err, size_t errlen)
 {
-	if (b->opt.vfio_allow || (!b->actual && (b->vm->vtd || (!b->num_pages && !b->opt.size))))
+	if (b->opt.vfio_allow || (!b->actual && b->vm->vtd))
 		return 0;
 	if (!b->actual && !b->num_pages)
-		return err_msg(err, errlen, -EBUSY,
+		return !b->opt.size ? 0 : err_msg(err, errlen, -EBUSY,
 			       "the VM starts with a balloon of %lluM (maxmem above memory, or "
 			       "size=): an assigned device pins all guest RAM (iommu=on, or "
 			       "balloon vfio=allow for mediated devices)",

@@ -81,14 +81,13 @@ static void bq_pfn_runs(struct bq *b, const struct vq_elem *e,
 	}
 	for (uint64_t off = 0; off < total; ) {
 		size_t n = (size_t)MIN(total - off, (uint64_t)BQ_CHUNK_PFNS), got, k = 0;
+		bool sorted = true;
 
 		got = iov_to_buf(e->iov, e->out_num, off * sizeof(uint32_t), b->pfns,
 				 n * sizeof(uint32_t)) / sizeof(uint32_t);
 		if (!got)
 			break;
 		off += got;
-		bool sorted = true;
-
 		for (size_t i = 0; i < got; i++) {
 			b->pfns[i] = le32toh(b->pfns[i]);
 			sorted &= !i || b->pfns[i - 1] <= b->pfns[i];
